@@ -1,0 +1,33 @@
+namespace EfficientNet.Architecture;
+
+/// <summary>
+/// The rounding rules that turn compound-scaling multipliers into whole layer sizes. They follow the
+/// original TensorFlow code (<c>round_filters</c> / <c>round_repeats</c> in Keras, <c>_make_divisible</c>
+/// and <c>adjust_depth</c> in torchvision), so that scaled channel counts, and with them parameter
+/// counts and pretrained weight shapes, match the published models exactly.
+/// </summary>
+public static class ChannelScaling
+{
+    /// <summary>Channel counts are kept multiples of 8 so that vectorised kernels stay aligned.</summary>
+    public const int Divisor = 8;
+
+    /// <summary>
+    /// Scales <paramref name="channels"/> by <paramref name="width"/>, rounds to the nearest multiple of
+    /// <paramref name="divisor"/> (at least <paramref name="divisor"/>), and never rounds down by more
+    /// than 10%: a layer that would lose more than a tenth of its width gets one more step.
+    /// </summary>
+    public static int RoundFilters(double channels, double width, int divisor = Divisor)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(divisor);
+        double scaled = channels * width;
+        int rounded = Math.Max(divisor, (int)(scaled + divisor / 2.0) / divisor * divisor);
+        if (rounded < 0.9 * scaled)
+        {
+            rounded += divisor;
+        }
+        return rounded;
+    }
+
+    /// <summary>Scales a stage's block count by <paramref name="depth"/>, rounding up (a stage never shrinks).</summary>
+    public static int RoundRepeats(int repeats, double depth) => (int)Math.Ceiling(repeats * depth);
+}

@@ -1,0 +1,42 @@
+namespace EfficientNet.IO;
+
+/// <summary>
+/// Writes a file so that readers see either the old content or the complete new one, never a partial
+/// file: the data goes to a temporary file in the same folder, is flushed to disk, then renamed over
+/// the target (an atomic rename on POSIX file systems). A failure leaves the old file untouched.
+/// </summary>
+public static class AtomicFile
+{
+    /// <summary>Creates or replaces <paramref name="path"/> with what <paramref name="write"/> puts in the stream.</summary>
+    public static void Write(string path, Action<Stream> write)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(write);
+        string full = Path.GetFullPath(path);
+        string directory = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(directory);
+        string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>Atomically writes <paramref name="text"/> as UTF-8.</summary>
+    public static void WriteAllText(string path, string text) =>
+        Write(path, stream =>
+        {
+            using var writer = new StreamWriter(stream, leaveOpen: true);
+            writer.Write(text);
+        });
+}

@@ -1,0 +1,53 @@
+namespace EfficientNet.Models;
+
+/// <summary>
+/// How to build a model from a variant. Every default is visible here; the resolved options travel
+/// with checkpoints so that a model can be rebuilt exactly.
+/// </summary>
+public sealed record EfficientNetOptions
+{
+    /// <summary>The smallest input the stem and five stride-2 stages handle sensibly.</summary>
+    public const int MinResolution = 32;
+
+    /// <summary>Number of output classes (ImageNet: 1000).</summary>
+    public int NumClasses { get; init; } = 1000;
+
+    /// <summary>Dropout before the classifier; null takes the variant's default (0.2 for B0 … 0.5 for B7).</summary>
+    public double? Dropout { get; init; }
+
+    /// <summary>
+    /// Stochastic-depth rate of the last block; block i of n drops with rate * i / n (torchvision and
+    /// Keras use 0.2).
+    /// </summary>
+    public double StochasticDepth { get; init; } = 0.2;
+
+    /// <summary>
+    /// The source document's CIFAR variant: a stride-1 stem, so 32x32 inputs keep a 2x2 map before
+    /// pooling instead of collapsing to 1x1. Parameter count and state-dict keys are unchanged.
+    /// </summary>
+    public bool Cifar { get; init; }
+
+    /// <summary>Input resolution the model is meant for; null takes the variant's (32 for the CIFAR variant).</summary>
+    public int? Resolution { get; init; }
+
+    /// <summary>Throws an actionable error for an option out of range.</summary>
+    public void Validate()
+    {
+        if (NumClasses <= 0)
+        {
+            throw new EfficientNetException($"the number of classes must be positive, got {NumClasses}");
+        }
+        if (Dropout is < 0 or >= 1)
+        {
+            throw new EfficientNetException($"dropout must be in [0, 1), got {Dropout}");
+        }
+        if (StochasticDepth is < 0 or >= 1)
+        {
+            throw new EfficientNetException($"the stochastic-depth rate must be in [0, 1), got {StochasticDepth}");
+        }
+        if (Resolution < MinResolution)
+        {
+            throw new EfficientNetException($"the input resolution must be at least {MinResolution} pixels, got {Resolution}");
+        }
+    }
+}

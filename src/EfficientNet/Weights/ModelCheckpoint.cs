@@ -1,0 +1,83 @@
+using System.Text.Json;
+using EfficientNet.Architecture;
+using EfficientNet.IO;
+using EfficientNet.Models;
+
+namespace EfficientNet.Weights;
+
+/// <summary>What a checkpoint says about the model it holds.</summary>
+/// <param name="Variant">Registry name of the variant.</param>
+/// <param name="Options">The resolved build options (class count, dropout, CIFAR stem, resolution).</param>
+/// <param name="ClassNames">Names of the output classes, when known.</param>
+public sealed record CheckpointInfo(string Variant, EfficientNetOptions Options, IReadOnlyList<string>? ClassNames);
+
+/// <summary>
+/// This library's model checkpoints: a safetensors file in torchvision's key layout whose metadata
+/// also describes the model (variant, options, class names), so it can be rebuilt without flags and
+/// still read by PyTorch tools. Written atomically.
+/// </summary>
+public static class ModelCheckpoint
+{
+    /// <summary>Metadata keys.</summary>
+    internal const string VersionKey = "efficientnet.version";
+    internal const string VariantKey = "efficientnet.variant";
+    internal const string OptionsKey = "efficientnet.options";
+    internal const string ClassesKey = "efficientnet.classes";
+
+    /// <summary>Version of the metadata layout; bumped on incompatible changes.</summary>
+    public const string FormatVersion = "1";
+
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>Saves <paramref name="model"/>'s state dict and description to <paramref name="path"/>.</summary>
+    public static void Save(EfficientNetModel model, string path, IReadOnlyList<string>? classNames = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (classNames is not null && classNames.Count != model.NumClasses)
+        {
+            throw new EfficientNetException($"{classNames.Count} class names given for a model with {model.NumClasses} classes");
+        }
+        var metadata = new Dictionary<string, string>
+        {
+            // "format": "pt" lets safetensors.torch.load_file read the file in Python.
+            ["format"] = "pt",
+            [VersionKey] = FormatVersion,
+            [VariantKey] = model.Spec.Name,
+            [OptionsKey] = JsonSerializer.Serialize(model.Options, Json),
+        };
+        if (classNames is not null)
+        {
+            metadata[ClassesKey] = JsonSerializer.Serialize(classNames, Json);
+        }
+        AtomicFile.Write(path, stream => SafetensorsFile.Write(stream, StateDict.Ordered(model), metadata));
+    }
+
+    /// <summary>The model description in a file's metadata; null for a plain state dict (e.g. from torchvision).</summary>
+    /// <exception cref="EfficientNetException">The metadata is present but unreadable or from a newer version.</exception>
+    public static CheckpointInfo? ReadInfo(WeightsFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        if (!file.Metadata.TryGetValue(VariantKey, out var variant))
+        {
+            return null;
+        }
+        if (file.Metadata.GetValueOrDefault(VersionKey) != FormatVersion)
+        {
+            throw new EfficientNetException(
+                $"checkpoint '{file.Path}' has format version '{file.Metadata.GetValueOrDefault(VersionKey)}'; this build reads version {FormatVersion}");
+        }
+        try
+        {
+            var options = JsonSerializer.Deserialize<EfficientNetOptions>(file.Metadata[OptionsKey], Json)
+                ?? throw new JsonException("empty options");
+            var classes = file.Metadata.TryGetValue(ClassesKey, out var names)
+                ? JsonSerializer.Deserialize<string[]>(names, Json)
+                : null;
+            return new CheckpointInfo(Variants.Get(variant).Name, options, classes);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException)
+        {
+            throw new EfficientNetException($"checkpoint '{file.Path}' has a corrupt model description: {e.Message}", e);
+        }
+    }
+}

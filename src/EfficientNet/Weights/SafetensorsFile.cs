@@ -1,0 +1,129 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using static TorchSharp.torch;
+
+namespace EfficientNet.Weights;
+
+/// <summary>
+/// Reads and writes the safetensors format (https://github.com/huggingface/safetensors): an 8-byte
+/// little-endian header length, a JSON header mapping each name to dtype, shape and byte range, an
+/// optional "__metadata__" map of strings, then the raw little-endian tensor bytes. Files written here
+/// load in Python with <c>safetensors.torch.load_file</c>.
+/// </summary>
+public static class SafetensorsFile
+{
+    private const string MetadataKey = "__metadata__";
+
+    // Guards against reading a huge bogus header from a file that is not safetensors at all.
+    private const long MaxHeaderBytes = 100L << 20;
+
+    private static readonly (string Name, ScalarType Type)[] DTypes =
+    [
+        ("F64", ScalarType.Float64), ("F32", ScalarType.Float32), ("F16", ScalarType.Float16),
+        ("BF16", ScalarType.BFloat16), ("I64", ScalarType.Int64), ("I32", ScalarType.Int32),
+        ("I16", ScalarType.Int16), ("I8", ScalarType.Int8), ("U8", ScalarType.Byte), ("BOOL", ScalarType.Bool),
+    ];
+
+    /// <summary>Whether the stream starts like a safetensors file (a plausible length, then '{').</summary>
+    public static bool LooksLikeSafetensors(ReadOnlySpan<byte> head) =>
+        head.Length >= 9 && BitConverter.ToUInt64(head[..8]) is > 1 and < (ulong)MaxHeaderBytes && head[8] == (byte)'{';
+
+    /// <summary>Reads every tensor (on the CPU) and the metadata map.</summary>
+    /// <exception cref="InvalidDataException">The file is truncated or its header is malformed.</exception>
+    public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        using var reader = new BinaryReader(stream);
+        if (stream.Length < 8)
+        {
+            throw new InvalidDataException("file is shorter than the 8-byte safetensors header length");
+        }
+        long headerLength = reader.ReadInt64();
+        if (headerLength <= 0 || headerLength > MaxHeaderBytes || 8 + headerLength > stream.Length)
+        {
+            throw new InvalidDataException($"invalid safetensors header length {headerLength}");
+        }
+        var header = JsonNode.Parse(reader.ReadBytes((int)headerLength))?.AsObject()
+            ?? throw new InvalidDataException("safetensors header is not a JSON object");
+        long dataStart = 8 + headerLength;
+
+        var metadata = new Dictionary<string, string>();
+        if (header[MetadataKey] is JsonObject meta)
+        {
+            foreach (var (key, value) in meta)
+            {
+                metadata[key] = value?.GetValue<string>() ?? "";
+            }
+        }
+
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var (name, node) in header)
+        {
+            if (name == MetadataKey)
+            {
+                continue;
+            }
+            var entry = node?.AsObject() ?? throw new InvalidDataException($"tensor '{name}' has no header entry");
+            string dtypeName = entry["dtype"]?.GetValue<string>() ?? throw new InvalidDataException($"tensor '{name}' has no dtype");
+            var dtype = DTypes.FirstOrDefault(d => d.Name == dtypeName);
+            if (dtype.Name is null)
+            {
+                throw new InvalidDataException($"tensor '{name}' has unsupported dtype {dtypeName}");
+            }
+            long[] shape = entry["shape"]!.AsArray().Select(v => v!.GetValue<long>()).ToArray();
+            long[] offsets = entry["data_offsets"]!.AsArray().Select(v => v!.GetValue<long>()).ToArray();
+            var tensor = empty(shape, dtype.Type);
+            long expected = tensor.NumberOfElements * tensor.ElementSize;
+            if (offsets.Length != 2 || offsets[1] - offsets[0] != expected || dataStart + offsets[1] > stream.Length)
+            {
+                tensor.Dispose();
+                throw new InvalidDataException(
+                    $"tensor '{name}' needs bytes {string.Join("..", offsets)} ({expected} bytes) but the file has {stream.Length - dataStart} data bytes; it may be truncated");
+            }
+            stream.Position = dataStart + offsets[0];
+            tensor.ReadBytesFromStream(stream, 1 << 20);
+            tensors.Add(name, tensor);
+        }
+        return (tensors, metadata);
+    }
+
+    /// <summary>Writes <paramref name="tensors"/> in order, with <paramref name="metadata"/>, to <paramref name="stream"/>.</summary>
+    public static void Write(Stream stream, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(tensors);
+        var list = tensors.ToList();
+        var header = new JsonObject();
+        if (metadata is { Count: > 0 })
+        {
+            header[MetadataKey] = new JsonObject(metadata.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value))));
+        }
+        long offset = 0;
+        foreach (var (name, tensor) in list)
+        {
+            long length = tensor.NumberOfElements * tensor.ElementSize;
+            header[name] = new JsonObject
+            {
+                ["dtype"] = DTypes.First(d => d.Type == tensor.dtype).Name,
+                ["shape"] = new JsonArray(tensor.shape.Select(s => (JsonNode?)JsonValue.Create(s)).ToArray()),
+                ["data_offsets"] = new JsonArray(JsonValue.Create(offset), JsonValue.Create(offset + length)),
+            };
+            offset += length;
+        }
+        byte[] json = Encoding.UTF8.GetBytes(header.ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
+        // The format pads the header with spaces so that the data starts 8-byte aligned.
+        int padding = (8 - json.Length % 8) % 8;
+        using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+        writer.Write((ulong)(json.Length + padding));
+        writer.Write(json);
+        writer.Write(Enumerable.Repeat((byte)' ', padding).ToArray());
+        writer.Flush();
+        foreach (var (_, tensor) in list)
+        {
+            // Channels-last or GPU tensors are written as plain contiguous CPU bytes.
+            using var scope = NewDisposeScope();
+            tensor.detach().cpu().contiguous().WriteBytesToStream(stream, 1 << 20);
+        }
+    }
+}

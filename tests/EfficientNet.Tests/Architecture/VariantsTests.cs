@@ -1,0 +1,37 @@
+using EfficientNet.Architecture;
+
+namespace EfficientNet.Tests.Architecture;
+
+public class VariantsTests
+{
+    [Theory]
+    [InlineData("b0")]
+    [InlineData("B0")]
+    [InlineData("efficientnet-b0")]
+    [InlineData("efficientnet_b0")]
+    [InlineData(" EfficientNet_B0 ")]
+    public void Get_Aliases_FindB0(string name) => Assert.Equal("b0", Variants.Get(name).Name);
+
+    [Fact]
+    public void Get_Unknown_ListsValidNames()
+    {
+        var e = Assert.Throws<EfficientNetException>(() => Variants.Get("b9"));
+        Assert.Contains("'b9'", e.Message);
+        foreach (var name in Variants.Names)
+        {
+            Assert.Contains(name, e.Message);
+        }
+    }
+
+    [Fact]
+    public void Registry_B7_HasPaperScaledTable()
+    {
+        var b7 = Variants.Get("b7");
+        Assert.Equal(64, b7.StemChannels);
+        Assert.Equal(2560, b7.HeadChannels);
+        Assert.Equal(new[] { 4, 7, 7, 10, 10, 13, 4 }, b7.Stages.Select(s => s.Layers));
+        Assert.Equal(new[] { 32, 48, 80, 160, 224, 384, 640 }, b7.Stages.Select(s => s.OutputChannels));
+        Assert.Equal(1e-3, b7.BatchNormEps);
+        Assert.Equal(600, b7.Resolution);
+    }
+}
