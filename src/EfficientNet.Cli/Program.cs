@@ -1,1 +1,3 @@
-System.Console.WriteLine("effnet");
+using EfficientNet.Cli;
+
+return EffnetCli.Run(args, Console.Out, Console.Error);

@@ -75,12 +75,12 @@ public sealed class MBConv : nn.Module<Tensor, Tensor>
         var layers = new List<nn.Module<Tensor, Tensor>>();
         if (hidden != inChannels)
         {
-            layers.Add(ConvBnAct.Create(inChannels, hidden, 1, 1, norm));
+            layers.Add(new ConvNormActivation(inChannels, hidden, 1, 1, norm));
         }
-        layers.Add(ConvBnAct.Create(hidden, hidden, kernel, stride, norm, groups: hidden));
+        layers.Add(new ConvNormActivation(hidden, hidden, kernel, stride, norm, groups: hidden));
         // The squeeze width follows the block's input, not its expanded width (torchvision, Keras).
         layers.Add(new SqueezeExcitation(hidden, Math.Max(1, inChannels / 4)));
-        layers.Add(ConvBnAct.Create(hidden, outChannels, 1, 1, norm, activation: false));
+        layers.Add(new ConvNormActivation(hidden, outChannels, 1, 1, norm, activation: false));
         return nn.Sequential(layers);
     }
 
@@ -88,10 +88,10 @@ public sealed class MBConv : nn.Module<Tensor, Tensor>
     {
         if (hidden == inChannels)
         {
-            return nn.Sequential(ConvBnAct.Create(inChannels, outChannels, kernel, stride, norm));
+            return nn.Sequential(new ConvNormActivation(inChannels, outChannels, kernel, stride, norm));
         }
         return nn.Sequential(
-            ConvBnAct.Create(inChannels, hidden, kernel, stride, norm),
-            ConvBnAct.Create(hidden, outChannels, 1, 1, norm, activation: false));
+            new ConvNormActivation(inChannels, hidden, kernel, stride, norm),
+            new ConvNormActivation(hidden, outChannels, 1, 1, norm, activation: false));
     }
 }

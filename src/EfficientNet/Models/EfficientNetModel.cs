@@ -35,7 +35,7 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
         var layers = new List<nn.Module<Tensor, Tensor>>();
         var info = new List<FeatureInfo>();
         int reduction = options.Cifar ? 1 : 2;
-        layers.Add(ConvBnAct.Create(3, spec.StemChannels, 3, reduction, norm));
+        layers.Add(new ConvNormActivation(3, spec.StemChannels, 3, reduction, norm));
         info.Add(new FeatureInfo(0, "features.0", spec.StemChannels, reduction));
 
         int blockIndex = 0;
@@ -62,7 +62,7 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
             info.Add(new FeatureInfo(layers.Count - 1, $"features.{layers.Count - 1}", stage.OutputChannels, reduction));
         }
 
-        layers.Add(ConvBnAct.Create(spec.Stages[^1].OutputChannels, spec.HeadChannels, 1, 1, norm));
+        layers.Add(new ConvNormActivation(spec.Stages[^1].OutputChannels, spec.HeadChannels, 1, 1, norm));
         info.Add(new FeatureInfo(layers.Count - 1, $"features.{layers.Count - 1}", spec.HeadChannels, reduction));
         FeatureInfo = info;
 

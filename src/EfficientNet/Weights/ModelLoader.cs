@@ -7,7 +7,11 @@ namespace EfficientNet.Weights;
 /// <param name="Model">The model, in training mode as built; call <c>eval()</c> for inference.</param>
 /// <param name="ClassNames">Class names stored in the checkpoint, if any.</param>
 /// <param name="Format">The file's format.</param>
-public sealed record LoadedModel(EfficientNetModel Model, IReadOnlyList<string>? ClassNames, WeightsFormat Format);
+public sealed record LoadedModel(EfficientNetModel Model, IReadOnlyList<string>? ClassNames, WeightsFormat Format) : IDisposable
+{
+    /// <summary>Disposes the model.</summary>
+    public void Dispose() => Model.Dispose();
+}
 
 /// <summary>What to build when loading weights; every field is optional for this library's checkpoints.</summary>
 public sealed record LoadOptions

@@ -1,0 +1,60 @@
+#!/usr/bin/python3
+"""Side-by-side inference benchmark: `effnet bench infer` against torchvision on PyTorch, same
+variant, batch, resolution, threads and timing loop, run one after the other on this machine.
+
+    /usr/bin/python3 bench/compare_infer.py [--variant b0] [--batch 16] [--seconds 10] [--threads 2]
+
+PyTorch runs four ways: NCHW and channels-last, each with glibc's default allocator and with the
+allocator settings effnet applies in-process (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_), so the
+ratio is shown against PyTorch as users run it and against PyTorch given the same allocator.
+Needs a Release build: dotnet build -c Release.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EFFNET = os.path.join(ROOT, "src", "EfficientNet.Cli", "bin", "Release", "net10.0", "effnet.dll")
+RETAINING = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "2147483647"}
+
+
+def run(cmd, env=None):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    return json.loads(out.stdout)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--variant", default="b0")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    if not os.path.exists(EFFNET):
+        sys.exit(f"{EFFNET} not found: run `dotnet build -c Release` first")
+    common = ["--variant", args.variant, "--batch", str(args.batch), "--seconds", str(args.seconds), "--threads", str(args.threads), "--json"]
+    torch_cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench", "pytorch_infer.py")] + common
+
+    rows = [("effnet (TorchSharp), channels-last, BatchNorm folded", run(["dotnet", EFFNET, "bench", "infer"] + common))]
+    for label, extra, env in [
+        ("PyTorch, NCHW", ["--nchw"], None),
+        ("PyTorch, channels-last", [], None),
+        ("PyTorch, NCHW, effnet's allocator settings", ["--nchw"], RETAINING),
+        ("PyTorch, channels-last, effnet's allocator settings", [], RETAINING),
+    ]:
+        rows.append((label, run(torch_cmd + extra, env)))
+
+    ours = rows[0][1]["imagesPerSecond"]
+    default_best = max(r["imagesPerSecond"] for label, r in rows[1:3])
+    tuned_best = max(r["imagesPerSecond"] for label, r in rows[3:])
+    print(f"{args.variant} inference, batch {args.batch}, {rows[0][1]['resolution']}x{rows[0][1]['resolution']}, {args.threads} threads, {args.seconds:g} s each")
+    for label, r in rows:
+        print(f"  {label:<55} {r['imagesPerSecond']:8.1f} images/s  {r['millisecondsPerBatch']:8.1f} ms/batch")
+    print(f"  ratio effnet / best PyTorch (default allocator):        {ours / default_best:.2f}")
+    print(f"  ratio effnet / best PyTorch (same allocator settings):  {ours / tuned_best:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+using System.CommandLine;
+using EfficientNet.Cli.Output;
+using static TorchSharp.torch;
+
+namespace EfficientNet.Cli;
+
+/// <summary>Where a verb writes, and the one place that turns user errors into a line and an exit code.</summary>
+public sealed class CliIO(TextWriter output, TextWriter error, bool retainingAllocator)
+{
+    /// <summary>Whether <see cref="EfficientNet.Runtime.NativeAllocator"/> settings are in effect.</summary>
+    public bool RetainingAllocator { get; } = retainingAllocator;
+
+    public TextWriter Out { get; } = output;
+
+    public TextWriter Err { get; } = error;
+
+    /// <summary>Runs a verb's body; an error the user can fix becomes one line on stderr and exit code 1.</summary>
+    public Func<ParseResult, int> Guard(Action<ParseResult> body) => parse =>
+    {
+        try
+        {
+            body(parse);
+            return 0;
+        }
+        catch (Exception e) when (e is EfficientNetException or IOException or UnauthorizedAccessException)
+        {
+            Err.WriteLine($"effnet: error: {e.Message}");
+            return EffnetCli.UserError;
+        }
+    };
+
+    public void Json<T>(T value) => Format.WriteJson(Out, value);
+
+    /// <summary>Resolves --device; "cuda" needs a CUDA build of TorchSharp (see README).</summary>
+    public static Device ParseDevice(string name)
+    {
+        switch (name.Trim().ToLowerInvariant())
+        {
+            case "cpu":
+                return CPU;
+            case "cuda":
+                if (!cuda.is_available())
+                {
+                    throw new EfficientNetException(
+                        "--device cuda: CUDA is not available (this build uses TorchSharp-cpu; the README says how to switch to a CUDA package)");
+                }
+                return CUDA;
+            default:
+                throw new EfficientNetException($"--device must be cpu or cuda, got '{name}'");
+        }
+    }
+
+    /// <summary>Applies --threads (libtorch intra-op threads); 0 keeps libtorch's default.</summary>
+    public static void ApplyThreads(int threads)
+    {
+        if (threads < 0)
+        {
+            throw new EfficientNetException($"--threads must be 0 (default) or positive, got {threads}");
+        }
+        if (threads > 0)
+        {
+            set_num_threads(threads);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using System.CommandLine;
+using EfficientNet.Cli.Output;
+using EfficientNet.Inference;
+using EfficientNet.Models;
+using TorchSharp;
+
+namespace EfficientNet.Cli.Commands;
+
+/// <summary><c>effnet bench</c>: throughput benchmarks (compare with bench/*.py on PyTorch).</summary>
+internal static class BenchCommand
+{
+    public static Command Create(CliIO io)
+    {
+        var command = new Command("bench", "Measure throughput; bench/compare_infer.sh runs the same work on PyTorch beside it");
+        command.Subcommands.Add(Infer(io));
+        return command;
+    }
+
+    private static Command Infer(CliIO io)
+    {
+        var variant = CommonOptions.Variant(required: false);
+        variant.DefaultValueFactory = _ => "b0";
+        var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass", DefaultValueFactory = _ => 16 };
+        var seconds = new Option<double>("--seconds") { Description = "Timed seconds after warm-up", DefaultValueFactory = _ => 10 };
+        var resolution = new Option<int?>("--resolution") { Description = "Input resolution (default: the variant's)" };
+        var nchw = new Option<bool>("--nchw") { Description = "Use the NCHW layout instead of channels-last" };
+        var noFuse = new Option<bool>("--no-fuse") { Description = "Keep BatchNorm separate instead of folding it into the convolutions" };
+        var threads = CommonOptions.Threads();
+        var device = CommonOptions.Device();
+        var json = CommonOptions.Json();
+        var command = new Command("infer", "Eval-mode inference throughput of a variant on random input")
+        {
+            variant, batch, seconds, resolution, nchw, noFuse, threads, device, json,
+        };
+        command.SetAction(io.Guard(parse =>
+        {
+            CliIO.ApplyThreads(parse.GetValue(threads));
+            var dev = CliIO.ParseDevice(parse.GetValue(device)!);
+            using var model = EfficientNetModel.Create(parse.GetValue(variant)!, new EfficientNetOptions { Resolution = parse.GetValue(resolution) });
+            model.to(dev);
+            var result = InferenceBenchmark.Run(model, new InferenceBenchmarkOptions
+            {
+                Batch = parse.GetValue(batch),
+                Seconds = parse.GetValue(seconds),
+                Settings = new InferenceSettings(ChannelsLast: !parse.GetValue(nchw), FuseBatchNorm: !parse.GetValue(noFuse)),
+            });
+            if (parse.GetValue(json))
+            {
+                io.Json(new
+                {
+                    variant = model.Spec.Name,
+                    device = dev.type.ToString().ToLowerInvariant(),
+                    result.Batch,
+                    result.Resolution,
+                    result.Threads,
+                    result.Settings.ChannelsLast,
+                    fuseBatchNorm = result.Settings.FuseBatchNorm,
+                    retainingAllocator = io.RetainingAllocator,
+                    result.Iterations,
+                    result.Seconds,
+                    result.ImagesPerSecond,
+                    result.MillisecondsPerBatch,
+                });
+                return;
+            }
+            io.Out.WriteLine($"{model.Spec.DisplayName} inference, batch {result.Batch}, {result.Resolution}x{result.Resolution}, {(result.Settings.ChannelsLast ? "channels-last" : "NCHW")}, BatchNorm {(result.Settings.FuseBatchNorm ? "folded" : "separate")}, {result.Threads} threads, {dev.type}, {(io.RetainingAllocator ? "retaining" : "system")} allocator");
+            io.Out.WriteLine($"{Format.Fixed(result.ImagesPerSecond, 1)} images/s ({Format.Fixed(result.MillisecondsPerBatch, 1)} ms per batch, {result.Iterations} batches in {Format.Fixed(result.Seconds, 1)} s)");
+        }));
+        return command;
+    }
+}

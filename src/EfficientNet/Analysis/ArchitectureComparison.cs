@@ -1,0 +1,72 @@
+using EfficientNet.Architecture;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EfficientNet.Analysis;
+
+/// <summary>Where a comparison row's size and cost come from.</summary>
+public enum FigureSource
+{
+    /// <summary>Parameters and MACs computed here on a model built in this process.</summary>
+    Measured,
+
+    /// <summary>Parameters and MACs quoted from the source document (no model built).</summary>
+    Quoted,
+}
+
+/// <summary>One architecture in the comparison.</summary>
+/// <param name="Name">Architecture name.</param>
+/// <param name="Resolution">Input resolution the MACs are for.</param>
+/// <param name="Params">Parameters (1000 classes).</param>
+/// <param name="Macs">Multiply-accumulates per image.</param>
+/// <param name="PublishedTop1">Published ImageNet top-1 (always quoted, never measured here).</param>
+/// <param name="Source">Whether params and MACs were measured or quoted.</param>
+public sealed record ComparisonRow(string Name, int Resolution, long Params, long Macs, double PublishedTop1, FigureSource Source)
+{
+    /// <summary>Top-1 points per million parameters.</summary>
+    public double Top1PerMillionParams => PublishedTop1 / (Params / 1e6);
+
+    /// <summary>Top-1 points per billion multiply-accumulates.</summary>
+    public double Top1PerGMac => PublishedTop1 / (Macs / 1e9);
+}
+
+/// <summary>
+/// The source document's architecture comparison, with parameters and MACs measured on real models:
+/// VGG-16, ResNet-50 and ResNet-152 from TorchSharp's TorchVision at 224x224, EfficientNet B0–B7 from
+/// this library at their native resolutions. DenseNet-201 is not in TorchVision for .NET, so its
+/// figures are quoted from the source document and labelled so.
+/// </summary>
+public static class ArchitectureComparison
+{
+    /// <summary>Published top-1 accuracies the source document quotes.</summary>
+    private static readonly (string Name, Func<nn.Module<Tensor, Tensor>> Build, double Top1)[] Baselines =
+    [
+        ("VGG-16", () => torchvision.models.vgg16(), 71.3),
+        ("ResNet-50", () => torchvision.models.resnet50(), 76.0),
+        ("ResNet-152", () => torchvision.models.resnet152(), 77.8),
+    ];
+
+    /// <summary>DenseNet-201 as the source document quotes it: 20.0M parameters, 4.3 GFLOPs, 77.4% top-1.</summary>
+    private static readonly ComparisonRow DenseNet201 = new("DenseNet-201", 224, 20_000_000, 4_300_000_000, 77.4, FigureSource.Quoted);
+
+    private const int BaselineResolution = 224;
+
+    /// <summary>Builds and measures every architecture (a few seconds: VGG-16 alone has 138M parameters).</summary>
+    public static IReadOnlyList<ComparisonRow> Measure()
+    {
+        var rows = new List<ComparisonRow>();
+        foreach (var (name, build, top1) in Baselines)
+        {
+            using var model = build();
+            var report = ModelSummary.Summarize(model, BaselineResolution, name);
+            rows.Add(new ComparisonRow(name, BaselineResolution, report.Params, report.Macs, top1, FigureSource.Measured));
+        }
+        rows.Add(DenseNet201);
+        foreach (var spec in Variants.All.Where(v => v.Family == ModelFamily.V1))
+        {
+            var row = VariantCatalog.Measure(spec);
+            rows.Add(new ComparisonRow(spec.DisplayName, row.Resolution, row.Params, row.Macs, spec.PublishedTop1, FigureSource.Measured));
+        }
+        return rows;
+    }
+}

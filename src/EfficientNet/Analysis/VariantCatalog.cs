@@ -1,0 +1,33 @@
+using EfficientNet.Architecture;
+using EfficientNet.Models;
+
+namespace EfficientNet.Analysis;
+
+/// <summary>A variant's published settings beside the size and cost measured on the model we build.</summary>
+/// <param name="Name">Registry name.</param>
+/// <param name="DisplayName">Human name.</param>
+/// <param name="Resolution">Native resolution.</param>
+/// <param name="Width">Width multiplier.</param>
+/// <param name="Depth">Depth multiplier.</param>
+/// <param name="Dropout">Default dropout.</param>
+/// <param name="Params">Parameters of the built model at 1000 classes (measured).</param>
+/// <param name="Macs">Multiply-accumulates per image at the native resolution (measured).</param>
+/// <param name="PublishedTop1">ImageNet top-1 from the paper (published, not measured).</param>
+public sealed record VariantRow(string Name, string DisplayName, int Resolution, double Width, double Depth, double Dropout, long Params, long Macs, double PublishedTop1);
+
+/// <summary>Builds each registered variant and measures it.</summary>
+public static class VariantCatalog
+{
+    /// <summary>One row per variant (optionally one family), measured on freshly built models.</summary>
+    public static IReadOnlyList<VariantRow> Measure(ModelFamily? family = null) =>
+        Variants.All.Where(v => family is null || v.Family == family).Select(Measure).ToArray();
+
+    /// <summary>Measures one variant.</summary>
+    public static VariantRow Measure(VariantSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        using var model = new EfficientNetModel(spec);
+        var report = ModelSummary.Summarize(model, spec.Resolution);
+        return new VariantRow(spec.Name, spec.DisplayName, spec.Resolution, spec.Width, spec.Depth, spec.Dropout, report.Params, report.Macs, spec.PublishedTop1);
+    }
+}

@@ -1,0 +1,88 @@
+using SkiaSharp;
+using static TorchSharp.torch;
+
+namespace EfficientNet.Imaging;
+
+/// <summary>Decodes image files (JPEG, PNG, WebP, BMP, GIF: whatever SkiaSharp reads) into model inputs.</summary>
+public static class ImageDecoder
+{
+    /// <summary>Decodes <paramref name="path"/> as 8-bit RGBA, unpremultiplied.</summary>
+    /// <exception cref="EfficientNetException">The file is missing or not a decodable image.</exception>
+    public static SKBitmap Decode(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path))
+        {
+            throw new EfficientNetException($"image not found: '{path}'");
+        }
+        using var codec = SKCodec.Create(path)
+            ?? throw new EfficientNetException($"'{path}' is not an image SkiaSharp can decode (JPEG, PNG, WebP, BMP, GIF)");
+        var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var bitmap = new SKBitmap(info);
+        var result = codec.GetPixels(info, bitmap.GetPixels());
+        if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
+        {
+            bitmap.Dispose();
+            throw new EfficientNetException($"cannot decode image '{path}': {result}");
+        }
+        return bitmap;
+    }
+
+    /// <summary>Decodes, resizes, centre-crops and normalises one file into a (3, crop, crop) float tensor.</summary>
+    public static Tensor Load(string path, Preprocessing preprocessing)
+    {
+        using var bitmap = Decode(path);
+        return ToTensor(bitmap, preprocessing);
+    }
+
+    /// <summary>Resizes, centre-crops and normalises a decoded RGBA bitmap into a (3, crop, crop) float tensor.</summary>
+    public static Tensor ToTensor(SKBitmap bitmap, Preprocessing preprocessing)
+    {
+        ArgumentNullException.ThrowIfNull(bitmap);
+        ArgumentNullException.ThrowIfNull(preprocessing);
+        using var resized = ResizeShorterSide(bitmap, preprocessing.ResizeSize);
+        var source = resized ?? bitmap;
+        int crop = preprocessing.CropSize;
+        if (source.Width < crop || source.Height < crop)
+        {
+            throw new EfficientNetException($"crop {crop} is larger than the resized image {source.Width}x{source.Height}");
+        }
+        int left = (source.Width - crop) / 2;
+        int top = (source.Height - crop) / 2;
+        var rgba = source.GetPixelSpan();
+        int rowBytes = source.RowBytes;
+        float[] data = new float[3 * crop * crop];
+        int plane = crop * crop;
+        for (int y = 0; y < crop; y++)
+        {
+            int row = (top + y) * rowBytes + left * 4;
+            for (int x = 0; x < crop; x++)
+            {
+                int p = row + x * 4;
+                int o = y * crop + x;
+                for (int c = 0; c < 3; c++)
+                {
+                    data[c * plane + o] = (rgba[p + c] / 255f - preprocessing.Mean[c]) / preprocessing.Std[c];
+                }
+            }
+        }
+        return tensor(data, [3, crop, crop]);
+    }
+
+    /// <summary>Returns a resized copy, or null when the shorter side already has the target length.</summary>
+    private static SKBitmap? ResizeShorterSide(SKBitmap bitmap, int shorter)
+    {
+        int current = Math.Min(bitmap.Width, bitmap.Height);
+        if (current == shorter)
+        {
+            return null;
+        }
+        double scale = (double)shorter / current;
+        int width = bitmap.Width <= bitmap.Height ? shorter : (int)Math.Round(bitmap.Width * scale);
+        int height = bitmap.Height < bitmap.Width ? shorter : (int)Math.Round(bitmap.Height * scale);
+        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        // Catmull-Rom bicubic, the filter torchvision's EfficientNet presets use (BICUBIC).
+        return bitmap.Resize(info, new SKSamplingOptions(SKCubicResampler.CatmullRom))
+            ?? throw new EfficientNetException($"cannot resize a {bitmap.Width}x{bitmap.Height} image to {width}x{height}");
+    }
+}
