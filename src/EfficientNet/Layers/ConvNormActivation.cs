@@ -37,7 +37,7 @@ public sealed class ConvNormActivation : nn.Module<Tensor, Tensor>
         register_module("1", this.norm);
         if (activation)
         {
-            this.activation = nn.SiLU();
+            this.activation = new SiLU();
             register_module("2", this.activation);
         }
     }
@@ -51,12 +51,7 @@ public sealed class ConvNormActivation : nn.Module<Tensor, Tensor>
         Tensor x = fusedWeight is not null && !training
             ? nn.functional.conv2d(input, fusedWeight, fusedBias, strides: [stride, stride], padding: [padding, padding], groups: groups)
             : norm.call(conv.call(input));
-        if (activation is null)
-        {
-            return x;
-        }
-        // Without autograd nothing needs x again, so the activation can overwrite it: one buffer fewer.
-        return is_grad_enabled() ? activation.call(x) : nn.functional.silu(x, inplace: true);
+        return activation is null ? x : activation.call(x);
     }
 
     /// <summary>

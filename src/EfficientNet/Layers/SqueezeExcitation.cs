@@ -23,7 +23,7 @@ public sealed class SqueezeExcitation : nn.Module<Tensor, Tensor>
         avgpool = nn.AdaptiveAvgPool2d(1);
         fc1 = nn.Conv2d(channels, squeezeChannels, 1);
         fc2 = nn.Conv2d(squeezeChannels, channels, 1);
-        activation = nn.SiLU();
+        activation = new SiLU();
         scale_activation = nn.Sigmoid();
         RegisterComponents();
     }

@@ -72,7 +72,7 @@ public static class ModelLoader
         if (options.NumClasses is int classes && !options.SkipClassifier && classes != buildOptions.NumClasses)
         {
             throw new EfficientNetException(
-                $"'{path}' has {buildOptions.NumClasses} classes, not {classes}; drop its classifier (--skip-classifier) to train a new {classes}-class head");
+                $"'{path}' has {buildOptions.NumClasses} classes, not {classes}; skip its classifier (LoadOptions.SkipClassifier) to get a new {classes}-class head");
         }
         if (options.SkipClassifier)
         {

@@ -1,0 +1,100 @@
+using EfficientNet.Imaging;
+using EfficientNet.Inference;
+using EfficientNet.Models;
+using SkiaSharp;
+using static TorchSharp.torch;
+
+namespace EfficientNet.Tests.Imaging;
+
+public class ImageDecoderTests
+{
+    private static readonly string FlowerImage = Path.Combine(TestPaths.SharedData, "flowers12", "test", "daisy");
+
+    [Fact]
+    public void Load_ImageAlreadyAtResolution_IsNotResampled()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("gradient.png");
+        const int size = 40;
+        WritePng(path, size, size, (x, y) => new SKColor((byte)(x * 6), (byte)(y * 6), (byte)(x + y)));
+        var prep = Preprocessing.ForResolution(size);
+        using var tensor = ImageDecoder.Load(path, prep);
+        Assert.Equal(new long[] { 3, size, size }, tensor.shape);
+        // Pixel (x=7, y=3) exactly, per channel: (v / 255 - mean) / std.
+        float[] expected = [7 * 6, 3 * 6, 10];
+        for (int c = 0; c < 3; c++)
+        {
+            float value = (expected[c] / 255f - prep.Mean[c]) / prep.Std[c];
+            Assert.Equal(value, tensor[c, 3, 7].item<float>(), 5);
+        }
+    }
+
+    [Fact]
+    public void Load_WideImage_ResizesShorterSideAndCropsCentre()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("wide.png");
+        // Left third red, middle third green, right third blue: the centre crop must be all green.
+        WritePng(path, 300, 100, (x, _) => x < 100 ? SKColors.Red : x < 200 ? SKColors.Lime : SKColors.Blue);
+        var prep = new Preprocessing(50, 50, [0f, 0f, 0f], [1f, 1f, 1f]);
+        using var tensor = ImageDecoder.Load(path, prep);
+        Assert.Equal(new long[] { 3, 50, 50 }, tensor.shape);
+        Assert.InRange(tensor[1].min().item<float>(), 0.95f, 1f);
+        Assert.InRange(tensor[0].max().item<float>(), 0f, 0.05f);
+        Assert.InRange(tensor[2].max().item<float>(), 0f, 0.05f);
+    }
+
+    [Fact]
+    public void Load_NotAnImage_NamesTheFile()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("broken.jpg");
+        File.WriteAllBytes(path, [0xFF, 0xD8, 0x00, 0x01, 0x02]);
+        var e = Assert.Throws<EfficientNetException>(() => ImageDecoder.Load(path, Preprocessing.ForResolution(32)));
+        Assert.Contains(path, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_MissingFile_NamesTheFile()
+    {
+        var e = Assert.Throws<EfficientNetException>(() => ImageDecoder.Load("/nonexistent/cat.jpg", Preprocessing.ForResolution(32)));
+        Assert.Equal("image not found: '/nonexistent/cat.jpg'", e.Message);
+    }
+
+    [Fact]
+    public void Predict_RealFlowerPhoto_ReturnsSortedProbabilities()
+    {
+        string image = Directory.GetFiles(FlowerImage, "*.jpg").Order().First();
+        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 12, Resolution = 96 });
+        string[] labels = Enumerable.Range(0, 12).Select(i => $"class{i}").ToArray();
+        var predictions = Predictor.Predict(model, image, top: 5, labels: labels);
+        Assert.Equal(5, predictions.Count);
+        Assert.True(predictions.Zip(predictions.Skip(1)).All(p => p.First.Probability >= p.Second.Probability));
+        Assert.InRange(predictions.Sum(p => p.Probability), 0, 1 + 1e-6);
+        Assert.All(predictions, p => Assert.Equal($"class{p.Index}", p.Label));
+        Assert.Equal(12, Predictor.Predict(model, image, top: 50).Count);
+    }
+
+    [Fact]
+    public void Predict_LabelCountDiffersFromClasses_Throws()
+    {
+        string image = Directory.GetFiles(FlowerImage, "*.jpg").Order().First();
+        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 3, Resolution = 64 });
+        var e = Assert.Throws<EfficientNetException>(() => Predictor.Predict(model, image, labels: ["a", "b"]));
+        Assert.Contains("2 labels given for a model with 3 classes", e.Message, StringComparison.Ordinal);
+    }
+
+    private static void WritePng(string path, int width, int height, Func<int, int, SKColor> color)
+    {
+        using var bitmap = new SKBitmap(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                bitmap.SetPixel(x, y, color(x, y));
+            }
+        }
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        File.WriteAllBytes(path, data.ToArray());
+    }
+}
