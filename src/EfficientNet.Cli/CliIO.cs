@@ -1,14 +1,21 @@
 using System.CommandLine;
 using EfficientNet.Cli.Output;
+using EfficientNet.Runtime;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Cli;
 
 /// <summary>Where a verb writes, and the one place that turns user errors into a line and an exit code.</summary>
-public sealed class CliIO(TextWriter output, TextWriter error, bool retainingAllocator)
+public sealed class CliIO(TextWriter output, TextWriter error)
 {
-    /// <summary>Whether <see cref="EfficientNet.Runtime.NativeAllocator"/> settings are in effect.</summary>
-    public bool RetainingAllocator { get; } = retainingAllocator;
+    /// <summary>Whether <see cref="NativeAllocator"/> settings are in effect.</summary>
+    public bool RetainingAllocator { get; private set; }
+
+    /// <summary>
+    /// For inference verbs: keep large blocks in the heap (see <see cref="NativeAllocator"/>). Not for
+    /// training, where measured it fragmented the heap (RSS +40% over 300 steps) without a speed gain.
+    /// </summary>
+    public void UseRetainingAllocator() => RetainingAllocator = NativeAllocator.Configure();
 
     public TextWriter Out { get; } = output;
 
@@ -30,25 +37,6 @@ public sealed class CliIO(TextWriter output, TextWriter error, bool retainingAll
     };
 
     public void Json<T>(T value) => Format.WriteJson(Out, value);
-
-    /// <summary>Resolves --device; "cuda" needs a CUDA build of TorchSharp (see README).</summary>
-    public static Device ParseDevice(string name)
-    {
-        switch (name.Trim().ToLowerInvariant())
-        {
-            case "cpu":
-                return CPU;
-            case "cuda":
-                if (!cuda.is_available())
-                {
-                    throw new EfficientNetException(
-                        "--device cuda: CUDA is not available (this build uses TorchSharp-cpu; the README says how to switch to a CUDA package)");
-                }
-                return CUDA;
-            default:
-                throw new EfficientNetException($"--device must be cpu or cuda, got '{name}'");
-        }
-    }
 
     /// <summary>Applies --threads (libtorch intra-op threads); 0 keeps libtorch's default.</summary>
     public static void ApplyThreads(int threads)

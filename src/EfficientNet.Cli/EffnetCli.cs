@@ -1,6 +1,5 @@
 using System.CommandLine;
 using EfficientNet.Cli.Commands;
-using EfficientNet.Runtime;
 
 namespace EfficientNet.Cli;
 
@@ -14,13 +13,15 @@ public static class EffnetCli
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         var root = new RootCommand("EfficientNet for .NET: build, inspect, benchmark and run EfficientNet image classifiers.");
-        var io = new CliIO(output, error, NativeAllocator.Configure());
+        var io = new CliIO(output, error);
         root.Subcommands.Add(ScaleCommand.Create(io));
         root.Subcommands.Add(VariantsCommand.Create(io));
         root.Subcommands.Add(SummaryCommand.Create(io));
         root.Subcommands.Add(CompareCommand.Create(io));
         root.Subcommands.Add(PredictCommand.Create(io));
         root.Subcommands.Add(BenchCommand.Create(io));
+        root.Subcommands.Add(TrainCommand.Create(io));
+        root.Subcommands.Add(EvaluateCommand.Create(io));
         return root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
     }
 }

@@ -2,6 +2,8 @@ using System.CommandLine;
 using EfficientNet.Cli.Output;
 using EfficientNet.Inference;
 using EfficientNet.Models;
+using EfficientNet.Training;
+using EfficientNet.Runtime;
 using TorchSharp;
 
 namespace EfficientNet.Cli.Commands;
@@ -13,6 +15,7 @@ internal static class BenchCommand
     {
         var command = new Command("bench", "Measure throughput; bench/compare_infer.sh runs the same work on PyTorch beside it");
         command.Subcommands.Add(Infer(io));
+        command.Subcommands.Add(Train(io));
         return command;
     }
 
@@ -35,7 +38,8 @@ internal static class BenchCommand
         command.SetAction(io.Guard(parse =>
         {
             CliIO.ApplyThreads(parse.GetValue(threads));
-            var dev = CliIO.ParseDevice(parse.GetValue(device)!);
+            io.UseRetainingAllocator();
+            var dev = Devices.Parse(parse.GetValue(device)!);
             using var model = EfficientNetModel.Create(parse.GetValue(variant)!, new EfficientNetOptions { Resolution = parse.GetValue(resolution) });
             model.to(dev);
             var result = InferenceBenchmark.Run(model, new InferenceBenchmarkOptions
@@ -65,6 +69,62 @@ internal static class BenchCommand
             }
             io.Out.WriteLine($"{model.Spec.DisplayName} inference, batch {result.Batch}, {result.Resolution}x{result.Resolution}, {(result.Settings.ChannelsLast ? "channels-last" : "NCHW")}, BatchNorm {(result.Settings.FuseBatchNorm ? "folded" : "separate")}, {result.Threads} threads, {dev.type}, {(io.RetainingAllocator ? "retaining" : "system")} allocator");
             io.Out.WriteLine($"{Format.Fixed(result.ImagesPerSecond, 1)} images/s ({Format.Fixed(result.MillisecondsPerBatch, 1)} ms per batch, {result.Iterations} batches in {Format.Fixed(result.Seconds, 1)} s)");
+        }));
+        return command;
+    }
+
+    private static Command Train(CliIO io)
+    {
+        var d = new TrainingBenchmarkOptions();
+        var variant = CommonOptions.Variant(required: false);
+        variant.DefaultValueFactory = _ => d.Variant;
+        var batch = new Option<int>("--batch", "-b") { Description = "Images per step", DefaultValueFactory = _ => d.Batch };
+        var seconds = new Option<double>("--seconds") { Description = "Timed seconds for the throughput", DefaultValueFactory = _ => d.Seconds };
+        var epochs = new Option<int>("--epochs") { Description = "Memory check: epochs after the timed part (0: skip)", DefaultValueFactory = _ => d.Epochs };
+        var steps = new Option<int>("--steps") { Description = "Steps per memory-check epoch", DefaultValueFactory = _ => d.StepsPerEpoch };
+        var nchw = new Option<bool>("--nchw") { Description = "NCHW input instead of channels-last" };
+        var threads = CommonOptions.Threads();
+        var device = CommonOptions.Device();
+        var json = CommonOptions.Json();
+        var command = new Command("train", "Training throughput of the CIFAR variant (32x32, 10 classes, Adam, label smoothing, full step) and resident memory per epoch")
+        {
+            variant, batch, seconds, epochs, steps, nchw, threads, device, json,
+        };
+        command.SetAction(io.Guard(parse =>
+        {
+            CliIO.ApplyThreads(parse.GetValue(threads));
+            var dev = Devices.Parse(parse.GetValue(device)!);
+            var result = TrainingBenchmark.Run(new TrainingBenchmarkOptions
+            {
+                Variant = parse.GetValue(variant)!,
+                Batch = parse.GetValue(batch),
+                Seconds = parse.GetValue(seconds),
+                Epochs = parse.GetValue(epochs),
+                StepsPerEpoch = parse.GetValue(steps),
+                ChannelsLast = !parse.GetValue(nchw),
+            }, dev);
+            if (parse.GetValue(json))
+            {
+                io.Json(new
+                {
+                    variant = parse.GetValue(variant),
+                    result.Batch,
+                    threads = TorchSharp.torch.get_num_threads(),
+                    channelsLast = !parse.GetValue(nchw),
+                    result.Iterations,
+                    result.Seconds,
+                    result.ImagesPerSecond,
+                    residentMegabytes = result.ResidentMegabytes,
+                    memoryGrowthPercent = result.MemoryGrowthPercent,
+                });
+                return;
+            }
+            io.Out.WriteLine($"CIFAR {parse.GetValue(variant)} training step, batch {result.Batch}, {(parse.GetValue(nchw) ? "NCHW" : "channels-last")} input, {TorchSharp.torch.get_num_threads()} threads");
+            io.Out.WriteLine($"{Format.Fixed(result.ImagesPerSecond, 1)} images/s ({result.Iterations} steps in {Format.Fixed(result.Seconds, 1)} s)");
+            if (result.ResidentMegabytes.Count > 0)
+            {
+                io.Out.WriteLine($"resident memory after each epoch: {string.Join(", ", result.ResidentMegabytes.Select(m => Format.Fixed(m, 0) + " MiB"))} (growth after the first: {Format.Fixed(result.MemoryGrowthPercent, 2)} %)");
+            }
         }));
         return command;
     }

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using EfficientNet.Cli.Output;
+using EfficientNet.Imaging;
 using EfficientNet.Inference;
 using EfficientNet.Weights;
+using EfficientNet.Runtime;
 using TorchSharp;
 
 namespace EfficientNet.Cli.Commands;
@@ -25,12 +27,14 @@ internal static class PredictCommand
         };
         command.SetAction(io.Guard(parse =>
         {
-            var dev = CliIO.ParseDevice(parse.GetValue(device)!);
+            io.UseRetainingAllocator();
+            var dev = Devices.Parse(parse.GetValue(device)!);
             using var loaded = ModelLoader.Load(parse.GetValue(weights)!, new LoadOptions { Variant = parse.GetValue(variant) });
             loaded.Model.to(dev);
             InferenceOptimizer.Prepare(loaded.Model, new InferenceSettings());
             var names = parse.GetValue(labels) is { } path ? Predictor.ReadLabels(path) : loaded.ClassNames;
-            var predictions = Predictor.Predict(loaded.Model, parse.GetValue(image)!, parse.GetValue(top), names);
+            var preprocessing = Preprocessing.ForResolution(loaded.Model.Resolution, loaded.Normalization);
+            var predictions = Predictor.Predict(loaded.Model, parse.GetValue(image)!, parse.GetValue(top), names, preprocessing);
             if (parse.GetValue(json))
             {
                 io.Json(predictions);

@@ -38,11 +38,32 @@ public static class ImageDecoder
     /// <summary>Resizes, centre-crops and normalises a decoded RGBA bitmap into a (3, crop, crop) float tensor.</summary>
     public static Tensor ToTensor(SKBitmap bitmap, Preprocessing preprocessing)
     {
-        ArgumentNullException.ThrowIfNull(bitmap);
         ArgumentNullException.ThrowIfNull(preprocessing);
-        using var resized = ResizeShorterSide(bitmap, preprocessing.ResizeSize);
-        var source = resized ?? bitmap;
+        byte[] rgb = ResizeAndCrop(bitmap, preprocessing.ResizeSize, preprocessing.CropSize);
         int crop = preprocessing.CropSize;
+        int plane = crop * crop;
+        float[] data = new float[rgb.Length];
+        for (int c = 0; c < 3; c++)
+        {
+            float mean = preprocessing.Normalization.Mean[c];
+            float std = preprocessing.Normalization.Std[c];
+            for (int i = c * plane; i < (c + 1) * plane; i++)
+            {
+                data[i] = (rgb[i] / 255f - mean) / std;
+            }
+        }
+        return tensor(data, [3, crop, crop]);
+    }
+
+    /// <summary>
+    /// Resizes the shorter side to <paramref name="resize"/> (no resampling when it already has that
+    /// length), takes the centre <paramref name="crop"/> square and returns it as 8-bit RGB planes.
+    /// </summary>
+    public static byte[] ResizeAndCrop(SKBitmap bitmap, int resize, int crop)
+    {
+        ArgumentNullException.ThrowIfNull(bitmap);
+        using var resized = ResizeShorterSide(bitmap, resize);
+        var source = resized ?? bitmap;
         if (source.Width < crop || source.Height < crop)
         {
             throw new EfficientNetException($"crop {crop} is larger than the resized image {source.Width}x{source.Height}");
@@ -51,8 +72,8 @@ public static class ImageDecoder
         int top = (source.Height - crop) / 2;
         var rgba = source.GetPixelSpan();
         int rowBytes = source.RowBytes;
-        float[] data = new float[3 * crop * crop];
         int plane = crop * crop;
+        byte[] rgb = new byte[3 * plane];
         for (int y = 0; y < crop; y++)
         {
             int row = (top + y) * rowBytes + left * 4;
@@ -60,13 +81,12 @@ public static class ImageDecoder
             {
                 int p = row + x * 4;
                 int o = y * crop + x;
-                for (int c = 0; c < 3; c++)
-                {
-                    data[c * plane + o] = (rgba[p + c] / 255f - preprocessing.Mean[c]) / preprocessing.Std[c];
-                }
+                rgb[o] = rgba[p];
+                rgb[plane + o] = rgba[p + 1];
+                rgb[2 * plane + o] = rgba[p + 2];
             }
         }
-        return tensor(data, [3, crop, crop]);
+        return rgb;
     }
 
     /// <summary>Returns a resized copy, or null when the shorter side already has the target length.</summary>

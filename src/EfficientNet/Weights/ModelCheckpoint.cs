@@ -1,7 +1,9 @@
 using System.Text.Json;
 using EfficientNet.Architecture;
+using EfficientNet.Data;
 using EfficientNet.IO;
 using EfficientNet.Models;
+using static TorchSharp.torch;
 
 namespace EfficientNet.Weights;
 
@@ -9,7 +11,8 @@ namespace EfficientNet.Weights;
 /// <param name="Variant">Registry name of the variant.</param>
 /// <param name="Options">The resolved build options (class count, dropout, CIFAR stem, resolution).</param>
 /// <param name="ClassNames">Names of the output classes, when known.</param>
-public sealed record CheckpointInfo(string Variant, EfficientNetOptions Options, IReadOnlyList<string>? ClassNames);
+/// <param name="Normalization">The input normalisation the model was trained with, when recorded.</param>
+public sealed record CheckpointInfo(string Variant, EfficientNetOptions Options, IReadOnlyList<string>? ClassNames, Normalization? Normalization);
 
 /// <summary>
 /// This library's model checkpoints: a safetensors file in torchvision's key layout whose metadata
@@ -23,14 +26,27 @@ public static class ModelCheckpoint
     internal const string VariantKey = "efficientnet.variant";
     internal const string OptionsKey = "efficientnet.options";
     internal const string ClassesKey = "efficientnet.classes";
+    internal const string NormalizationKey = "efficientnet.normalization";
+
+    /// <summary>Prefix of tensors that are not model weights (optimizer and trainer state in training checkpoints).</summary>
+    public const string ExtraTensorPrefix = "trainer.";
 
     /// <summary>Version of the metadata layout; bumped on incompatible changes.</summary>
     public const string FormatVersion = "1";
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    /// <summary>Saves <paramref name="model"/>'s state dict and description to <paramref name="path"/>.</summary>
-    public static void Save(EfficientNetModel model, string path, IReadOnlyList<string>? classNames = null)
+    /// <summary>
+    /// Saves <paramref name="model"/>'s state dict and description to <paramref name="path"/>, with
+    /// optional extra metadata and extra tensors (named with <see cref="ExtraTensorPrefix"/>).
+    /// </summary>
+    public static void Save(
+        EfficientNetModel model,
+        string path,
+        IReadOnlyList<string>? classNames = null,
+        Normalization? normalization = null,
+        IReadOnlyDictionary<string, string>? extraMetadata = null,
+        IEnumerable<KeyValuePair<string, Tensor>>? extraTensors = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (classNames is not null && classNames.Count != model.NumClasses)
@@ -49,7 +65,20 @@ public static class ModelCheckpoint
         {
             metadata[ClassesKey] = JsonSerializer.Serialize(classNames, Json);
         }
-        AtomicFile.Write(path, stream => SafetensorsFile.Write(stream, StateDict.Ordered(model), metadata));
+        if (normalization is not null)
+        {
+            metadata[NormalizationKey] = JsonSerializer.Serialize(normalization, Json);
+        }
+        foreach (var (key, value) in extraMetadata ?? new Dictionary<string, string>())
+        {
+            metadata[key] = value;
+        }
+        var extras = (extraTensors ?? []).ToList();
+        if (extras.Any(kv => !kv.Key.StartsWith(ExtraTensorPrefix, StringComparison.Ordinal)))
+        {
+            throw new ArgumentException($"extra tensor names must start with '{ExtraTensorPrefix}'", nameof(extraTensors));
+        }
+        AtomicFile.Write(path, stream => SafetensorsFile.Write(stream, StateDict.Ordered(model).Concat(extras), metadata));
     }
 
     /// <summary>The model description in a file's metadata; null for a plain state dict (e.g. from torchvision).</summary>
@@ -73,7 +102,10 @@ public static class ModelCheckpoint
             var classes = file.Metadata.TryGetValue(ClassesKey, out var names)
                 ? JsonSerializer.Deserialize<string[]>(names, Json)
                 : null;
-            return new CheckpointInfo(Variants.Get(variant).Name, options, classes);
+            var normalization = file.Metadata.TryGetValue(NormalizationKey, out var norm)
+                ? JsonSerializer.Deserialize<Normalization>(norm, Json)
+                : null;
+            return new CheckpointInfo(Variants.Get(variant).Name, options, classes, normalization);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException)
         {

@@ -1,4 +1,5 @@
 using EfficientNet.Architecture;
+using EfficientNet.Data;
 using EfficientNet.Models;
 
 namespace EfficientNet.Weights;
@@ -7,7 +8,8 @@ namespace EfficientNet.Weights;
 /// <param name="Model">The model, in training mode as built; call <c>eval()</c> for inference.</param>
 /// <param name="ClassNames">Class names stored in the checkpoint, if any.</param>
 /// <param name="Format">The file's format.</param>
-public sealed record LoadedModel(EfficientNetModel Model, IReadOnlyList<string>? ClassNames, WeightsFormat Format) : IDisposable
+/// <param name="Normalization">Input normalisation recorded in the checkpoint, if any.</param>
+public sealed record LoadedModel(EfficientNetModel Model, IReadOnlyList<string>? ClassNames, WeightsFormat Format, Normalization? Normalization) : IDisposable
 {
     /// <summary>Disposes the model.</summary>
     public void Dispose() => Model.Dispose();
@@ -84,7 +86,7 @@ public static class ModelLoader
         {
             StateDictLoader.Load(
                 model,
-                file.Tensors,
+                file.Tensors.Where(kv => !kv.Key.StartsWith(ModelCheckpoint.ExtraTensorPrefix, StringComparison.Ordinal)).ToDictionary(),
                 path,
                 $"{spec.DisplayName}{(model.Options.Cifar ? " (CIFAR stem)" : "")} with {model.NumClasses} classes",
                 options.SkipClassifier ? ClassifierPrefix : null);
@@ -94,6 +96,6 @@ public static class ModelLoader
             model.Dispose();
             throw;
         }
-        return new LoadedModel(model, options.SkipClassifier ? null : info?.ClassNames, file.Format);
+        return new LoadedModel(model, options.SkipClassifier ? null : info?.ClassNames, file.Format, info?.Normalization);
     }
 }

@@ -1,3 +1,4 @@
+using EfficientNet.Data;
 using EfficientNet.Imaging;
 using EfficientNet.Inference;
 using EfficientNet.Models;
@@ -24,7 +25,7 @@ public class ImageDecoderTests
         float[] expected = [7 * 6, 3 * 6, 10];
         for (int c = 0; c < 3; c++)
         {
-            float value = (expected[c] / 255f - prep.Mean[c]) / prep.Std[c];
+            float value = (expected[c] / 255f - prep.Normalization.Mean[c]) / prep.Normalization.Std[c];
             Assert.Equal(value, tensor[c, 3, 7].item<float>(), 5);
         }
     }
@@ -36,7 +37,7 @@ public class ImageDecoderTests
         string path = dir.File("wide.png");
         // Left third red, middle third green, right third blue: the centre crop must be all green.
         WritePng(path, 300, 100, (x, _) => x < 100 ? SKColors.Red : x < 200 ? SKColors.Lime : SKColors.Blue);
-        var prep = new Preprocessing(50, 50, [0f, 0f, 0f], [1f, 1f, 1f]);
+        var prep = new Preprocessing(50, 50, new Normalization([0f, 0f, 0f], [1f, 1f, 1f]));
         using var tensor = ImageDecoder.Load(path, prep);
         Assert.Equal(new long[] { 3, 50, 50 }, tensor.shape);
         Assert.InRange(tensor[1].min().item<float>(), 0.95f, 1f);

@@ -1,0 +1,71 @@
+using System.CommandLine;
+using EfficientNet.Cli.Output;
+using EfficientNet.Data;
+using EfficientNet.Runtime;
+using EfficientNet.Training;
+
+namespace EfficientNet.Cli.Commands;
+
+/// <summary><c>effnet evaluate</c>: accuracy, per-class accuracy and confusion matrix of a checkpoint.</summary>
+internal static class EvaluateCommand
+{
+    public static Command Create(CliIO io)
+    {
+        var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "A checkpoint written by effnet train (best.safetensors or last.safetensors)", Required = true };
+        var dataset = new Option<DatasetKind>("--dataset") { Description = "cifar10 or folder", DefaultValueFactory = _ => DatasetKind.Cifar10 };
+        var data = new Option<string?>("--data") { Description = "CIFAR-10 folder, or image folder root/<class>/*.jpg (cifar10 without --data: the download cache)" };
+        var split = new Option<Cifar10Split>("--split") { Description = "CIFAR-10 split: test (test_batch.bin) or train (data_batch_1..5)", DefaultValueFactory = _ => Cifar10Split.Test };
+        var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass", DefaultValueFactory = _ => 256 };
+        var plot = new Option<string?>("--plot") { Description = "Confusion-matrix PNG (default: confusion-<split>.png beside the checkpoint)" };
+        var device = CommonOptions.Device();
+        var json = CommonOptions.Json();
+        var command = new Command("evaluate", "Accuracy, per-class accuracy and confusion matrix (text and PNG) of a checkpoint on a dataset")
+        {
+            checkpoint, dataset, data, split, batch, plot, device, json,
+        };
+        command.SetAction(io.Guard(parse =>
+        {
+            io.UseRetainingAllocator();
+            string path = parse.GetValue(checkpoint)!;
+            var kind = parse.GetValue(dataset);
+            string splitName = kind == DatasetKind.Cifar10 ? parse.GetValue(split).ToString().ToLowerInvariant() : Path.GetFileName(Path.TrimEndingDirectorySeparator(parse.GetValue(data) ?? "folder"));
+            var result = CheckpointEvaluation.Run(path, new EvaluationRequest(kind, parse.GetValue(data), parse.GetValue(split), parse.GetValue(batch)), Devices.Parse(parse.GetValue(device)!));
+            string plotPath = parse.GetValue(plot) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $"confusion-{splitName}.png");
+            ConfusionMatrixPlot.Write(plotPath, result, $"{Path.GetFileName(path)} on {kind.ToString().ToLowerInvariant()} {splitName}");
+            var perClass = result.PerClassAccuracy;
+            if (parse.GetValue(json))
+            {
+                io.Json(new
+                {
+                    result.Accuracy,
+                    result.Loss,
+                    result.Count,
+                    result.Classes,
+                    perClassAccuracy = result.Classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => perClass[x.i]),
+                    confusion = Enumerable.Range(0, result.Classes.Count).Select(t => Enumerable.Range(0, result.Classes.Count).Select(p => result.Confusion[t, p]).ToArray()),
+                    confusionPlot = plotPath,
+                });
+                return;
+            }
+            io.Out.WriteLine($"accuracy {result.Accuracy:P2} on {result.Count} images ({kind.ToString().ToLowerInvariant()} {splitName}), loss {result.Loss:F4}");
+            io.Out.WriteLine();
+            var perClassTable = new TextTable("class", ">accuracy", ">images");
+            for (int i = 0; i < result.Classes.Count; i++)
+            {
+                perClassTable.Add(result.Classes[i], Format.Fixed(100 * perClass[i], 2) + " %", Enumerable.Range(0, result.Classes.Count).Sum(p => result.Confusion[i, p]));
+            }
+            perClassTable.Write(io.Out);
+            io.Out.WriteLine();
+            io.Out.WriteLine("confusion matrix (rows: true class, columns: predicted):");
+            var confusion = new TextTable(result.Classes.Select(c => ">" + c).Prepend("true \\ predicted").ToArray());
+            for (int t = 0; t < result.Classes.Count; t++)
+            {
+                confusion.Add(new object?[] { result.Classes[t] }.Concat(Enumerable.Range(0, result.Classes.Count).Select(p => (object?)result.Confusion[t, p])).ToArray());
+            }
+            confusion.Write(io.Out);
+            io.Out.WriteLine();
+            io.Out.WriteLine($"confusion matrix chart: {plotPath}");
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Text.Json;
+using EfficientNet.Training;
+
+namespace EfficientNet.Cli.Output;
+
+/// <summary>
+/// Shows training progress: on a terminal one line redrawn in place (loss, accuracy, learning rate,
+/// images/s, ETA); in a pipe or log, plain lines at every tenth of an epoch. Each epoch ends with a
+/// summary line either way.
+/// </summary>
+internal sealed class ConsoleTrainingObserver(TextWriter output, bool live) : ITrainingObserver
+{
+    private readonly Stopwatch throttle = Stopwatch.StartNew();
+    private int lastTenth = -1;
+
+    public void Started(TrainingStart start)
+    {
+        output.WriteLine($"model: {start.Model}");
+        output.WriteLine($"data: {start.TrainImages} training images, {start.ValidationImages} validation images, {start.BatchesPerEpoch} batches per epoch");
+        output.WriteLine($"run folder: {start.RunDirectory}");
+        if (start.ResumedAt is { } at)
+        {
+            output.WriteLine($"resuming at epoch {at.Epoch}, batch {at.Batch}");
+        }
+        output.WriteLine("options: " + JsonSerializer.Serialize(start.Options, Trainer.OptionsJson).Replace("\n", "\n  ", StringComparison.Ordinal));
+    }
+
+    public void BatchDone(BatchProgress p)
+    {
+        string line = $"epoch {p.Epoch}/{p.Epochs}  batch {p.Batch}/{p.Batches}  loss {p.Loss:F4}  acc {p.Accuracy:P2}  lr {p.LearningRate:G3}  {p.ImagesPerSecond:F0} img/s  ETA {p.Eta:mm\\:ss}";
+        if (live)
+        {
+            if (throttle.ElapsedMilliseconds >= 250 || p.Batch == p.Batches)
+            {
+                output.Write("\r" + line.PadRight(110));
+                output.Flush();
+                throttle.Restart();
+            }
+            return;
+        }
+        int tenth = p.Batch * 10 / p.Batches;
+        if (tenth != lastTenth && tenth < 10)
+        {
+            output.WriteLine(line);
+            lastTenth = tenth;
+        }
+    }
+
+    public void EpochDone(EpochRecord r, bool best)
+    {
+        if (live)
+        {
+            output.Write("\r" + new string(' ', 110) + "\r");
+        }
+        lastTenth = -1;
+        output.WriteLine(
+            $"epoch {r.Epoch}: train loss {r.TrainLoss:F4} acc {r.TrainAccuracy:P2} | val loss {r.ValLoss:F4} acc {r.ValAccuracy:P2} | lr {r.LearningRate:G3} | {r.Seconds:F0} s, {r.ImagesPerSecond:F0} img/s{(best ? " | best" : "")}");
+    }
+
+    public void Message(string text)
+    {
+        if (live)
+        {
+            output.WriteLine();
+        }
+        output.WriteLine(text);
+    }
+}

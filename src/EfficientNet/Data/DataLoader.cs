@@ -1,0 +1,205 @@
+using System.Threading.Channels;
+using EfficientNet.Data.Augmentation;
+using EfficientNet.Layers;
+using static TorchSharp.torch;
+
+namespace EfficientNet.Data;
+
+/// <summary>A prepared batch; its tensors belong to whoever receives it, who disposes it.</summary>
+/// <param name="Images">Normalised images (B, 3, H, W), channels-last when asked.</param>
+/// <param name="Targets">Soft targets (B, K) when mixup/cutmix are on, else null.</param>
+/// <param name="Labels">Class indices (B).</param>
+/// <param name="Index">Position of the batch in its epoch.</param>
+public sealed record Batch(Tensor Images, Tensor? Targets, Tensor Labels, int Index) : IDisposable
+{
+    /// <summary>Number of images.</summary>
+    public int Count => (int)Labels.shape[0];
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Images.Dispose();
+        Targets?.Dispose();
+        Labels.Dispose();
+    }
+}
+
+/// <summary>How batches are cut and prepared.</summary>
+/// <param name="BatchSize">Images per batch.</param>
+/// <param name="Shuffle">New random order every epoch (training) or dataset order (evaluation).</param>
+/// <param name="DropLast">Skip a final partial batch (keeps BatchNorm statistics sane in training).</param>
+/// <param name="Seed">Seeds the order and every random transform: same seed, same batches.</param>
+/// <param name="Prefetch">Batches prepared ahead on the background thread.</param>
+/// <param name="ChannelsLast">Emit NHWC-strided images.</param>
+public sealed record LoaderOptions(int BatchSize, bool Shuffle, bool DropLast, int Seed, int Prefetch = 3, bool ChannelsLast = true);
+
+/// <summary>
+/// Cuts a dataset into batches and prepares them (augment, mix, normalise) on a background thread,
+/// <see cref="LoaderOptions.Prefetch"/> batches ahead of the consumer, so the model does not wait.
+/// Every random choice is drawn from a generator seeded by (seed, epoch, batch), so results do not
+/// depend on thread timing and a resumed run sees the same batches.
+/// </summary>
+public sealed class DataLoader
+{
+    private readonly ImageDataset data;
+    private readonly LoaderOptions options;
+    private readonly IReadOnlyList<IBatchTransform> transforms;
+    private readonly BatchMixer? mixer;
+    private readonly Normalization normalization;
+
+    /// <summary>Creates a loader; <paramref name="transforms"/> and <paramref name="mixer"/> are for training only.</summary>
+    public DataLoader(ImageDataset data, LoaderOptions options, Normalization normalization, IReadOnlyList<IBatchTransform>? transforms = null, BatchMixer? mixer = null)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(normalization);
+        if (options.BatchSize <= 0)
+        {
+            throw new EfficientNetException($"--batch must be positive, got {options.BatchSize}");
+        }
+        if (data.Count == 0 || (options.DropLast && data.Count < options.BatchSize))
+        {
+            throw new EfficientNetException($"{data.Source} has {data.Count} images, fewer than one batch of {options.BatchSize}; lower --batch");
+        }
+        this.data = data;
+        this.options = options;
+        this.normalization = normalization;
+        this.transforms = transforms ?? [];
+        this.mixer = mixer is { Enabled: true } ? mixer : null;
+    }
+
+    /// <summary>The dataset batches are cut from.</summary>
+    public ImageDataset Data => data;
+
+    /// <summary>Batches in one epoch.</summary>
+    public int BatchesPerEpoch => options.DropLast ? data.Count / options.BatchSize : (data.Count + options.BatchSize - 1) / options.BatchSize;
+
+    /// <summary>
+    /// The batches of <paramref name="epoch"/> from <paramref name="startBatch"/> on, prepared ahead in
+    /// the background. Stopping early (break, exception) stops the producer and frees what it made.
+    /// </summary>
+    public IEnumerable<Batch> Epoch(int epoch, int startBatch = 0, CancellationToken cancellation = default)
+    {
+        int[] order = Enumerable.Range(0, data.Count).ToArray();
+        if (options.Shuffle)
+        {
+            new Random(Seed(options.Seed, epoch, -1)).Shuffle(order);
+        }
+        var channel = Channel.CreateBounded<Batch>(new BoundedChannelOptions(Math.Max(1, options.Prefetch)) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var producer = Task.Run(() => Produce(order, epoch, startBatch, channel.Writer, stop.Token), CancellationToken.None);
+        try
+        {
+            var reader = channel.Reader;
+            while (reader.WaitToReadAsync(cancellation).AsTask().GetAwaiter().GetResult())
+            {
+                while (reader.TryRead(out var batch))
+                {
+                    yield return batch;
+                }
+            }
+            producer.GetAwaiter().GetResult(); // surface a producer failure
+        }
+        finally
+        {
+            stop.Cancel();
+            try
+            {
+                producer.Wait(CancellationToken.None);
+            }
+            catch (AggregateException e) when (e.InnerExceptions.All(x => x is OperationCanceledException))
+            {
+            }
+            catch (AggregateException)
+            {
+                // The failure was already rethrown above, or the consumer is leaving with its own.
+            }
+            while (channel.Reader.TryRead(out var left))
+            {
+                left.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Prepares batch <paramref name="index"/> of <paramref name="epoch"/> synchronously (tests, one-offs).</summary>
+    public Batch Prepare(int epoch, int index)
+    {
+        int[] order = Enumerable.Range(0, data.Count).ToArray();
+        if (options.Shuffle)
+        {
+            new Random(Seed(options.Seed, epoch, -1)).Shuffle(order);
+        }
+        return Make(order, epoch, index);
+    }
+
+    private void Produce(int[] order, int epoch, int startBatch, ChannelWriter<Batch> writer, CancellationToken token)
+    {
+        try
+        {
+            for (int b = startBatch; b < BatchesPerEpoch; b++)
+            {
+                token.ThrowIfCancellationRequested();
+                var batch = Make(order, epoch, b);
+                if (!writer.TryWrite(batch))
+                {
+                    try
+                    {
+                        writer.WriteAsync(batch, token).AsTask().GetAwaiter().GetResult();
+                    }
+                    catch
+                    {
+                        batch.Dispose();
+                        throw;
+                    }
+                }
+            }
+            writer.Complete();
+        }
+        catch (Exception e)
+        {
+            writer.Complete(e is OperationCanceledException ? null : e);
+            if (e is not OperationCanceledException)
+            {
+                throw;
+            }
+        }
+    }
+
+    private Batch Make(int[] order, int epoch, int index)
+    {
+        int start = index * options.BatchSize;
+        int count = Math.Min(options.BatchSize, data.Count - start);
+        var random = new Random(Seed(options.Seed, epoch, index));
+        using var scope = NewDisposeScope();
+        var (images, labels) = data.Batch(order.AsSpan(start, count));
+        foreach (var transform in transforms)
+        {
+            images = transform.Apply(images, random);
+        }
+        Tensor? targets = null;
+        if (mixer is not null)
+        {
+            (images, targets) = mixer.Apply(images, labels, data.Classes.Count, random);
+        }
+        images = normalization.Apply(images.contiguous());
+        if (options.ChannelsLast)
+        {
+            images = images.ToChannelsLast();
+        }
+        var batch = new Batch(images.MoveToOuterDisposeScope(), targets?.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope(), index);
+        return batch;
+    }
+
+    /// <summary>
+    /// A fixed mix of (seed, epoch, batch) into one generator seed (SplitMix64's finaliser). Not
+    /// HashCode.Combine: that one is randomised per process, which would break reproducibility.
+    /// </summary>
+    internal static int Seed(int seed, int epoch, int batch)
+    {
+        ulong z = ((ulong)(uint)seed << 32) ^ ((ulong)(uint)epoch << 16) ^ (uint)batch;
+        z += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return (int)(z ^ (z >> 31));
+    }
+}

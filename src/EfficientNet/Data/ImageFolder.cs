@@ -1,0 +1,69 @@
+using EfficientNet.Imaging;
+
+namespace EfficientNet.Data;
+
+/// <summary>
+/// An image-classification folder: <c>root/&lt;class&gt;/*.{jpg,jpeg,png}</c>, class names sorted
+/// ordinally (as torchvision's ImageFolder). Images are decoded once, resized (shorter side) and
+/// centre-cropped to a square of the model's resolution, and kept in memory.
+/// </summary>
+public static class ImageFolder
+{
+    private static readonly string[] Extensions = [".jpg", ".jpeg", ".png"];
+
+    /// <summary>Loads every image under <paramref name="root"/> at <paramref name="size"/> x <paramref name="size"/>.</summary>
+    /// <param name="root">Folder of class folders.</param>
+    /// <param name="size">Side of the square the images are resized and cropped to.</param>
+    /// <param name="classes">Expected class names (e.g. the training folder's for a validation folder); null to read them.</param>
+    /// <exception cref="EfficientNetException">Missing or empty folders, mismatched classes, or an unreadable image (named).</exception>
+    public static ImageDataset Load(string root, int size, IReadOnlyList<string>? classes = null)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        if (!Directory.Exists(root))
+        {
+            throw new EfficientNetException($"image folder not found: '{root}'");
+        }
+        var found = Directory.GetDirectories(root).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
+        if (found.Length == 0)
+        {
+            throw new EfficientNetException($"'{root}' has no class folders; expected {root}/<class>/*.jpg");
+        }
+        if (classes is not null && !classes.SequenceEqual(found))
+        {
+            throw new EfficientNetException(
+                $"the classes in '{root}' ({string.Join(", ", found)}) differ from the training classes ({string.Join(", ", classes)})");
+        }
+        var files = new List<(string Path, int Label)>();
+        for (int label = 0; label < found.Length; label++)
+        {
+            string dir = Path.Combine(root, found[label]!);
+            var images = Directory.GetFiles(dir)
+                .Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+                .Order(StringComparer.Ordinal)
+                .ToArray();
+            if (images.Length == 0)
+            {
+                throw new EfficientNetException($"class folder '{dir}' has no .jpg, .jpeg or .png images");
+            }
+            files.AddRange(images.Select(f => (f, label)));
+        }
+
+        int imageBytes = 3 * size * size;
+        byte[] pixels = new byte[(long)files.Count * imageBytes];
+        try
+        {
+            Parallel.For(0, files.Count, i =>
+            {
+                using var bitmap = ImageDecoder.Decode(files[i].Path);
+                byte[] rgb = ImageDecoder.ResizeAndCrop(bitmap, size, size);
+                Buffer.BlockCopy(rgb, 0, pixels, i * imageBytes, imageBytes);
+            });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.OfType<EfficientNetException>().Any())
+        {
+            // Report the first unreadable image as it is, not wrapped.
+            throw e.InnerExceptions.OfType<EfficientNetException>().First();
+        }
+        return new ImageDataset(pixels, files.Select(f => f.Label).ToArray(), found!, size, size, root);
+    }
+}

@@ -1,0 +1,66 @@
+using EfficientNet.Data;
+using static TorchSharp.torch;
+
+namespace EfficientNet.Training;
+
+/// <summary>Loss, accuracy, per-class accuracy and confusion matrix of a model on a dataset.</summary>
+/// <param name="Loss">Mean cross-entropy (with the given label smoothing).</param>
+/// <param name="Accuracy">Share of images whose top class is right.</param>
+/// <param name="Classes">Class names.</param>
+/// <param name="Confusion">Confusion[true, predicted] image counts.</param>
+public sealed record EvaluationResult(double Loss, double Accuracy, IReadOnlyList<string> Classes, long[,] Confusion)
+{
+    /// <summary>Images evaluated.</summary>
+    public long Count => Enumerable.Range(0, Classes.Count).Sum(t => Enumerable.Range(0, Classes.Count).Sum(p => Confusion[t, p]));
+
+    /// <summary>Accuracy of each class (recall), NaN for a class without images.</summary>
+    public IReadOnlyList<double> PerClassAccuracy => Enumerable.Range(0, Classes.Count).Select(t =>
+    {
+        long total = Enumerable.Range(0, Classes.Count).Sum(p => Confusion[t, p]);
+        return total == 0 ? double.NaN : (double)Confusion[t, t] / total;
+    }).ToArray();
+}
+
+/// <summary>Runs a model over a loader in evaluation mode, without gradients, one dispose scope per batch.</summary>
+public static class Evaluator
+{
+    /// <summary>Evaluates <paramref name="model"/> on every batch of <paramref name="loader"/> (epoch 0 order).</summary>
+    public static EvaluationResult Run(nn.Module<Tensor, Tensor> model, DataLoader loader, Device device, double labelSmoothing = 0, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(loader);
+        int k = loader.Data.Classes.Count;
+        var confusion = new long[k, k];
+        double lossSum = 0;
+        long seen = 0;
+        bool wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var noGrad = no_grad();
+            foreach (var batch in loader.Epoch(0, 0, cancellation))
+            {
+                using (batch)
+                using (NewDisposeScope())
+                {
+                    var labels = batch.Labels.to(device);
+                    var logits = model.call(batch.Images.to(device));
+                    lossSum += nn.functional.cross_entropy(logits, labels, label_smoothing: labelSmoothing).item<float>() * batch.Count;
+                    long[] predicted = logits.argmax(1).cpu().data<long>().ToArray();
+                    long[] truth = batch.Labels.data<long>().ToArray();
+                    for (int i = 0; i < truth.Length; i++)
+                    {
+                        confusion[truth[i], predicted[i]]++;
+                    }
+                    seen += batch.Count;
+                }
+            }
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+        long correct = Enumerable.Range(0, k).Sum(i => confusion[i, i]);
+        return new EvaluationResult(lossSum / seen, (double)correct / seen, loader.Data.Classes, confusion);
+    }
+}

@@ -1,0 +1,171 @@
+using EfficientNet.Data.Augmentation;
+
+namespace EfficientNet.Training;
+
+/// <summary>Where training images come from.</summary>
+public enum DatasetKind
+{
+    /// <summary>CIFAR-10 binary batches (a local folder, or downloaded into the cache).</summary>
+    Cifar10,
+
+    /// <summary>An image folder: root/&lt;class&gt;/*.jpg.</summary>
+    Folder,
+}
+
+/// <summary>The optimizers <see cref="Trainer"/> can use.</summary>
+public enum OptimizerKind
+{
+    /// <summary>Adam (Kingma &amp; Ba); weight decay is L2 added to the gradient.</summary>
+    Adam,
+
+    /// <summary>AdamW (Loshchilov &amp; Hutter): decoupled weight decay.</summary>
+    AdamW,
+
+    /// <summary>SGD with momentum (and optionally Nesterov).</summary>
+    Sgd,
+}
+
+/// <summary>Learning-rate schedules, stepped every batch.</summary>
+public enum ScheduleKind
+{
+    /// <summary>Linear warmup from 0, then cosine decay to the minimum (the source document's CosineDecayWithWarmup).</summary>
+    Cosine,
+
+    /// <summary>The base rate throughout (reduce-on-plateau may still lower it).</summary>
+    Constant,
+}
+
+/// <summary>
+/// Every setting of a training run, with the source document's CIFAR-10 recipe as defaults: CIFAR
+/// variant of B0, batch 128, Adam at 0.01 with 5 warmup epochs of 100 then cosine decay, label
+/// smoothing 0.1, the Keras augmentation pipeline, early stopping on validation accuracy (patience 15,
+/// best weights restored) and reduce-on-plateau on validation loss (factor 0.5, patience 5, minimum
+/// 1e-6). Printed at the start and saved as options.json in the run folder.
+/// </summary>
+public sealed record TrainOptions
+{
+    /// <summary>Dataset kind.</summary>
+    public DatasetKind Dataset { get; init; } = DatasetKind.Cifar10;
+
+    /// <summary>CIFAR-10 folder (the .bin files) or image-folder root; null for CIFAR-10 means the download cache.</summary>
+    public string? Data { get; init; }
+
+    /// <summary>A separate validation folder (image folders) — else <see cref="ValFraction"/> of the training data.</summary>
+    public string? ValData { get; init; }
+
+    /// <summary>Share of each class held out for validation when no validation data is given.</summary>
+    public double ValFraction { get; init; } = 0.1;
+
+    /// <summary>Where CIFAR-10 is downloaded to when <see cref="Data"/> is not given.</summary>
+    public string CacheDirectory { get; init; } = DefaultCache();
+
+    /// <summary>Model variant.</summary>
+    public string Variant { get; init; } = "b0";
+
+    /// <summary>CIFAR stem (stride 1); null: on for CIFAR-10, off for folders.</summary>
+    public bool? Cifar { get; init; }
+
+    /// <summary>Input resolution; null: 32 for CIFAR-10, the variant's for folders.</summary>
+    public int? Resolution { get; init; }
+
+    /// <summary>Dropout before the classifier; null: the variant's.</summary>
+    public double? Dropout { get; init; }
+
+    /// <summary>Stochastic-depth rate of the last block.</summary>
+    public double StochasticDepth { get; init; } = 0.2;
+
+    /// <summary>Epochs to train (early stopping may end sooner).</summary>
+    public int Epochs { get; init; } = 100;
+
+    /// <summary>Images per batch.</summary>
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>Optimizer.</summary>
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+
+    /// <summary>Base (peak) learning rate.</summary>
+    public double LearningRate { get; init; } = 0.01;
+
+    /// <summary>Weight decay.</summary>
+    public double WeightDecay { get; init; }
+
+    /// <summary>SGD momentum.</summary>
+    public double Momentum { get; init; } = 0.9;
+
+    /// <summary>Nesterov momentum for SGD.</summary>
+    public bool Nesterov { get; init; }
+
+    /// <summary>Learning-rate schedule.</summary>
+    public ScheduleKind Schedule { get; init; } = ScheduleKind.Cosine;
+
+    /// <summary>Linear warmup length in epochs (cosine schedule).</summary>
+    public double WarmupEpochs { get; init; } = 5;
+
+    /// <summary>Label smoothing of the cross-entropy loss.</summary>
+    public double LabelSmoothing { get; init; } = 0.1;
+
+    /// <summary>Early stopping on validation accuracy: epochs without improvement (0: off).</summary>
+    public int EarlyStoppingPatience { get; init; } = 15;
+
+    /// <summary>Reload the best epoch's weights when training ends.</summary>
+    public bool RestoreBestWeights { get; init; } = true;
+
+    /// <summary>Reduce-on-plateau on validation loss: epochs without improvement before reducing (0: off).</summary>
+    public int PlateauPatience { get; init; } = 5;
+
+    /// <summary>Factor the learning rate is multiplied by on a plateau.</summary>
+    public double PlateauFactor { get; init; } = 0.5;
+
+    /// <summary>The learning rate never goes below this.</summary>
+    public double MinLearningRate { get; init; } = 1e-6;
+
+    /// <summary>Training augmentation.</summary>
+    public AugmentationOptions Augmentation { get; init; } = new();
+
+    /// <summary>Seeds model initialisation, data order and augmentation.</summary>
+    public int Seed { get; init; } = 42;
+
+    /// <summary>libtorch intra-op threads (0: libtorch's default).</summary>
+    public int Threads { get; init; }
+
+    /// <summary>"cpu" or "cuda".</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>NHWC layout for the input batches (oneDNN then runs its NHWC kernels; faster on CPU).</summary>
+    public bool ChannelsLast { get; init; } = true;
+
+    /// <summary>Stop after this many batches per epoch (0: all); for smoke tests and quick experiments.</summary>
+    public int MaxBatchesPerEpoch { get; init; }
+
+    /// <summary>Use at most this many training images (0: all), a stratified subset; for quick experiments.</summary>
+    public int TrainLimit { get; init; }
+
+    /// <summary>Throws an actionable error for an option out of range.</summary>
+    public void Validate()
+    {
+        Check(Epochs > 0, $"--epochs must be positive, got {Epochs}");
+        Check(BatchSize > 0, $"--batch must be positive, got {BatchSize}");
+        Check(LearningRate > 0 && double.IsFinite(LearningRate), $"--lr must be positive, got {LearningRate}");
+        Check(WeightDecay >= 0, $"--weight-decay must be 0 or positive, got {WeightDecay}");
+        Check(WarmupEpochs >= 0, $"--warmup-epochs must be 0 or positive, got {WarmupEpochs}");
+        Check(LabelSmoothing is >= 0 and < 1, $"--label-smoothing must be in [0, 1), got {LabelSmoothing}");
+        Check(ValFraction is > 0 and < 1, $"--val-fraction must be between 0 and 1 (exclusive), got {ValFraction}");
+        Check(EarlyStoppingPatience >= 0 && PlateauPatience >= 0, "patience values must be 0 (off) or positive");
+        Check(PlateauFactor is > 0 and < 1, $"--plateau-factor must be between 0 and 1 (exclusive), got {PlateauFactor}");
+        Check(MinLearningRate >= 0, $"--min-lr must be 0 or positive, got {MinLearningRate}");
+        Check(MaxBatchesPerEpoch >= 0 && TrainLimit >= 0, "--max-batches and --train-limit must be 0 (off) or positive");
+        Check(Dataset != DatasetKind.Folder || Data is not null, "--data is required for --dataset folder (a folder of class folders)");
+        Augmentation.Validate();
+    }
+
+    private static string DefaultCache() =>
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "efficientnet-net");
+
+    private static void Check(bool condition, string message)
+    {
+        if (!condition)
+        {
+            throw new EfficientNetException(message);
+        }
+    }
+}

@@ -1,0 +1,32 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace EfficientNet.Training;
+
+/// <summary>
+/// One optimizer step on one batch: forward, cross-entropy with label smoothing (soft targets when
+/// mixing), backward, update. Shared by <see cref="Trainer"/> and the training benchmark so that the
+/// benchmark measures exactly the training code path. Everything it allocates lives in one dispose
+/// scope, so native memory does not grow from step to step.
+/// </summary>
+public sealed class TrainStep(nn.Module<Tensor, Tensor> model, OptimizerHelper optimizer, double labelSmoothing, Device device)
+{
+    /// <summary>Runs the step at learning rate <paramref name="learningRate"/>; returns the batch's mean loss and correct count.</summary>
+    public (double Loss, long Correct) Run(Tensor images, Tensor labels, Tensor? softTargets, double learningRate)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(labels);
+        foreach (var group in optimizer.ParamGroups)
+        {
+            group.LearningRate = learningRate;
+        }
+        using var scope = NewDisposeScope();
+        var target = labels.to(device);
+        var logits = model.call(images.to(device));
+        var loss = nn.functional.cross_entropy(logits, softTargets?.to(device) ?? target, label_smoothing: labelSmoothing);
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+        return (loss.item<float>(), logits.argmax(1).eq(target).sum().item<long>());
+    }
+}

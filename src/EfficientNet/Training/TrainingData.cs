@@ -1,0 +1,45 @@
+using EfficientNet.Architecture;
+using EfficientNet.Data;
+
+namespace EfficientNet.Training;
+
+/// <summary>Loads the training and validation sets a <see cref="TrainOptions"/> describes.</summary>
+public static class TrainingData
+{
+    /// <summary>Training set, validation set and the input normalisation to use with them.</summary>
+    public static (ImageDataset Train, ImageDataset Validation, Normalization Normalization) Load(TrainOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ImageDataset all, train, validation;
+        Normalization normalization;
+        if (options.Dataset == DatasetKind.Cifar10)
+        {
+            string folder = options.Data ?? Cifar10.EnsureAvailable(options.CacheDirectory);
+            all = Cifar10.Load(folder, Cifar10Split.Train);
+            if (options.Resolution is int r && r != 32)
+            {
+                throw new EfficientNetException($"CIFAR-10 images are 32x32; --resolution {r} is not supported for --dataset cifar10");
+            }
+            normalization = Normalization.Cifar10;
+            (train, validation) = DatasetSplit.Split(all, options.ValFraction, options.Seed);
+        }
+        else
+        {
+            int size = options.Resolution ?? Variants.Get(options.Variant).Resolution;
+            all = ImageFolder.Load(options.Data!, size);
+            normalization = Normalization.ImageNet;
+            (train, validation) = options.ValData is { } valFolder
+                ? (all, ImageFolder.Load(valFolder, size, all.Classes))
+                : DatasetSplit.Split(all, options.ValFraction, options.Seed);
+        }
+        if (train.Classes.Count < 2)
+        {
+            throw new EfficientNetException($"{all.Source} has {train.Classes.Count} class; classification needs at least two");
+        }
+        if (options.TrainLimit > 0 && options.TrainLimit < train.Count)
+        {
+            (train, _) = DatasetSplit.Split(train, 1 - (double)options.TrainLimit / train.Count, options.Seed);
+        }
+        return (train, validation, normalization);
+    }
+}

@@ -1,0 +1,85 @@
+using EfficientNet.Training;
+
+namespace EfficientNet.Tests.Training;
+
+public class ScheduleAndCallbackTests
+{
+    [Fact]
+    public void Cosine_WarmsUpLinearlyThenDecaysToTheMinimum()
+    {
+        var options = new TrainOptions { Epochs = 10, WarmupEpochs = 2, LearningRate = 0.01, MinLearningRate = 1e-6 };
+        var schedule = new LearningRateSchedule(options, stepsPerEpoch: 100);
+        Assert.Equal(0.01 / 200, schedule.At(0), 12);
+        Assert.Equal(0.01 * 100 / 200, schedule.At(99), 12);
+        Assert.Equal(0.01, schedule.At(199), 12);
+        Assert.Equal(0.01, schedule.At(200), 12);
+        Assert.Equal(0.005, schedule.At(600), 9); // halfway through the decay
+        Assert.Equal(1e-6, schedule.At(1000), 12);
+        schedule.PlateauScale = 0.5;
+        Assert.Equal(0.0025, schedule.At(600), 9);
+    }
+
+    [Fact]
+    public void Constant_IsTheBaseRateTimesThePlateauScale()
+    {
+        var schedule = new LearningRateSchedule(new TrainOptions { Schedule = ScheduleKind.Constant, LearningRate = 0.1 }, 10) { PlateauScale = 0.25 };
+        Assert.Equal(0.025, schedule.At(123), 12);
+    }
+
+    [Fact]
+    public void EarlyStopping_StopsAfterPatienceEpochsWithoutImprovement()
+    {
+        var stopping = new EarlyStopping(2);
+        Assert.True(stopping.Update(1, 0.5));
+        Assert.False(stopping.Update(2, 0.4));
+        Assert.False(stopping.ShouldStop);
+        Assert.True(stopping.Update(3, 0.6));
+        Assert.False(stopping.Update(4, 0.6));
+        Assert.False(stopping.Update(5, 0.55));
+        Assert.True(stopping.ShouldStop);
+        Assert.Equal((0.6, 3), (stopping.Best, stopping.BestEpoch));
+        Assert.False(new EarlyStopping(0) { Wait = 100 }.ShouldStop);
+    }
+
+    [Fact]
+    public void ReduceOnPlateau_ReducesAfterPatienceAndStartsCountingAgain()
+    {
+        var plateau = new ReduceOnPlateau(2, 0.5);
+        Assert.Equal(1, plateau.Update(1.0));
+        Assert.Equal(1, plateau.Update(1.1));
+        Assert.Equal(0.5, plateau.Update(1.2));
+        Assert.Equal(1, plateau.Update(1.3));
+        Assert.Equal(0.5, plateau.Update(1.0));
+        Assert.Equal(1, plateau.Update(0.9));
+    }
+
+    [Fact]
+    public void HistoryCsv_RoundTrips()
+    {
+        using var dir = new TempDir();
+        var rows = new[] { new EpochRecord(1, 2.1, 0.3, 1.9, 0.35, 0.01, 60.5, 90.25, 1500), new EpochRecord(2, 1.5, 0.5, 1.4, 0.52, 0.009, 59, 91, 1501) };
+        HistoryCsv.Write(dir.File("history.csv"), rows);
+        Assert.Equal(rows, HistoryCsv.Read(dir.File("history.csv")));
+        File.WriteAllText(dir.File("bad.csv"), "a,b\n1,2\n");
+        Assert.Throws<EfficientNetException>(() => HistoryCsv.Read(dir.File("bad.csv")));
+    }
+
+    [Theory]
+    [InlineData("epochs")]
+    [InlineData("batch")]
+    [InlineData("lr")]
+    [InlineData("smoothing")]
+    [InlineData("folder")]
+    public void Options_OutOfRange_Throw(string which)
+    {
+        var options = which switch
+        {
+            "epochs" => new TrainOptions { Epochs = 0 },
+            "batch" => new TrainOptions { BatchSize = -1 },
+            "lr" => new TrainOptions { LearningRate = 0 },
+            "smoothing" => new TrainOptions { LabelSmoothing = 1 },
+            _ => new TrainOptions { Dataset = DatasetKind.Folder },
+        };
+        Assert.Throws<EfficientNetException>(options.Validate);
+    }
+}

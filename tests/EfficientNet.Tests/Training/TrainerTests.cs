@@ -1,0 +1,159 @@
+using EfficientNet.Data;
+using EfficientNet.Data.Augmentation;
+using EfficientNet.Models;
+using EfficientNet.Training;
+using EfficientNet.Weights;
+using static TorchSharp.torch;
+
+namespace EfficientNet.Tests.Training;
+
+public class TrainerTests
+{
+    private static readonly string Cifar = Path.Combine(TestPaths.SharedData, "cifar-10-batches-bin");
+
+    /// <summary>A tiny run: 64 training images in 4 batches, 100 validation images.</summary>
+    private static TrainOptions Tiny => new()
+    {
+        Data = Cifar, Epochs = 2, BatchSize = 16, TrainLimit = 64, ValFraction = 0.002, LearningRate = 0.002, WarmupEpochs = 0.5, Seed = 3, Threads = 2,
+    };
+
+    [Fact]
+    public void TrainStep_SingleSmallBatch_OverfitsToFullAccuracy()
+    {
+        manual_seed(0);
+        var data = Cifar10.Load(Cifar, Cifar10Split.Train);
+        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true, Dropout = 0, StochasticDepth = 0 });
+        using var optimizer = Trainer.CreateOptimizer(new TrainOptions { LearningRate = 1e-3 }, model);
+        var step = new TrainStep(model, optimizer, labelSmoothing: 0, CPU);
+        var (images, labels) = data.Batch(Enumerable.Range(0, 16).ToArray());
+        using var normalized = Normalization.Cifar10.Apply(images);
+        model.train();
+        long correct = 0;
+        double loss = double.NaN;
+        for (int i = 0; i < 80 && correct < 16; i++)
+        {
+            (loss, correct) = step.Run(normalized, labels, null, 1e-3);
+        }
+        Assert.Equal(16, correct);
+        Assert.True(loss < 0.5, $"loss {loss}");
+    }
+
+    [Fact]
+    public void Train_RealCifarSubset_ClearlyBeatsChance()
+    {
+        // 3,000 real CIFAR-10 images, 4 epochs of B0 (about two minutes on two cores). Chance is 10%;
+        // the threshold is 25%: with 1,000 validation images a chance-level model scores 10% ± 1%
+        // (one standard deviation), so 25% is far outside chance, while this short run reaches
+        // about 35-40% here (measured), which leaves room for machine-to-machine differences.
+        using var dir = new TempDir();
+        var options = new TrainOptions
+        {
+            Data = Cifar, Epochs = 4, BatchSize = 64, TrainLimit = 3000, ValFraction = 0.02, LearningRate = 0.002, WarmupEpochs = 0.5,
+            Augmentation = AugmentationOptions.None, Seed = 1, Threads = 2,
+        };
+        var result = Trainer.Train(options, dir.File("run"));
+        Assert.Equal(4, result.History.Count);
+        Assert.True(result.BestAccuracy >= 0.25, $"best validation accuracy {result.BestAccuracy:P2}");
+        Assert.True(result.History[^1].TrainLoss < result.History[0].TrainLoss);
+    }
+
+    [Fact]
+    public void Train_WritesRunFolderWithLoadableCheckpoints()
+    {
+        using var dir = new TempDir();
+        string run = dir.File("run");
+        var result = Trainer.Train(Tiny, run);
+        foreach (string file in new[] { RunFiles.Options, RunFiles.History, RunFiles.Last, RunFiles.Best, "loss.png", "accuracy.png", "lr.png" })
+        {
+            Assert.True(File.Exists(Path.Combine(run, file)), file);
+        }
+        Assert.Equal(2, HistoryCsv.Read(Path.Combine(run, RunFiles.History)).Count);
+        Assert.Empty(Directory.GetFiles(run, "*.tmp"));
+        using var best = ModelLoader.Load(result.BestModelPath);
+        Assert.Equal(Cifar10.DefaultClasses, best.ClassNames);
+        Assert.Equal(Normalization.Cifar10, best.Normalization);
+        Assert.True(best.Model.Options.Cifar);
+        using var last = ModelLoader.Load(result.LastCheckpointPath);
+        Assert.Equal(10, last.Model.NumClasses);
+    }
+
+    [Fact]
+    public void Resume_AfterInterruption_EndsExactlyAsAnUninterruptedRun()
+    {
+        using var dir = new TempDir();
+        var straight = Trainer.Train(Tiny, dir.File("straight"));
+
+        using var cancel = new CancellationTokenSource();
+        var interrupted = Trainer.Train(Tiny, dir.File("resumed"), new CancelAt(epoch: 2, batch: 2, cancel), cancel.Token);
+        Assert.True(interrupted.Interrupted);
+        Assert.Single(interrupted.History);
+        var resumed = Trainer.Resume(dir.File("resumed"));
+        Assert.False(resumed.Interrupted);
+
+        Assert.Equal(straight.History.Select(h => (h.TrainLoss, h.ValLoss, h.ValAccuracy)), resumed.History.Select(h => (h.TrainLoss, h.ValLoss, h.ValAccuracy)));
+        using var a = WeightsFile.Read(straight.LastCheckpointPath);
+        using var b = WeightsFile.Read(resumed.LastCheckpointPath);
+        foreach (var (key, tensor) in a.Tensors.Where(kv => !kv.Key.StartsWith("trainer.rng", StringComparison.Ordinal)))
+        {
+            TensorAssert.Identical(tensor, b.Tensors[key]);
+        }
+    }
+
+    [Fact]
+    public void Train_IntoExistingRun_RefusesAndKeepsIt()
+    {
+        using var dir = new TempDir();
+        string run = dir.File("run");
+        Trainer.Train(Tiny with { Epochs = 1 }, run);
+        byte[] before = File.ReadAllBytes(Path.Combine(run, RunFiles.Last));
+        var e = Assert.Throws<EfficientNetException>(() => Trainer.Train(Tiny, run));
+        Assert.Contains("--resume", e.Message, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(Path.Combine(run, RunFiles.Last)));
+    }
+
+    [Fact]
+    public void Resume_FolderWithoutCheckpoint_SaysSo()
+    {
+        using var dir = new TempDir();
+        var e = Assert.Throws<EfficientNetException>(() => Trainer.Resume(dir.Path));
+        Assert.Contains("not a run folder with a checkpoint", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Train_OneClassFolder_IsRejected()
+    {
+        using var dir = new TempDir();
+        string daisy = Path.Combine(dir.Path, "data", "daisy");
+        Directory.CreateDirectory(daisy);
+        foreach (string file in Directory.GetFiles(Path.Combine(TestPaths.SharedData, "flowers12", "train", "daisy")).Order().Take(4))
+        {
+            File.Copy(file, Path.Combine(daisy, Path.GetFileName(file)));
+        }
+        var options = new TrainOptions { Dataset = DatasetKind.Folder, Data = Path.Combine(dir.Path, "data"), Resolution = 32, BatchSize = 2 };
+        var e = Assert.Throws<EfficientNetException>(() => Trainer.Train(options, dir.File("run")));
+        Assert.Contains("at least two", e.Message, StringComparison.Ordinal);
+    }
+
+    private sealed class CancelAt(int epoch, int batch, CancellationTokenSource cancel) : ITrainingObserver
+    {
+        public void Started(TrainingStart start)
+        {
+        }
+
+        public void BatchDone(BatchProgress progress)
+        {
+            if (progress.Epoch == epoch && progress.Batch == batch)
+            {
+                cancel.Cancel();
+            }
+        }
+
+        public void EpochDone(EpochRecord record, bool best)
+        {
+        }
+
+        public void Message(string text)
+        {
+        }
+    }
+}
