@@ -9,31 +9,18 @@ allocator settings effnet applies in-process (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_TH
 ratio is shown against PyTorch as users run it and against PyTorch given the same allocator.
 Needs a Release build: dotnet build -c Release.
 """
-import argparse
-import json
 import os
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EFFNET = os.path.join(ROOT, "src", "EfficientNet.Cli", "bin", "Release", "net10.0", "effnet.dll")
+from benchlib import EFFNET, ROOT, compare_parser, require_effnet, run_json as run
+
 RETAINING = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "2147483647"}
 
 
-def run(cmd, env=None):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})})
-    return json.loads(out.stdout)
-
-
 def main():
-    ap = argparse.ArgumentParser()
+    ap = compare_parser(__doc__, batch=16, seconds=10)
     ap.add_argument("--variant", default="b0")
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    if not os.path.exists(EFFNET):
-        sys.exit(f"{EFFNET} not found: run `dotnet build -c Release` first")
+    require_effnet()
     common = ["--variant", args.variant, "--batch", str(args.batch), "--seconds", str(args.seconds), "--threads", str(args.threads), "--json"]
     torch_cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench", "pytorch_infer.py")] + common
 

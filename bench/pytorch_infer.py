@@ -4,26 +4,20 @@ same batch, resolution, threads and timing loop (warm-up, then passes until the 
 
     /usr/bin/python3 bench/pytorch_infer.py --variant b0 --batch 16 --seconds 10 --threads 2 [--nchw] [--json]
 """
-import argparse
 import json
-import time
 
 import torch
 import torchvision
+
+from benchlib import pytorch_parser, timed
 
 RESOLUTION = {"b0": 224, "b1": 240, "b2": 260, "b3": 300, "b4": 380, "b5": 456, "b6": 528, "b7": 600}
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = pytorch_parser(__doc__, batch=16, seconds=10)
     ap.add_argument("--variant", default="b0", choices=sorted(RESOLUTION))
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--resolution", type=int)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--nchw", action="store_true", help="NCHW instead of channels-last")
-    ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -34,13 +28,7 @@ def main():
         model = model.to(memory_format=torch.channels_last)
         x = x.to(memory_format=torch.channels_last)
     with torch.no_grad():
-        for _ in range(args.warmup):
-            model(x)
-        iterations, start = 0, time.perf_counter()
-        while iterations == 0 or time.perf_counter() - start < args.seconds:
-            model(x)
-            iterations += 1
-        seconds = time.perf_counter() - start
+        iterations, seconds = timed(lambda: model(x), args.warmup, args.seconds)
     result = {
         "framework": f"pytorch {torch.__version__}",
         "variant": args.variant,

@@ -5,23 +5,16 @@ label smoothing 0.1, a full optimizer step per batch; same threads and timing lo
 
     /usr/bin/python3 bench/pytorch_train.py --batch 128 --seconds 20 --threads 2 [--nchw] [--json]
 """
-import argparse
 import json
-import time
 
 import torch
 import torchvision
 
+from benchlib import pytorch_parser, timed
+
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--seconds", type=float, default=20)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--nchw", action="store_true", help="NCHW instead of channels-last")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
+    args = pytorch_parser(__doc__, batch=128, seconds=20).parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -43,13 +36,7 @@ def main():
         optimizer.step()
         return loss.item()
 
-    for _ in range(args.warmup):
-        step()
-    iterations, start = 0, time.perf_counter()
-    while iterations == 0 or time.perf_counter() - start < args.seconds:
-        step()
-        iterations += 1
-    seconds = time.perf_counter() - start
+    iterations, seconds = timed(step, args.warmup, args.seconds)
     result = {
         "framework": f"pytorch {torch.__version__}",
         "batch": args.batch,

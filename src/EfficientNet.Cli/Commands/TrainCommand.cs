@@ -53,6 +53,7 @@ internal static class TrainCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var nchw = new Option<bool>("--nchw") { Description = "NCHW layout instead of channels-last" };
+        var prefetch = new Option<int?>("--prefetch") { Description = "Batches prepared ahead on a background thread (0: none; default: only when libtorch leaves cores free)" };
         var maxBatches = new Option<int>("--max-batches") { Description = "Stop each epoch after this many batches (0: all; quick experiments)", DefaultValueFactory = _ => 0 };
         var trainLimit = new Option<int>("--train-limit") { Description = "Use a stratified subset of this many training images (0: all)", DefaultValueFactory = _ => 0 };
         var output = new Option<string?>("--out", "-o") { Description = "Run folder (default: runs/<dataset>-<variant>-<time>)" };
@@ -62,7 +63,7 @@ internal static class TrainCommand
         {
             dataset, data, valData, valFraction, cache, variant, cifarStem, resolution, dropout, depth, epochs, batch, optimizer, lr, weightDecay, momentum, nesterov,
             schedule, warmup, smoothing, patience, plateauPatience, plateauFactor, minLr, noFlip, rotation, zoom, translation, contrast, cropPadding, policy, mixup, cutmix,
-            seed, threads, device, nchw, maxBatches, trainLimit, output, resume,
+            seed, threads, device, nchw, prefetch, maxBatches, trainLimit, output, resume,
         };
         command.SetAction(parse =>
         {
@@ -97,7 +98,7 @@ internal static class TrainCommand
                             Nesterov = parse.GetValue(nesterov), Schedule = parse.GetValue(schedule), WarmupEpochs = parse.GetValue(warmup), LabelSmoothing = parse.GetValue(smoothing),
                             EarlyStoppingPatience = parse.GetValue(patience), PlateauPatience = parse.GetValue(plateauPatience), PlateauFactor = parse.GetValue(plateauFactor),
                             MinLearningRate = parse.GetValue(minLr), Seed = parse.GetValue(seed), Threads = parse.GetValue(threads), Device = parse.GetValue(device)!,
-                            ChannelsLast = !parse.GetValue(nchw), MaxBatchesPerEpoch = parse.GetValue(maxBatches), TrainLimit = parse.GetValue(trainLimit),
+                            ChannelsLast = !parse.GetValue(nchw), Prefetch = parse.GetValue(prefetch), MaxBatchesPerEpoch = parse.GetValue(maxBatches), TrainLimit = parse.GetValue(trainLimit),
                             Augmentation = new AugmentationOptions
                             {
                                 Flip = !parse.GetValue(noFlip), Rotation = parse.GetValue(rotation), Zoom = parse.GetValue(zoom), Translation = parse.GetValue(translation),

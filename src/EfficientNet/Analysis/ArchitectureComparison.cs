@@ -33,7 +33,7 @@ public sealed record ComparisonRow(string Name, int Resolution, long Params, lon
 /// <summary>
 /// The source document's architecture comparison, with parameters and MACs measured on real models:
 /// VGG-16, ResNet-50 and ResNet-152 from TorchSharp's TorchVision at 224x224, EfficientNet B0–B7 from
-/// this library at their native resolutions. DenseNet-201 is not in TorchVision for .NET, so its
+/// this library (V1 and V2) at their native resolutions. DenseNet-201 is not in TorchVision for .NET, so its
 /// figures are quoted from the source document and labelled so.
 /// </summary>
 public static class ArchitectureComparison
@@ -62,7 +62,7 @@ public static class ArchitectureComparison
             rows.Add(new ComparisonRow(name, BaselineResolution, report.Params, report.Macs, top1, FigureSource.Measured));
         }
         rows.Add(DenseNet201);
-        foreach (var spec in Variants.All.Where(v => v.Family == ModelFamily.V1))
+        foreach (var spec in Variants.All)
         {
             var row = VariantCatalog.Measure(spec);
             rows.Add(new ComparisonRow(spec.DisplayName, row.Resolution, row.Params, row.Macs, spec.PublishedTop1, FigureSource.Measured));

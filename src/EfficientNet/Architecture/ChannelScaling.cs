@@ -13,15 +13,17 @@ public static class ChannelScaling
 
     /// <summary>
     /// Scales <paramref name="channels"/> by <paramref name="width"/>, rounds to the nearest multiple of
-    /// <paramref name="divisor"/> (at least <paramref name="divisor"/>), and never rounds down by more
-    /// than 10%: a layer that would lose more than a tenth of its width gets one more step.
+    /// <paramref name="divisor"/> (at least <paramref name="divisor"/>), and, with
+    /// <paramref name="neverLoseTenPercent"/>, never rounds down by more than 10%: a layer that would
+    /// lose more than a tenth of its width gets one more step. EfficientNet (V1) and torchvision apply
+    /// that rule; Keras's EfficientNetV2 does not (it matters for V2-B3: 16 x 1.2 gives 16, not 24).
     /// </summary>
-    public static int RoundFilters(double channels, double width, int divisor = Divisor)
+    public static int RoundFilters(double channels, double width, int divisor = Divisor, bool neverLoseTenPercent = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(divisor);
         double scaled = channels * width;
         int rounded = Math.Max(divisor, (int)(scaled + divisor / 2.0) / divisor * divisor);
-        if (rounded < 0.9 * scaled)
+        if (neverLoseTenPercent && rounded < 0.9 * scaled)
         {
             rounded += divisor;
         }

@@ -31,11 +31,11 @@ public sealed record StageConfig(
     int OutputChannels,
     int Layers)
 {
-    /// <summary>Applies width and depth multipliers the way torchvision's <c>MBConvConfig</c> does.</summary>
-    public StageConfig Scale(double width, double depth) => this with
+    /// <summary>Applies width and depth multipliers (torchvision's <c>MBConvConfig</c>, Keras's <c>round_filters</c>).</summary>
+    public StageConfig Scale(double width, double depth, bool neverLoseTenPercent = true) => this with
     {
-        InputChannels = ChannelScaling.RoundFilters(InputChannels, width),
-        OutputChannels = ChannelScaling.RoundFilters(OutputChannels, width),
+        InputChannels = ChannelScaling.RoundFilters(InputChannels, width, neverLoseTenPercent: neverLoseTenPercent),
+        OutputChannels = ChannelScaling.RoundFilters(OutputChannels, width, neverLoseTenPercent: neverLoseTenPercent),
         Layers = ChannelScaling.RoundRepeats(Layers, depth),
     };
 }

@@ -25,7 +25,7 @@ public enum ModelFamily
 /// <param name="BatchNormMomentum">BatchNorm momentum in PyTorch's convention (weight of the new batch).</param>
 /// <param name="Stages">Scaled stages; the stem outputs <c>Stages[0].InputChannels</c>.</param>
 /// <param name="HeadChannels">Channels of the final 1x1 conv before pooling.</param>
-/// <param name="ReferenceParams">Parameter count of the reference implementation at 1000 classes.</param>
+/// <param name="ReferenceParams">torchvision's exact parameter count at 1000 classes; null where torchvision lacks the variant (V2-B0…B3, built from Keras's tables).</param>
 /// <param name="PublishedTop1">ImageNet top-1 accuracy published in the paper (percent).</param>
 public sealed record VariantSpec(
     string Name,
@@ -39,7 +39,7 @@ public sealed record VariantSpec(
     double BatchNormMomentum,
     IReadOnlyList<StageConfig> Stages,
     int HeadChannels,
-    long ReferenceParams,
+    long? ReferenceParams,
     double PublishedTop1)
 {
     /// <summary>Output channels of the stem conv.</summary>

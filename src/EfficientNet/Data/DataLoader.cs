@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using EfficientNet.Data.Augmentation;
 using EfficientNet.Layers;
+using EfficientNet.Runtime;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Data;
@@ -85,6 +86,15 @@ public sealed class DataLoader
         {
             new Random(Seed(options.Seed, epoch, -1)).Shuffle(order);
         }
+        if (options.Prefetch == 0)
+        {
+            for (int b = startBatch; b < BatchesPerEpoch; b++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                yield return Make(order, epoch, b);
+            }
+            yield break;
+        }
         var channel = Channel.CreateBounded<Batch>(new BoundedChannelOptions(Math.Max(1, options.Prefetch)) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         var producer = Task.Run(() => Produce(order, epoch, startBatch, channel.Writer, stop.Token), CancellationToken.None);
@@ -136,6 +146,8 @@ public sealed class DataLoader
     {
         try
         {
+            // One libtorch thread here: the cores belong to the training thread's ops.
+            IntraOpThreads.LimitCurrentThread(1);
             for (int b = startBatch; b < BatchesPerEpoch; b++)
             {
                 token.ThrowIfCancellationRequested();

@@ -92,15 +92,16 @@ public static class Trainer
         model.to(device);
         using var optimizer = CreateOptimizer(options, model);
 
+        int prefetch = options.Prefetch ?? (Environment.ProcessorCount > get_num_threads() ? 3 : 0);
         var trainLoader = new DataLoader(
             train,
-            new LoaderOptions(options.BatchSize, Shuffle: true, DropLast: true, options.Seed, ChannelsLast: options.ChannelsLast),
+            new LoaderOptions(options.BatchSize, Shuffle: true, DropLast: true, options.Seed, prefetch, options.ChannelsLast),
             normalization,
             options.Augmentation.BuildTransforms(),
             new BatchMixer(options.Augmentation.Mixup, options.Augmentation.Cutmix));
         var validationLoader = new DataLoader(
             validation,
-            new LoaderOptions(options.BatchSize, Shuffle: false, DropLast: false, options.Seed, ChannelsLast: options.ChannelsLast),
+            new LoaderOptions(options.BatchSize, Shuffle: false, DropLast: false, options.Seed, prefetch, options.ChannelsLast),
             normalization);
         int batchesPerEpoch = options.MaxBatchesPerEpoch > 0 ? Math.Min(options.MaxBatchesPerEpoch, trainLoader.BatchesPerEpoch) : trainLoader.BatchesPerEpoch;
         var schedule = new LearningRateSchedule(options, batchesPerEpoch);

@@ -12,6 +12,25 @@ public class VariantsTests
     [InlineData(" EfficientNet_B0 ")]
     public void Get_Aliases_FindB0(string name) => Assert.Equal("b0", Variants.Get(name).Name);
 
+    [Theory]
+    [InlineData("v2-s", "v2-s")]
+    [InlineData("efficientnet_v2_s", "v2-s")]
+    [InlineData("EfficientNetV2S", "v2-s")]
+    [InlineData("efficientnetv2-b0", "v2-b0")]
+    [InlineData("EfficientNetV2B3", "v2-b3")]
+    public void Get_V2Aliases_FindTheVariant(string name, string expected) => Assert.Equal(expected, Variants.Get(name).Name);
+
+    [Fact]
+    public void Registry_V2B3_UsesKerasRoundingWithoutTheTenPercentRule()
+    {
+        // Keras's EfficientNetV2 round_filters has no 10% rule: 16 x 1.2 = 19.2 rounds to 16.
+        var b3 = Variants.Get("v2-b3");
+        Assert.Equal(40, b3.StemChannels);
+        Assert.Equal(16, b3.Stages[0].OutputChannels);
+        Assert.Equal(1536, b3.HeadChannels);
+        Assert.Equal(new[] { 2, 3, 3, 5, 7, 12 }, b3.Stages.Select(s => s.Layers));
+    }
+
     [Fact]
     public void Get_Unknown_ListsValidNames()
     {

@@ -16,9 +16,10 @@ public class TorchvisionParityTests
     [InlineData("b0", "safetensors")]
     [InlineData("b5", "pth")]
     [InlineData("b5", "safetensors")]
+    [InlineData("v2-s", "pth")]
     public void Load_TorchvisionStateDict_ReproducesLogits(string variant, string extension)
     {
-        string arch = $"efficientnet_{variant}";
+        string arch = "efficientnet_" + variant.Replace('-', '_');
         using var loaded = ModelLoader.Load(TorchvisionFixtures.Path($"{arch}.{extension}"), new LoadOptions { Variant = variant });
         var model = loaded.Model;
         model.eval();

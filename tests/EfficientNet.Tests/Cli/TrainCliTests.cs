@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using EfficientNet.Training;
+
+namespace EfficientNet.Tests.Cli;
+
+public class TrainCliTests
+{
+    private static readonly string Cifar = Path.Combine(TestPaths.SharedData, "cifar-10-batches-bin");
+
+    [Theory]
+    [InlineData("--batch must be positive, got 0", "--batch", "0")]
+    [InlineData("--epochs must be positive, got 0", "--epochs", "0")]
+    [InlineData("--val-fraction must be between 0 and 1", "--val-fraction", "1.5")]
+    public void Train_BadOption_OneLineError(string expected, string option, string value)
+    {
+        using var dir = new TempDir();
+        Assert.Contains(expected, CliRunner.Fails("train", "--data", Cifar, "--out", dir.File("run"), option, value), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir.File("run")), "no run folder for rejected options");
+    }
+
+    [Fact]
+    public void Train_CorruptCifarFile_NamesIt()
+    {
+        using var dir = Data.Cifar10Tests.FakeCifar(records: 2);
+        File.WriteAllBytes(dir.File("data_batch_2.bin"), new byte[100]);
+        string line = CliRunner.Fails("train", "--data", dir.Path, "--out", dir.File("run"));
+        Assert.Contains("data_batch_2.bin", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Resume_EmptyFolder_OneLineError()
+    {
+        using var dir = new TempDir();
+        Assert.Contains("not a run folder with a checkpoint", CliRunner.Fails("train", "--resume", dir.Path), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Evaluate_MissingTestSplit_OneLineError()
+    {
+        using var dir = new TempDir();
+        Trainer.Train(new TrainOptions { Data = Cifar, Epochs = 1, BatchSize = 16, TrainLimit = 32, ValFraction = 0.002, Threads = 2 }, dir.File("run"));
+        string checkpoint = Path.Combine(dir.File("run"), RunFiles.Best);
+        Assert.Contains("missing test_batch.bin", CliRunner.Fails("evaluate", "--checkpoint", checkpoint, "--data", Cifar), StringComparison.Ordinal);
+
+        var json = CliRunner.Json("evaluate", "--checkpoint", checkpoint, "--data", Cifar, "--split", "train", "--json", "--plot", dir.File("confusion.png"));
+        Assert.InRange(json.GetProperty("accuracy").GetDouble(), 0, 1);
+        Assert.Equal(10, json.GetProperty("perClassAccuracy").EnumerateObject().Count());
+        Assert.Equal(50_000, json.GetProperty("count").GetInt64());
+        Assert.True(new FileInfo(dir.File("confusion.png")).Length > 1000);
+    }
+
+    [Fact]
+    public void CtrlC_WritesCheckpoint_ThenResumeFinishes()
+    {
+        using var dir = new TempDir();
+        string run = dir.File("run");
+        string[] args = ["train", "--data", Cifar, "--epochs", "2", "--batch", "16", "--train-limit", "160", "--val-fraction", "0.002", "--threads", "2", "--out", run];
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "effnet.dll"), .. args])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        string? line;
+        while ((line = process.StandardOutput.ReadLine()) is not null && !line.StartsWith("epoch 1/2  batch", StringComparison.Ordinal))
+        {
+        }
+        Assert.NotNull(line);
+        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            kill.WaitForExit();
+        }
+        string rest = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        Assert.Equal(130, process.ExitCode);
+        Assert.Contains("interrupted at epoch 1", rest, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(run, RunFiles.Last)));
+
+        var (exit, stdout, stderr) = CliRunner.Run("train", "--resume", run);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("resuming at epoch 1", stdout, StringComparison.Ordinal);
+        Assert.Equal(2, HistoryCsv.Read(Path.Combine(run, RunFiles.History)).Count);
+    }
+}
