@@ -34,9 +34,41 @@ public sealed class CliIO(TextWriter output, TextWriter error)
             Err.WriteLine($"effnet: error: {e.Message}");
             return EffnetCli.UserError;
         }
+        catch (OperationCanceledException e)
+        {
+            Err.WriteLine($"effnet: interrupted: {e.Message}");
+            return EffnetCli.Interrupted;
+        }
     };
 
     public void Json<T>(T value) => Format.WriteJson(Out, value);
+
+    /// <summary>
+    /// Runs <paramref name="body"/> with a token that the first Ctrl+C cancels (the run then writes
+    /// its checkpoint and returns); a second Ctrl+C ends the process as usual.
+    /// </summary>
+    public static T WithCtrlC<T>(Func<CancellationToken, T> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = !cancel.IsCancellationRequested;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            return body(cancel.Token);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>A progress display for this output: live on a terminal, plain lines otherwise.</summary>
+    internal ConsoleTrainingObserver TrainingObserver() => new(Out, live: ReferenceEquals(Out, Console.Out) && !Console.IsOutputRedirected);
 
     /// <summary>Applies --threads (libtorch intra-op threads); 0 keeps libtorch's default.</summary>
     public static void ApplyThreads(int threads)

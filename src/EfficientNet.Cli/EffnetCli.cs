@@ -9,6 +9,9 @@ public static class EffnetCli
     /// <summary>Exit code for errors the user can fix (bad option, missing or mismatched file).</summary>
     public const int UserError = 1;
 
+    /// <summary>Exit code of a run stopped by Ctrl+C after writing its checkpoint (as shells report SIGINT).</summary>
+    public const int Interrupted = 130;
+
     /// <summary>Parses and runs <paramref name="args"/>, writing to the given streams; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
@@ -22,6 +25,7 @@ public static class EffnetCli
         root.Subcommands.Add(BenchCommand.Create(io));
         root.Subcommands.Add(TrainCommand.Create(io));
         root.Subcommands.Add(EvaluateCommand.Create(io));
+        root.Subcommands.Add(FineTuneCommand.Create(io));
         return root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
     }
 }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using EfficientNet.Cli.Output;
-using EfficientNet.Data.Augmentation;
 using EfficientNet.Training;
 
 namespace EfficientNet.Cli.Commands;
@@ -8,20 +7,16 @@ namespace EfficientNet.Cli.Commands;
 /// <summary><c>effnet train</c>: a thin layer over <see cref="Trainer"/>; defaults come from <see cref="TrainOptions"/>.</summary>
 internal static class TrainCommand
 {
-    /// <summary>Exit code of a run stopped by Ctrl+C (after writing its checkpoint), as shells use for SIGINT.</summary>
-    public const int Interrupted = 130;
-
     public static Command Create(CliIO io)
     {
         var d = new TrainOptions();
-        var a = d.Augmentation;
         var dataset = new Option<DatasetKind>("--dataset") { Description = "cifar10 or folder", DefaultValueFactory = _ => d.Dataset };
         var data = new Option<string?>("--data") { Description = "CIFAR-10 folder with data_batch_*.bin, or image folder root/<class>/*.jpg (cifar10 without --data: download into --cache)" };
         var valData = new Option<string?>("--val-data") { Description = "Validation image folder with the same classes (folder datasets); else --val-fraction of the training data" };
         var valFraction = new Option<double>("--val-fraction") { Description = "Share of each class held out for validation", DefaultValueFactory = _ => d.ValFraction };
         var cache = new Option<string>("--cache") { Description = "Download cache for CIFAR-10", DefaultValueFactory = _ => d.CacheDirectory };
         var variant = CommonOptions.Variant(required: false);
-        variant.DefaultValueFactory = _ => d.Variant;
+        variant.DefaultValueFactory = _ => "b0";
         var cifarStem = new Option<bool?>("--cifar-stem") { Description = "Stride-1 stem for small images (default: true for cifar10, false for folders)" };
         var resolution = new Option<int?>("--resolution") { Description = "Input size (default: 32 for cifar10, the variant's for folders)" };
         var dropout = new Option<double?>("--dropout") { Description = "Dropout before the classifier (default: the variant's)" };
@@ -40,15 +35,7 @@ internal static class TrainCommand
         var plateauPatience = new Option<int>("--plateau-patience") { Description = "Reduce LR after this many epochs without a lower validation loss (0: off)", DefaultValueFactory = _ => d.PlateauPatience };
         var plateauFactor = new Option<double>("--plateau-factor") { Description = "Factor applied to the LR on a plateau", DefaultValueFactory = _ => d.PlateauFactor };
         var minLr = new Option<double>("--min-lr") { Description = "Lowest learning rate", DefaultValueFactory = _ => d.MinLearningRate };
-        var noFlip = new Option<bool>("--no-flip") { Description = "No random horizontal flips" };
-        var rotation = new Option<double>("--rotation") { Description = "Largest rotation in turns", DefaultValueFactory = _ => a.Rotation };
-        var zoom = new Option<double>("--zoom") { Description = "Largest relative zoom", DefaultValueFactory = _ => a.Zoom };
-        var translation = new Option<double>("--translation") { Description = "Largest shift as a fraction of the size", DefaultValueFactory = _ => a.Translation };
-        var contrast = new Option<double>("--contrast") { Description = "Largest relative contrast change", DefaultValueFactory = _ => a.Contrast };
-        var cropPadding = new Option<int>("--crop-padding") { Description = "Random crop after zero padding by this many pixels (0: off)", DefaultValueFactory = _ => a.CropPadding };
-        var policy = new Option<AutoAugmentKind>("--auto-augment") { Description = "none, randaugment or trivialaugment", DefaultValueFactory = _ => a.Policy };
-        var mixup = new Option<double>("--mixup") { Description = "Mixup Beta alpha (0: off)", DefaultValueFactory = _ => a.Mixup };
-        var cutmix = new Option<double>("--cutmix") { Description = "CutMix Beta alpha (0: off)", DefaultValueFactory = _ => a.Cutmix };
+        var augmentation = new AugmentationCliOptions();
         var seed = new Option<int>("--seed") { Description = "Seed for initialisation, data order and augmentation", DefaultValueFactory = _ => d.Seed };
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
@@ -62,65 +49,45 @@ internal static class TrainCommand
         var command = new Command("train", "Train a model (default: the source document's CIFAR-10 recipe) into a run folder with history, plots and checkpoints")
         {
             dataset, data, valData, valFraction, cache, variant, cifarStem, resolution, dropout, depth, epochs, batch, optimizer, lr, weightDecay, momentum, nesterov,
-            schedule, warmup, smoothing, patience, plateauPatience, plateauFactor, minLr, noFlip, rotation, zoom, translation, contrast, cropPadding, policy, mixup, cutmix,
+            schedule, warmup, smoothing, patience, plateauPatience, plateauFactor, minLr,
             seed, threads, device, nchw, prefetch, maxBatches, trainLimit, output, resume,
         };
+        augmentation.AddTo(command);
         command.SetAction(parse =>
         {
             int exit = 0;
             var body = io.Guard(_ =>
             {
-                using var cancel = new CancellationTokenSource();
-                ConsoleCancelEventHandler onCancel = (_, e) =>
+                var observer = io.TrainingObserver();
+                var result = CliIO.WithCtrlC(token =>
                 {
-                    // First Ctrl+C: finish the step, write a checkpoint, exit. A second one kills.
-                    e.Cancel = !cancel.IsCancellationRequested;
-                    cancel.Cancel();
-                };
-                Console.CancelKeyPress += onCancel;
-                try
-                {
-                    var observer = new ConsoleTrainingObserver(io.Out, live: ReferenceEquals(io.Out, Console.Out) && !Console.IsOutputRedirected);
-                    TrainingResult result;
                     if (parse.GetValue(resume) is { } runDir)
                     {
                         CliIO.ApplyThreads(parse.GetValue(threads));
-                        result = Trainer.Resume(runDir, observer, cancel.Token);
+                        return Trainer.Resume(runDir, observer, token);
                     }
-                    else
+                    var options = new TrainOptions
                     {
-                        var options = new TrainOptions
-                        {
-                            Dataset = parse.GetValue(dataset), Data = parse.GetValue(data), ValData = parse.GetValue(valData), ValFraction = parse.GetValue(valFraction),
-                            CacheDirectory = parse.GetValue(cache)!, Variant = parse.GetValue(variant)!, Cifar = parse.GetValue(cifarStem), Resolution = parse.GetValue(resolution),
-                            Dropout = parse.GetValue(dropout), StochasticDepth = parse.GetValue(depth), Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch),
-                            Optimizer = parse.GetValue(optimizer), LearningRate = parse.GetValue(lr), WeightDecay = parse.GetValue(weightDecay), Momentum = parse.GetValue(momentum),
-                            Nesterov = parse.GetValue(nesterov), Schedule = parse.GetValue(schedule), WarmupEpochs = parse.GetValue(warmup), LabelSmoothing = parse.GetValue(smoothing),
-                            EarlyStoppingPatience = parse.GetValue(patience), PlateauPatience = parse.GetValue(plateauPatience), PlateauFactor = parse.GetValue(plateauFactor),
-                            MinLearningRate = parse.GetValue(minLr), Seed = parse.GetValue(seed), Threads = parse.GetValue(threads), Device = parse.GetValue(device)!,
-                            ChannelsLast = !parse.GetValue(nchw), Prefetch = parse.GetValue(prefetch), MaxBatchesPerEpoch = parse.GetValue(maxBatches), TrainLimit = parse.GetValue(trainLimit),
-                            Augmentation = new AugmentationOptions
-                            {
-                                Flip = !parse.GetValue(noFlip), Rotation = parse.GetValue(rotation), Zoom = parse.GetValue(zoom), Translation = parse.GetValue(translation),
-                                Contrast = parse.GetValue(contrast), CropPadding = parse.GetValue(cropPadding), Policy = parse.GetValue(policy),
-                                Mixup = parse.GetValue(mixup), Cutmix = parse.GetValue(cutmix),
-                            },
-                        };
-                        string runDirectory = parse.GetValue(output)
-                            ?? Path.Combine("runs", $"{options.Dataset.ToString().ToLowerInvariant()}-{options.Variant}-{DateTime.Now:yyyyMMdd-HHmmss}");
-                        result = Trainer.Train(options, runDirectory, observer, cancel.Token);
-                    }
-                    if (result.Interrupted)
-                    {
-                        exit = Interrupted;
-                        return;
-                    }
-                    io.Out.WriteLine($"done: best validation accuracy {result.BestAccuracy:P2} at epoch {result.BestEpoch}; best model {result.BestModelPath}");
-                }
-                finally
+                        Dataset = parse.GetValue(dataset), Data = parse.GetValue(data), ValData = parse.GetValue(valData), ValFraction = parse.GetValue(valFraction),
+                        CacheDirectory = parse.GetValue(cache)!, Variant = parse.GetValue(variant)!, Cifar = parse.GetValue(cifarStem), Resolution = parse.GetValue(resolution),
+                        Dropout = parse.GetValue(dropout), StochasticDepth = parse.GetValue(depth), Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch),
+                        Optimizer = parse.GetValue(optimizer), LearningRate = parse.GetValue(lr), WeightDecay = parse.GetValue(weightDecay), Momentum = parse.GetValue(momentum),
+                        Nesterov = parse.GetValue(nesterov), Schedule = parse.GetValue(schedule), WarmupEpochs = parse.GetValue(warmup), LabelSmoothing = parse.GetValue(smoothing),
+                        EarlyStoppingPatience = parse.GetValue(patience), PlateauPatience = parse.GetValue(plateauPatience), PlateauFactor = parse.GetValue(plateauFactor),
+                        MinLearningRate = parse.GetValue(minLr), Seed = parse.GetValue(seed), Threads = parse.GetValue(threads), Device = parse.GetValue(device)!,
+                        ChannelsLast = !parse.GetValue(nchw), Prefetch = parse.GetValue(prefetch), MaxBatchesPerEpoch = parse.GetValue(maxBatches), TrainLimit = parse.GetValue(trainLimit),
+                        Augmentation = augmentation.Read(parse),
+                    };
+                    string runDirectory = parse.GetValue(output)
+                        ?? Path.Combine("runs", $"{options.Dataset.ToString().ToLowerInvariant()}-{options.Variant}-{DateTime.Now:yyyyMMdd-HHmmss}");
+                    return Trainer.Train(options, runDirectory, observer, token);
+                });
+                if (result.Interrupted)
                 {
-                    Console.CancelKeyPress -= onCancel;
+                    exit = EffnetCli.Interrupted;
+                    return;
                 }
+                io.Out.WriteLine($"done: best validation accuracy {result.BestAccuracy:P2} at epoch {result.BestEpoch}; best model {result.BestModelPath}");
             });
             int code = body(parse);
             return code != 0 ? code : exit;

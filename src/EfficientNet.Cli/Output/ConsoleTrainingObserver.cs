@@ -14,6 +14,7 @@ internal sealed class ConsoleTrainingObserver(TextWriter output, bool live) : IT
     private readonly Stopwatch throttle = Stopwatch.StartNew();
     private int lastTenth = -1;
 
+    /// <inheritdoc/>
     public void Started(TrainingStart start)
     {
         output.WriteLine($"model: {start.Model}");

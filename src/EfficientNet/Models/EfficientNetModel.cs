@@ -68,7 +68,7 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
 
         features = nn.Sequential(layers);
         avgpool = nn.AdaptiveAvgPool2d(1);
-        classifier = NewClassifier(spec.HeadChannels, options.NumClasses, Options.Dropout!.Value);
+        classifier = NewClassifier(spec.HeadChannels, options.NumClasses, Options.Dropout!.Value, options.Head);
         RegisterComponents();
         Initialize(this);
     }
@@ -125,14 +125,14 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Replaces the classifier with a freshly initialised one for <paramref name="numClasses"/> classes
-    /// (transfer learning). <paramref name="dropout"/> defaults to the current dropout.
+    /// (transfer learning). <paramref name="dropout"/> and <paramref name="head"/> default to the current ones.
     /// </summary>
-    public void ResetClassifier(int numClasses, double? dropout = null)
+    public void ResetClassifier(int numClasses, double? dropout = null, HeadKind? head = null)
     {
-        var resolved = Options with { NumClasses = numClasses, Dropout = dropout ?? Options.Dropout };
+        var resolved = Options with { NumClasses = numClasses, Dropout = dropout ?? Options.Dropout, Head = head ?? Options.Head };
         resolved.Validate();
         var device = classifier.parameters().First().device;
-        var replacement = NewClassifier(NumFeatures, numClasses, resolved.Dropout!.Value);
+        var replacement = NewClassifier(NumFeatures, numClasses, resolved.Dropout!.Value, resolved.Head);
         Initialize(replacement);
         replacement.to(device);
         register_module(nameof(classifier), null!);
@@ -142,8 +142,60 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
         Options = resolved;
     }
 
-    private static Sequential NewClassifier(int inFeatures, int numClasses, double dropout) =>
-        nn.Sequential(nn.Dropout(dropout), nn.Linear(inFeatures, numClasses));
+    /// <summary>Hidden width of the source document's MLP head.</summary>
+    public const int MlpHidden = 256;
+
+    /// <summary>
+    /// Sets training or evaluation mode; BatchNorm layers whose parameters are frozen stay in
+    /// evaluation mode either way, so their running statistics do not move while the rest trains.
+    /// </summary>
+    public override void train(bool train = true)
+    {
+        base.train(train);
+        if (!train)
+        {
+            return;
+        }
+        foreach (var module in modules())
+        {
+            bool frozen = module.parameters().Any() && module.parameters().All(p => !p.requires_grad);
+            if (module is BatchNorm2d or BatchNorm1d && frozen)
+            {
+                module.eval();
+            }
+        }
+        if (BackboneBatchNormInference)
+        {
+            foreach (var norm in features.modules().OfType<BatchNorm2d>())
+            {
+                norm.eval();
+            }
+        }
+    }
+
+    /// <summary>Keep all backbone BatchNorm layers in inference mode while training (see <see cref="FreezeSpec.BatchNormInference"/>).</summary>
+    public bool BackboneBatchNormInference { get; set; }
+
+    /// <summary>Records the input resolution the model is used at (it runs at any size ≥ 32).</summary>
+    public void SetResolution(int resolution)
+    {
+        var resolved = Options with { Resolution = resolution };
+        resolved.Validate();
+        Options = resolved;
+    }
+
+    private static Sequential NewClassifier(int inFeatures, int numClasses, double dropout, HeadKind head) => head switch
+    {
+        // The source document's head; its dropouts (0.3, 0.2) are part of its definition.
+        HeadKind.Mlp => nn.Sequential(
+            nn.BatchNorm1d(inFeatures),
+            nn.Dropout(0.3),
+            nn.Linear(inFeatures, MlpHidden),
+            nn.SiLU(),
+            nn.Dropout(0.2),
+            nn.Linear(MlpHidden, numClasses)),
+        _ => nn.Sequential(nn.Dropout(dropout), nn.Linear(inFeatures, numClasses)),
+    };
 
     /// <summary>torchvision's initialisation: Kaiming-normal (fan-out) convs, unit BatchNorm, uniform linear.</summary>
     private static void Initialize(nn.Module module)

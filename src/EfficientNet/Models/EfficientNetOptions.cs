@@ -1,5 +1,18 @@
 namespace EfficientNet.Models;
 
+/// <summary>The classifier on top of the pooled backbone features.</summary>
+public enum HeadKind
+{
+    /// <summary>torchvision's: dropout, then one linear layer.</summary>
+    Linear,
+
+    /// <summary>
+    /// The source document's transfer-learning head: BatchNorm → Dropout 0.3 → Dense 256 with SiLU →
+    /// Dropout 0.2 → Dense n (after the global average pool).
+    /// </summary>
+    Mlp,
+}
+
 /// <summary>
 /// How to build a model from a variant. Every default is visible here; the resolved options travel
 /// with checkpoints so that a model can be rebuilt exactly.
@@ -29,6 +42,9 @@ public sealed record EfficientNetOptions
 
     /// <summary>Input resolution the model is meant for; null takes the variant's (32 for the CIFAR variant).</summary>
     public int? Resolution { get; init; }
+
+    /// <summary>The classifier head (torchvision's linear head by default).</summary>
+    public HeadKind Head { get; init; } = HeadKind.Linear;
 
     /// <summary>Throws an actionable error for an option out of range.</summary>
     public void Validate()

@@ -61,14 +61,26 @@ public sealed record TrainOptions
     /// <summary>Where CIFAR-10 is downloaded to when <see cref="Data"/> is not given.</summary>
     public string CacheDirectory { get; init; } = DefaultCache();
 
-    /// <summary>Model variant.</summary>
-    public string Variant { get; init; } = "b0";
+    /// <summary>Model variant; null: the initial weights' variant, else b0.</summary>
+    public string? Variant { get; init; }
 
-    /// <summary>CIFAR stem (stride 1); null: on for CIFAR-10, off for folders.</summary>
+    /// <summary>CIFAR stem (stride 1); null: the initial weights' setting, else on for CIFAR-10 and off for folders.</summary>
     public bool? Cifar { get; init; }
 
-    /// <summary>Input resolution; null: 32 for CIFAR-10, the variant's for folders.</summary>
+    /// <summary>Input resolution; null: the initial weights' resolution, else 32 for CIFAR-10 and the variant's for folders.</summary>
     public int? Resolution { get; init; }
+
+    /// <summary>Start from these weights (a checkpoint of this library, or a torchvision state dict) instead of a random initialisation.</summary>
+    public string? InitialWeights { get; init; }
+
+    /// <summary>Drop the initial weights' classifier and train a fresh <see cref="Head"/> for the dataset's classes.</summary>
+    public bool ReplaceHead { get; init; }
+
+    /// <summary>The classifier head for a new model or a replaced head.</summary>
+    public Models.HeadKind Head { get; init; } = Models.HeadKind.Linear;
+
+    /// <summary>What to freeze (transfer learning); nothing by default.</summary>
+    public Models.FreezeSpec Freeze { get; init; } = Models.FreezeSpec.None;
 
     /// <summary>Dropout before the classifier; null: the variant's.</summary>
     public double? Dropout { get; init; }

@@ -31,6 +31,7 @@ public static class Trainer
         {
             throw new EfficientNetException($"'{runDirectory}' already holds a run; continue it with --resume {runDirectory} or pick another --out");
         }
+        options = Resolve(options);
         Directory.CreateDirectory(runDirectory);
         AtomicFile.WriteAllText(Path.Combine(runDirectory, RunFiles.Options), JsonSerializer.Serialize(options, OptionsJson));
         return Run(options, runDirectory, resume: false, observer, cancellation);
@@ -57,7 +58,8 @@ public static class Trainer
             throw new EfficientNetException($"'{optionsPath}' is corrupt: {e.Message}", e);
         }
         options.Validate();
-        return Run(options, runDirectory, resume: true, observer, cancellation);
+        // Runs written before options were resolved at the start leave some null; resolving again is a no-op otherwise.
+        return Run(Resolve(options), runDirectory, resume: true, observer, cancellation);
     }
 
     /// <summary>JSON settings for options.json (enums by name, indented).</summary>
@@ -77,15 +79,9 @@ public static class Trainer
         manual_seed(options.Seed);
 
         var (train, validation, normalization) = TrainingData.Load(options);
-        bool cifarStem = options.Cifar ?? options.Dataset == DatasetKind.Cifar10;
-        using var model = EfficientNetModel.Create(options.Variant, new EfficientNetOptions
-        {
-            NumClasses = train.Classes.Count,
-            Cifar = cifarStem,
-            Resolution = train.Height,
-            Dropout = options.Dropout,
-            StochasticDepth = options.StochasticDepth,
-        });
+        bool cifarStem = options.Cifar!.Value;
+        string lastPath = Path.Combine(runDirectory, RunFiles.Last);
+        using var model = BuildModel(options, train.Classes.Count, resume ? lastPath : null, ref normalization);
         // Channels-last applies to the input batches only: measured on CIFAR B0 training, NHWC input
         // with NCHW weights was as fast as NHWC weights (105 vs 97 images/s), and it keeps the
         // optimizer state contiguous, which TorchSharp's optimizer serialisation requires.
@@ -107,7 +103,6 @@ public static class Trainer
         var schedule = new LearningRateSchedule(options, batchesPerEpoch);
         var trainStep = new TrainStep(model, optimizer, options.LabelSmoothing, device);
 
-        string lastPath = Path.Combine(runDirectory, RunFiles.Last);
         var state = resume ? TrainingCheckpoint.Load(lastPath, model, optimizer) : new TrainingState();
         var history = state.History.ToList();
         // history.csv may be ahead of or behind an interrupted checkpoint; the checkpoint is the truth.
@@ -227,6 +222,81 @@ public static class Trainer
         TrainingCheckpoint.Save(lastPath, model, optimizer, state, classes, normalization);
         observer?.Message($"interrupted at epoch {state.Epoch + 1}, batch {state.Batch}: checkpoint written to {lastPath}; continue with --resume {runDirectory}");
         return new TrainingResult(runDirectory, history, stopping.Best, stopping.BestEpoch, StoppedEarly: false, Interrupted: true);
+    }
+
+    /// <summary>
+    /// Fills in what <paramref name="options"/> leaves to defaults (variant, stem, resolution), taking
+    /// them from the initial weights where there are some, so options.json records the full setup.
+    /// </summary>
+    public static TrainOptions Resolve(TrainOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        CheckpointInfo? info = null;
+        if (options.InitialWeights is { } path)
+        {
+            using var file = WeightsFile.Read(path);
+            info = ModelCheckpoint.ReadInfo(file);
+        }
+        string variant = Architecture.Variants.Get(options.Variant ?? info?.Variant ?? "b0").Name;
+        bool cifar = options.Cifar ?? info?.Options.Cifar ?? options.Dataset == DatasetKind.Cifar10;
+        int resolution = options.Resolution ?? info?.Options.Resolution
+            ?? (options.Dataset == DatasetKind.Cifar10 ? 32 : Architecture.Variants.Get(variant).Resolution);
+        return options with { Variant = variant, Cifar = cifar, Resolution = resolution };
+    }
+
+    /// <summary>
+    /// The model a run trains: rebuilt from its own checkpoint when resuming; else the initial weights
+    /// with (when asked) a fresh head for the dataset's classes, or a new model. Then the freeze spec.
+    /// Checkpoints of this library also pass on their input normalisation.
+    /// </summary>
+    internal static EfficientNetModel BuildModel(TrainOptions options, int classes, string? resumeFrom, ref Normalization normalization)
+    {
+        EfficientNetModel model;
+        if (resumeFrom is not null)
+        {
+            var loaded = ModelLoader.Load(resumeFrom);
+            model = loaded.Model;
+            normalization = loaded.Normalization ?? normalization;
+        }
+        else if (options.InitialWeights is { } path)
+        {
+            var loaded = ModelLoader.Load(path, new LoadOptions
+            {
+                Variant = options.Variant,
+                NumClasses = options.ReplaceHead ? null : classes,
+                SkipClassifier = options.ReplaceHead,
+                Cifar = options.Cifar!.Value,
+            });
+            model = loaded.Model;
+            if (options.ReplaceHead)
+            {
+                model.ResetClassifier(classes, options.Dropout, options.Head);
+            }
+            model.SetResolution(options.Resolution!.Value);
+            normalization = loaded.Normalization ?? normalization;
+        }
+        else
+        {
+            model = EfficientNetModel.Create(options.Variant!, new EfficientNetOptions
+            {
+                NumClasses = classes,
+                Cifar = options.Cifar!.Value,
+                Resolution = options.Resolution,
+                Dropout = options.Dropout,
+                StochasticDepth = options.StochasticDepth,
+                Head = options.Head,
+            });
+        }
+        try
+        {
+            Freezing.Apply(model, options.Freeze);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return model;
     }
 
     /// <summary>The optimizer <paramref name="options"/> asks for, over the model's trainable parameters.</summary>

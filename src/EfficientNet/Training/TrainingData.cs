@@ -25,7 +25,7 @@ public static class TrainingData
         }
         else
         {
-            int size = options.Resolution ?? Variants.Get(options.Variant).Resolution;
+            int size = options.Resolution ?? Variants.Get(options.Variant ?? "b0").Resolution;
             all = ImageFolder.Load(options.Data!, size);
             normalization = Normalization.ImageNet;
             (train, validation) = options.ValData is { } valFolder

@@ -34,7 +34,11 @@ public static class ModelCheckpoint
     /// <summary>Version of the metadata layout; bumped on incompatible changes.</summary>
     public const string FormatVersion = "1";
 
-    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    // Named literals: a run interrupted before its first validation still has +Infinity as its best loss.
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     /// <summary>
     /// Saves <paramref name="model"/>'s state dict and description to <paramref name="path"/>, with

@@ -1,0 +1,67 @@
+using System.CommandLine;
+using EfficientNet.Cli.Output;
+using EfficientNet.Models;
+using EfficientNet.Training;
+
+namespace EfficientNet.Cli.Commands;
+
+/// <summary><c>effnet finetune</c>: two-phase transfer learning (<see cref="FineTuner"/>); defaults from <see cref="FineTuneOptions"/>.</summary>
+internal static class FineTuneCommand
+{
+    public static Command Create(CliIO io)
+    {
+        var d = new FineTuneOptions();
+        var variant = CommonOptions.Variant(required: false);
+        variant.Description += " (required for plain PyTorch state dicts; checkpoints record it)";
+        var weights = new Option<string>("--weights", "-w") { Description = "Pretrained weights: an effnet checkpoint or a torchvision-layout .pth / .safetensors", Required = true };
+        var dataset = new Option<DatasetKind>("--dataset") { Description = "folder or cifar10", DefaultValueFactory = _ => d.Dataset };
+        var data = new Option<string?>("--data") { Description = "Training images: root/<class>/*.jpg (or a CIFAR-10 folder)" };
+        var valData = new Option<string?>("--val-data") { Description = "Validation/test folder with the same classes (gets a full final evaluation); else --val-fraction" };
+        var valFraction = new Option<double>("--val-fraction") { Description = "Held-out share when there is no --val-data", DefaultValueFactory = _ => d.ValFraction };
+        var resolution = new Option<int?>("--resolution") { Description = "Input size (default: the pretrained checkpoint's, else the variant's)" };
+        var head = new Option<string>("--head") { Description = "simple (dropout + linear) or mlp (the source document's BN, Dropout 0.3, Dense 256 SiLU, Dropout 0.2, Dense n)", DefaultValueFactory = _ => "mlp" };
+        head.AcceptOnlyFromAmong("simple", "mlp");
+        var phase1Epochs = new Option<int>("--phase1-epochs") { Description = "Head-only epochs", DefaultValueFactory = _ => d.Phase1Epochs };
+        var phase1Lr = new Option<double>("--phase1-lr") { Description = "Head-only learning rate (Adam)", DefaultValueFactory = _ => d.Phase1LearningRate };
+        var cacheFeatures = new Option<bool>("--cache-features") { Description = "Phase 1 on backbone features computed once (much faster on a CPU; no augmentation in phase 1)" };
+        var unfreeze = new Option<int>("--unfreeze") { Description = "Backbone layers unfrozen in phase 2 (0: skip phase 2)", DefaultValueFactory = _ => d.Unfreeze };
+        var phase2Epochs = new Option<int>("--phase2-epochs") { Description = "Fine-tuning epochs", DefaultValueFactory = _ => d.Phase2Epochs };
+        var phase2Lr = new Option<double>("--phase2-lr") { Description = "Fine-tuning learning rate (Adam)", DefaultValueFactory = _ => d.Phase2LearningRate };
+        var batch = new Option<int>("--batch", "-b") { Description = "Batch size", DefaultValueFactory = _ => d.BatchSize };
+        var smoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing", DefaultValueFactory = _ => d.LabelSmoothing };
+        var seed = new Option<int>("--seed") { Description = "Seed", DefaultValueFactory = _ => d.Seed };
+        var threads = CommonOptions.Threads();
+        var device = CommonOptions.Device();
+        var output = new Option<string?>("--out", "-o") { Description = "Run folder (default: runs/finetune-<time>); phase1/ and phase2/ inside" };
+        var augmentation = new AugmentationCliOptions();
+        var command = new Command("finetune", "Transfer learning: train a new head on the frozen pretrained backbone, then fine-tune its last layers with a low learning rate")
+        {
+            variant, weights, dataset, data, valData, valFraction, resolution, head, phase1Epochs, phase1Lr, cacheFeatures, unfreeze, phase2Epochs, phase2Lr,
+            batch, smoothing, seed, threads, device, output,
+        };
+        augmentation.AddTo(command);
+        command.SetAction(io.Guard(parse =>
+        {
+            var options = new FineTuneOptions
+            {
+                Weights = parse.GetValue(weights)!, Variant = parse.GetValue(variant), Dataset = parse.GetValue(dataset), Data = parse.GetValue(data),
+                ValData = parse.GetValue(valData), ValFraction = parse.GetValue(valFraction), Resolution = parse.GetValue(resolution),
+                Head = parse.GetValue(head) == "simple" ? HeadKind.Linear : HeadKind.Mlp,
+                Phase1Epochs = parse.GetValue(phase1Epochs), Phase1LearningRate = parse.GetValue(phase1Lr), CacheFeatures = parse.GetValue(cacheFeatures),
+                Unfreeze = parse.GetValue(unfreeze), Phase2Epochs = parse.GetValue(phase2Epochs), Phase2LearningRate = parse.GetValue(phase2Lr),
+                BatchSize = parse.GetValue(batch), LabelSmoothing = parse.GetValue(smoothing), Seed = parse.GetValue(seed), Threads = parse.GetValue(threads),
+                Device = parse.GetValue(device)!, Augmentation = augmentation.Read(parse),
+            };
+            string runDirectory = parse.GetValue(output) ?? Path.Combine("runs", $"finetune-{DateTime.Now:yyyyMMdd-HHmmss}");
+            var observer = io.TrainingObserver();
+            var result = CliIO.WithCtrlC(token => FineTuner.Run(options, runDirectory, observer, token));
+            io.Out.WriteLine($"phase 1: {result.Phase1.History.Count} epochs, final validation accuracy {result.Phase1.History[^1].ValAccuracy:P2}");
+            if (result.Phase2 is { } phase2)
+            {
+                io.Out.WriteLine($"phase 2: {phase2.History.Count} epochs, final validation accuracy {phase2.History[^1].ValAccuracy:P2}");
+            }
+            io.Out.WriteLine($"final model {result.FinalModel}: accuracy {result.FinalAccuracy:P2}{(options.ValData is { } v ? $" on {v}" : "")}");
+        }));
+        return command;
+    }
+}
