@@ -26,6 +26,7 @@ public static class EffnetCli
         root.Subcommands.Add(TrainCommand.Create(io));
         root.Subcommands.Add(EvaluateCommand.Create(io));
         root.Subcommands.Add(FineTuneCommand.Create(io));
+        root.Subcommands.Add(WeightsCommand.Create(io));
         return root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
     }
 }

@@ -33,7 +33,12 @@ internal static class PredictCommand
             loaded.Model.to(dev);
             InferenceOptimizer.Prepare(loaded.Model, new InferenceSettings());
             var names = parse.GetValue(labels) is { } path ? Predictor.ReadLabels(path) : loaded.ClassNames;
-            var preprocessing = Preprocessing.ForResolution(loaded.Model.Resolution, loaded.Normalization);
+            // Preprocessing travels with the weights: a checkpoint records its normalisation; official
+            // torchvision files are recognised by their published hash and get their preset.
+            var official = loaded.Format == WeightsFormat.PyTorch || loaded.Normalization is null ? PretrainedRegistry.Identify(parse.GetValue(weights)!) : null;
+            var preprocessing = official is not null && official.Variant == loaded.Model.Spec.Name
+                ? official.Preprocessing
+                : Preprocessing.ForResolution(loaded.Model.Resolution, loaded.Normalization);
             var predictions = Predictor.Predict(loaded.Model, parse.GetValue(image)!, parse.GetValue(top), names, preprocessing);
             if (parse.GetValue(json))
             {

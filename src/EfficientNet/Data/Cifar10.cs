@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
+using EfficientNet.IO;
 
 namespace EfficientNet.Data;
 
@@ -103,7 +104,9 @@ public static class Cifar10
         string archive = Path.Combine(cacheDirectory, ArchiveName);
         if (!File.Exists(archive))
         {
-            Download(archive, download ?? HttpDownload);
+            Downloads.ToFile(ArchiveUrl, archive,
+                $"Get {ArchiveName} elsewhere and put it at '{archive}', or pass --data with a folder holding the unpacked {FolderName} files (data_batch_1.bin …)",
+                download);
         }
         Unpack(archive, cacheDirectory, ArchiveMd5);
         return folder;
@@ -160,39 +163,6 @@ public static class Cifar10
                 Directory.Delete(staging, recursive: true);
             }
         }
-    }
-
-    private static void Download(string archive, Func<string, Stream> download)
-    {
-        string partial = archive + ".part";
-        try
-        {
-            using (var source = download(ArchiveUrl))
-            using (var target = File.Create(partial))
-            {
-                source.CopyTo(target);
-            }
-            File.Move(partial, archive, overwrite: true);
-        }
-        catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException or OperationCanceledException)
-        {
-            File.Delete(partial);
-            throw new EfficientNetException(
-                $"cannot download CIFAR-10 from {ArchiveUrl} ({e.Message}). Offline? Get {ArchiveName} elsewhere and put it at '{archive}', " +
-                $"or pass --data with a folder holding the unpacked {FolderName} files (data_batch_1.bin …)", e);
-        }
-    }
-
-    private static MemoryStream HttpDownload(string url)
-    {
-        // Fail fast when there is no network instead of waiting for the default 100 s.
-        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        var response = client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead).GetAwaiter().GetResult();
-        response.EnsureSuccessStatusCode();
-        var memory = new MemoryStream();
-        response.Content.ReadAsStream().CopyTo(memory);
-        memory.Position = 0;
-        return memory;
     }
 
     private static IReadOnlyList<string> ReadClasses(string directory)

@@ -39,7 +39,7 @@ public static class ImageDecoder
     public static Tensor ToTensor(SKBitmap bitmap, Preprocessing preprocessing)
     {
         ArgumentNullException.ThrowIfNull(preprocessing);
-        byte[] rgb = ResizeAndCrop(bitmap, preprocessing.ResizeSize, preprocessing.CropSize);
+        byte[] rgb = ResizeAndCrop(bitmap, preprocessing.ResizeSize, preprocessing.CropSize, preprocessing.Interpolation);
         int crop = preprocessing.CropSize;
         int plane = crop * crop;
         float[] data = new float[rgb.Length];
@@ -59,10 +59,10 @@ public static class ImageDecoder
     /// Resizes the shorter side to <paramref name="resize"/> (no resampling when it already has that
     /// length), takes the centre <paramref name="crop"/> square and returns it as 8-bit RGB planes.
     /// </summary>
-    public static byte[] ResizeAndCrop(SKBitmap bitmap, int resize, int crop)
+    public static byte[] ResizeAndCrop(SKBitmap bitmap, int resize, int crop, Interpolation interpolation = Interpolation.Bicubic)
     {
         ArgumentNullException.ThrowIfNull(bitmap);
-        using var resized = ResizeShorterSide(bitmap, resize);
+        using var resized = ResizeShorterSide(bitmap, resize, interpolation);
         var source = resized ?? bitmap;
         if (source.Width < crop || source.Height < crop)
         {
@@ -90,7 +90,7 @@ public static class ImageDecoder
     }
 
     /// <summary>Returns a resized copy, or null when the shorter side already has the target length.</summary>
-    private static SKBitmap? ResizeShorterSide(SKBitmap bitmap, int shorter)
+    private static SKBitmap? ResizeShorterSide(SKBitmap bitmap, int shorter, Interpolation interpolation)
     {
         int current = Math.Min(bitmap.Width, bitmap.Height);
         if (current == shorter)
@@ -101,8 +101,12 @@ public static class ImageDecoder
         int width = bitmap.Width <= bitmap.Height ? shorter : (int)Math.Round(bitmap.Width * scale);
         int height = bitmap.Height < bitmap.Width ? shorter : (int)Math.Round(bitmap.Height * scale);
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        // Catmull-Rom bicubic, the filter torchvision's EfficientNet presets use (BICUBIC).
-        return bitmap.Resize(info, new SKSamplingOptions(SKCubicResampler.CatmullRom))
+        // Bilinear reads mipmaps, so large reductions average instead of aliasing; bicubic is
+        // Catmull-Rom, as torchvision's BICUBIC presets.
+        var sampling = interpolation == Interpolation.Bilinear
+            ? new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear)
+            : new SKSamplingOptions(SKCubicResampler.CatmullRom);
+        return bitmap.Resize(info, sampling)
             ?? throw new EfficientNetException($"cannot resize a {bitmap.Width}x{bitmap.Height} image to {width}x{height}");
     }
 }

@@ -10,9 +10,20 @@ namespace EfficientNet.Imaging;
 /// <param name="ResizeSize">Shorter side after resizing.</param>
 /// <param name="CropSize">Side of the centre crop (the model's input resolution).</param>
 /// <param name="Normalization">Per-channel mean and standard deviation.</param>
-public sealed record Preprocessing(int ResizeSize, int CropSize, Normalization Normalization)
+/// <param name="Interpolation">Resampling filter of the resize.</param>
+public sealed record Preprocessing(int ResizeSize, int CropSize, Normalization Normalization, Interpolation Interpolation = Interpolation.Bicubic)
 {
     /// <summary>Resize the shorter side to <paramref name="resolution"/>, crop the centre square, normalise (ImageNet statistics by default).</summary>
     public static Preprocessing ForResolution(int resolution, Normalization? normalization = null) =>
         new(resolution, resolution, normalization ?? Normalization.ImageNet);
+}
+
+/// <summary>Resampling filters for resizing.</summary>
+public enum Interpolation
+{
+    /// <summary>Bilinear.</summary>
+    Bilinear,
+
+    /// <summary>Bicubic (Catmull-Rom).</summary>
+    Bicubic,
 }

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using EfficientNet.Cli.Output;
+using EfficientNet.Training;
+using EfficientNet.Weights;
+
+namespace EfficientNet.Cli.Commands;
+
+/// <summary><c>effnet weights list|download</c>: the registry of official pretrained weights.</summary>
+internal static class WeightsCommand
+{
+    public static Command Create(CliIO io)
+    {
+        var command = new Command("weights", "Official pretrained weights: list them, or download and verify one into the cache");
+        command.Subcommands.Add(List(io));
+        command.Subcommands.Add(Download(io));
+        return command;
+    }
+
+    private static Command List(CliIO io)
+    {
+        var json = CommonOptions.Json();
+        var command = new Command("list", "Every registered weights file with its source, hash prefix, size and preprocessing") { json };
+        command.SetAction(io.Guard(parse =>
+        {
+            var all = PretrainedRegistry.All;
+            if (parse.GetValue(json))
+            {
+                io.Json(all.Select(w => new
+                {
+                    w.Variant, w.Tag, w.Url, w.Sha256Prefix, w.Params, w.Top1, w.License,
+                    preprocessing = new
+                    {
+                        w.Preprocessing.ResizeSize, w.Preprocessing.CropSize, interpolation = w.Preprocessing.Interpolation.ToString().ToLowerInvariant(),
+                        mean = w.Preprocessing.Normalization.Mean, std = w.Preprocessing.Normalization.Std,
+                    },
+                }));
+                return;
+            }
+            var table = new TextTable("variant", "tag", ">params", ">top-1 %", ">resize", ">crop", "interpolation", "sha256 prefix", "url");
+            foreach (var w in all)
+            {
+                table.Add(w.Variant, w.Tag, Format.Count(w.Params), Format.Fixed(w.Top1, 3), w.Preprocessing.ResizeSize, w.Preprocessing.CropSize,
+                    w.Preprocessing.Interpolation.ToString().ToLowerInvariant(), w.Sha256Prefix, w.Url);
+            }
+            table.Write(io.Out);
+            io.Out.WriteLine();
+            io.Out.WriteLine("Top-1: ImageNet accuracy torchvision reports for the weights. Licence: " + all[0].License + ".");
+        }));
+        return command;
+    }
+
+    private static Command Download(CliIO io)
+    {
+        var variant = new Argument<string>("variant") { Description = "Variant, e.g. b0 or v2-s" };
+        var tag = new Option<string?>("--tag") { Description = "Weights tag (default: torchvision's DEFAULT)" };
+        var cache = new Option<string>("--cache") { Description = "Cache folder", DefaultValueFactory = _ => new TrainOptions().CacheDirectory };
+        var command = new Command("download", "Download weights into the cache and verify their SHA-256 prefix (offline: says where to put the file)")
+        {
+            variant, tag, cache,
+        };
+        command.SetAction(io.Guard(parse =>
+        {
+            var weights = PretrainedRegistry.Get(parse.GetValue(variant)!, parse.GetValue(tag));
+            string path = PretrainedRegistry.EnsureDownloaded(weights, parse.GetValue(cache)!);
+            io.Out.WriteLine($"{weights.Variant} {weights.Tag}: {path} (SHA-256 starts with {weights.Sha256Prefix}, as published)");
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,92 @@
+using EfficientNet.Models;
+using EfficientNet.Training;
+using EfficientNet.Weights;
+
+namespace EfficientNet.Tests.Training;
+
+public class FineTuneTests
+{
+    private static readonly string Flowers = Path.Combine(TestPaths.SharedData, "flowers12");
+
+    /// <summary>A CIFAR-10 backbone trained for a few steps, as the "pretrained" weights.</summary>
+    private static string Pretrained(TempDir dir)
+    {
+        var run = Trainer.Train(new TrainOptions
+        {
+            Data = Path.Combine(TestPaths.SharedData, "cifar-10-batches-bin"), Epochs = 1, BatchSize = 16, TrainLimit = 48, ValFraction = 0.002, Threads = 2,
+        }, dir.File("pretrain"));
+        return run.BestModelPath;
+    }
+
+    private static FineTuneOptions Options(string weights, bool cache) => new()
+    {
+        Weights = weights, Data = Path.Combine(Flowers, "train"), ValData = Path.Combine(Flowers, "test"), Resolution = 32,
+        Phase1Epochs = 2, Phase2Epochs = 1, CacheFeatures = cache, BatchSize = 48, Threads = 2,
+    };
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Run_TwoPhases_WritesBothRunsAndEvaluatesTheFinalModel(bool cache)
+    {
+        using var dir = new TempDir();
+        string pretrained = Pretrained(dir);
+        string run = dir.File("finetune");
+        var result = FineTuner.Run(Options(pretrained, cache), run);
+
+        Assert.Equal(2, result.Phase1.History.Count);
+        Assert.Single(result.Phase2!.History);
+        foreach (string file in new[] { "finetune.json", "final.safetensors", "evaluation.json", "phase1/history.csv", "phase1/last.safetensors", "phase2/accuracy.png", "phase2/best.safetensors" })
+        {
+            Assert.True(File.Exists(Path.Combine(run, file)), file);
+        }
+        Assert.NotNull(result.Evaluation);
+        Assert.Equal(240, result.Evaluation!.Count);
+        Assert.Equal(12, result.Evaluation.Classes.Count);
+
+        using var final = ModelLoader.Load(result.FinalModel);
+        Assert.Equal(HeadKind.Mlp, final.Model.Options.Head);
+        Assert.Equal(12, final.Model.NumClasses);
+        Assert.Equal(32, final.Model.Resolution);
+        Assert.Equal("bluebell", final.ClassNames![0]);
+
+        // Phase 1 changed only the head: the backbone equals the pretrained one.
+        using var before = WeightsFile.Read(pretrained);
+        using var afterPhase1 = WeightsFile.Read(Path.Combine(run, "phase1", RunFiles.Last));
+        foreach (var key in before.Tensors.Keys.Where(k => k.StartsWith("features.", StringComparison.Ordinal)))
+        {
+            TensorAssert.Identical(before.Tensors[key], afterPhase1.Tensors[key]);
+        }
+    }
+
+    [Fact]
+    public void Run_UnfreezeMoreThanTheBackboneHas_FailsBeforeTraining()
+    {
+        using var dir = new TempDir();
+        string pretrained = Pretrained(dir);
+        var options = Options(pretrained, cache: true) with { Unfreeze = 100_000, Phase1Epochs = 1 };
+        var e = Assert.Throws<EfficientNetException>(() => FineTuner.Run(options, dir.File("ft")));
+        Assert.Contains("cannot unfreeze the last 100000 layers", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_ValidationClassesDiffer_Explains()
+    {
+        using var dir = new TempDir();
+        string val = dir.File("val");
+        Directory.CreateDirectory(Path.Combine(val, "daisy"));
+        File.Copy(Directory.GetFiles(Path.Combine(Flowers, "test", "daisy"))[0], Path.Combine(val, "daisy", "a.jpg"));
+        var options = Options(TorchvisionFixtures.Path("efficientnet_b0.pth"), cache: true) with { Variant = "b0", ValData = val };
+        var e = Assert.Throws<EfficientNetException>(() => FineTuner.Run(options, dir.File("ft")));
+        Assert.Contains("differ from the training classes", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_WeightsOfAnotherVariant_Explains()
+    {
+        using var dir = new TempDir();
+        var options = Options(TorchvisionFixtures.Path("efficientnet_b0.pth"), cache: true) with { Variant = "b2" };
+        var e = Assert.Throws<WeightsMismatchException>(() => FineTuner.Run(options, dir.File("ft")));
+        Assert.Contains("another variant", e.Message, StringComparison.Ordinal);
+    }
+}
