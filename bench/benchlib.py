@@ -39,7 +39,34 @@ def compare_parser(description, batch, seconds):
     ap.add_argument("--batch", type=int, default=batch)
     ap.add_argument("--seconds", type=float, default=seconds)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3, help="run every configuration this many times, alternating, and report medians")
     return ap
+
+
+def rounds(configurations, count):
+    """Runs every (label, command, env) once per round, alternating so that drifts of a shared machine
+    hit all alike; returns {label: [results]}."""
+    results = {label: [] for label, _, _ in configurations}
+    for _ in range(count):
+        for label, cmd, env in configurations:
+            results[label].append(run_json(cmd, env))
+    return results
+
+
+def median(values):
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def report(results, key="imagesPerSecond"):
+    """Prints median (min-max) per configuration; returns {label: median}."""
+    medians = {}
+    for label, runs in results.items():
+        values = [r[key] for r in runs]
+        medians[label] = median(values)
+        print(f"  {label:<55} {medians[label]:8.1f} images/s  (min {min(values):.1f}, max {max(values):.1f}, {len(values)} runs)")
+    return medians
 
 
 def require_effnet():

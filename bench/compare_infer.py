@@ -11,7 +11,7 @@ Needs a Release build: dotnet build -c Release.
 """
 import os
 
-from benchlib import EFFNET, ROOT, compare_parser, require_effnet, run_json as run
+from benchlib import EFFNET, ROOT, compare_parser, report, require_effnet, rounds
 
 RETAINING = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "2147483647"}
 
@@ -24,23 +24,22 @@ def main():
     common = ["--variant", args.variant, "--batch", str(args.batch), "--seconds", str(args.seconds), "--threads", str(args.threads), "--json"]
     torch_cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench", "pytorch_infer.py")] + common
 
-    rows = [("effnet (TorchSharp), channels-last, BatchNorm folded", run(["dotnet", EFFNET, "bench", "infer"] + common))]
+    configurations = [("effnet (TorchSharp), channels-last, BatchNorm folded", ["dotnet", EFFNET, "bench", "infer"] + common, None)]
     for label, extra, env in [
         ("PyTorch, NCHW", ["--nchw"], None),
         ("PyTorch, channels-last", [], None),
         ("PyTorch, NCHW, effnet's allocator settings", ["--nchw"], RETAINING),
         ("PyTorch, channels-last, effnet's allocator settings", [], RETAINING),
     ]:
-        rows.append((label, run(torch_cmd + extra, env)))
-
-    ours = rows[0][1]["imagesPerSecond"]
-    default_best = max(r["imagesPerSecond"] for label, r in rows[1:3])
-    tuned_best = max(r["imagesPerSecond"] for label, r in rows[3:])
-    print(f"{args.variant} inference, batch {args.batch}, {rows[0][1]['resolution']}x{rows[0][1]['resolution']}, {args.threads} threads, {args.seconds:g} s each")
-    for label, r in rows:
-        print(f"  {label:<55} {r['imagesPerSecond']:8.1f} images/s  {r['millisecondsPerBatch']:8.1f} ms/batch")
-    print(f"  ratio effnet / best PyTorch (default allocator):        {ours / default_best:.2f}")
-    print(f"  ratio effnet / best PyTorch (same allocator settings):  {ours / tuned_best:.2f}")
+        configurations.append((label, torch_cmd + extra, env))
+    results = rounds(configurations, args.rounds)
+    first = results[configurations[0][0]][0]
+    print(f"{args.variant} inference, batch {args.batch}, {first['resolution']}x{first['resolution']}, {args.threads} threads, {args.seconds:g} s per run, medians of {args.rounds} alternating rounds")
+    medians = report(results)
+    labels = [label for label, _, _ in configurations]
+    ours = medians[labels[0]]
+    print(f"  ratio effnet / best PyTorch (default allocator):        {ours / max(medians[labels[1]], medians[labels[2]]):.2f}")
+    print(f"  ratio effnet / best PyTorch (same allocator settings):  {ours / max(medians[labels[3]], medians[labels[4]]):.2f}")
 
 
 if __name__ == "__main__":
