@@ -1,10 +1,7 @@
 using System.Diagnostics;
-using System.Text.Json;
 using EfficientNet.Data;
-using EfficientNet.IO;
 using EfficientNet.Models;
 using EfficientNet.Runtime;
-using EfficientNet.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
 using DataLoader = EfficientNet.Data.DataLoader;
@@ -28,13 +25,8 @@ public static class CachedFeatureTraining
         {
             throw new EfficientNetException("cached features need the whole backbone frozen (phase 1: head only)");
         }
-        if (File.Exists(Path.Combine(runDirectory, RunFiles.Options)))
-        {
-            throw new EfficientNetException($"'{runDirectory}' already holds a run; pick another --out");
-        }
         options = Trainer.Resolve(options);
-        Directory.CreateDirectory(runDirectory);
-        AtomicFile.WriteAllText(Path.Combine(runDirectory, RunFiles.Options), JsonSerializer.Serialize(options, Trainer.OptionsJson));
+        RunFolder.Create(runDirectory, options);
         if (options.Threads > 0)
         {
             set_num_threads(options.Threads);
@@ -46,6 +38,7 @@ public static class CachedFeatureTraining
         using var model = Trainer.BuildModel(options, train.Classes.Count, null, ref normalization);
         model.to(device);
         string description = $"{model.Spec.DisplayName}{(model.Options.Cifar ? " (CIFAR stem)" : "")}, {model.NumClasses} classes, {model.Resolution}x{model.Resolution}, cached features";
+        var folder = new RunFolder(runDirectory, train.Classes, normalization, description);
 
         var clock = Stopwatch.StartNew();
         using var trainFeatures = Features(model, train, normalization, options, device, cancellation);
@@ -88,14 +81,7 @@ public static class CachedFeatureTraining
                 clock.Elapsed.TotalSeconds, train.Count / Math.Max(1e-9, trainSeconds), ResidentMemory.Megabytes());
             history.Add(record);
             bool best = stopping.Update(epoch + 1, valAccuracy);
-            if (best)
-            {
-                ModelCheckpoint.Save(model, Path.Combine(runDirectory, RunFiles.Best), train.Classes, normalization);
-            }
-            var state = new TrainingState { Epoch = epoch + 1, Step = stepIndex, BestAccuracy = stopping.Best, BestEpoch = stopping.BestEpoch, StopWait = stopping.Wait, History = history };
-            TrainingCheckpoint.Save(Path.Combine(runDirectory, RunFiles.Last), model, optimizer, state, train.Classes, normalization);
-            HistoryCsv.Write(Path.Combine(runDirectory, RunFiles.History), history);
-            HistoryPlots.Write(runDirectory, history, description);
+            folder.EndEpoch(model, optimizer, new TrainingState { Epoch = epoch + 1, Step = stepIndex, BestAccuracy = stopping.Best, BestEpoch = stopping.BestEpoch, StopWait = stopping.Wait, History = history }, best);
             observer?.EpochDone(record, best);
         }
         return new TrainingResult(runDirectory, history, stopping.Best, stopping.BestEpoch, stopping.ShouldStop, Interrupted: false);

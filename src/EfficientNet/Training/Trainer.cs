@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using EfficientNet.Data;
 using EfficientNet.Data.Augmentation;
-using EfficientNet.IO;
 using EfficientNet.Models;
 using EfficientNet.Runtime;
 using EfficientNet.Weights;
@@ -27,13 +26,8 @@ public static class Trainer
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(runDirectory);
         options.Validate();
-        if (File.Exists(Path.Combine(runDirectory, RunFiles.Last)) || File.Exists(Path.Combine(runDirectory, RunFiles.Options)))
-        {
-            throw new EfficientNetException($"'{runDirectory}' already holds a run; continue it with --resume {runDirectory} or pick another --out");
-        }
         options = Resolve(options);
-        Directory.CreateDirectory(runDirectory);
-        AtomicFile.WriteAllText(Path.Combine(runDirectory, RunFiles.Options), JsonSerializer.Serialize(options, OptionsJson));
+        RunFolder.Create(runDirectory, options);
         return Run(options, runDirectory, resume: false, observer, cancellation);
     }
 
@@ -80,8 +74,7 @@ public static class Trainer
 
         var (train, validation, normalization) = TrainingData.Load(options);
         bool cifarStem = options.Cifar!.Value;
-        string lastPath = Path.Combine(runDirectory, RunFiles.Last);
-        using var model = BuildModel(options, train.Classes.Count, resume ? lastPath : null, ref normalization);
+        using var model = BuildModel(options, train.Classes.Count, resume ? Path.Combine(runDirectory, RunFiles.Last) : null, ref normalization);
         // Channels-last applies to the input batches only: measured on CIFAR B0 training, NHWC input
         // with NCHW weights was as fast as NHWC weights (105 vs 97 images/s), and it keeps the
         // optimizer state contiguous, which TorchSharp's optimizer serialisation requires.
@@ -103,17 +96,17 @@ public static class Trainer
         var schedule = new LearningRateSchedule(options, batchesPerEpoch);
         var trainStep = new TrainStep(model, optimizer, options.LabelSmoothing, device);
 
-        var state = resume ? TrainingCheckpoint.Load(lastPath, model, optimizer) : new TrainingState();
+        string description = $"{model.Spec.DisplayName}{(cifarStem ? " (CIFAR stem)" : "")}, {model.NumClasses} classes, {model.Resolution}x{model.Resolution}";
+        var folder = new RunFolder(runDirectory, train.Classes, normalization, description);
+        var state = resume ? TrainingCheckpoint.Load(folder.LastPath, model, optimizer) : new TrainingState();
         var history = state.History.ToList();
         // history.csv may be ahead of or behind an interrupted checkpoint; the checkpoint is the truth.
-        HistoryCsv.Write(Path.Combine(runDirectory, RunFiles.History), history);
+        folder.WriteHistory(history);
         schedule.PlateauScale = state.PlateauScale;
         var plateau = new ReduceOnPlateau(options.PlateauPatience, options.PlateauFactor) { Best = state.PlateauBest, Wait = state.PlateauWait };
         var stopping = new EarlyStopping(options.EarlyStoppingPatience) { Best = state.BestAccuracy, BestEpoch = state.BestEpoch, Wait = state.StopWait };
-        string description = $"{model.Spec.DisplayName}{(cifarStem ? " (CIFAR stem)" : "")}, {model.NumClasses} classes, {model.Resolution}x{model.Resolution}";
         observer?.Started(new TrainingStart(options, description, train.Count, validation.Count, batchesPerEpoch, runDirectory, resume ? (state.Epoch + 1, state.Batch) : null));
 
-        var classes = train.Classes;
         bool stoppedEarly = false;
         long step = state.Step;
         for (int epoch = state.Epoch; epoch < options.Epochs && !stoppedEarly; epoch++)
@@ -156,7 +149,7 @@ public static class Trainer
                         seen / Math.Max(1e-9, elapsed), TimeSpan.FromSeconds((batchesPerEpoch - done) * clock.Elapsed.TotalSeconds / Math.Max(1, done - startBatch))));
                     if (cancellation.IsCancellationRequested)
                     {
-                        return Interrupt(model, optimizer, Snapshot(done), classes, normalization, lastPath, runDirectory, history, stopping, observer);
+                        return Interrupt(folder, model, optimizer, Snapshot(done), runDirectory, stopping, observer);
                     }
                     if (done >= batchesPerEpoch)
                     {
@@ -174,7 +167,7 @@ public static class Trainer
             }
             catch (OperationCanceledException)
             {
-                return Interrupt(model, optimizer, Snapshot(batchesPerEpoch) with { PartialSeconds = trainSeconds }, classes, normalization, lastPath, runDirectory, history, stopping, observer);
+                return Interrupt(folder, model, optimizer, Snapshot(batchesPerEpoch) with { PartialSeconds = trainSeconds }, runDirectory, stopping, observer);
             }
 
             var record = new EpochRecord(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), val.Loss, val.Accuracy, lr,
@@ -188,20 +181,12 @@ public static class Trainer
                 observer?.Message($"validation loss has not improved for {options.PlateauPatience} epochs: learning rate scale now {schedule.PlateauScale:G3}");
             }
             bool best = stopping.Update(epoch + 1, val.Accuracy);
-            if (best)
-            {
-                ModelCheckpoint.Save(model, Path.Combine(runDirectory, RunFiles.Best), classes, normalization);
-            }
             stoppedEarly = stopping.ShouldStop;
-
-            var next = new TrainingState
+            folder.EndEpoch(model, optimizer, new TrainingState
             {
                 Epoch = epoch + 1, Batch = 0, Step = step, PlateauScale = schedule.PlateauScale, PlateauBest = plateau.Best, PlateauWait = plateau.Wait,
                 BestAccuracy = stopping.Best, BestEpoch = stopping.BestEpoch, StopWait = stopping.Wait, History = history,
-            };
-            TrainingCheckpoint.Save(lastPath, model, optimizer, next, classes, normalization);
-            HistoryCsv.Write(Path.Combine(runDirectory, RunFiles.History), history);
-            HistoryPlots.Write(runDirectory, history, description);
+            }, best);
             observer?.EpochDone(record, best);
             if (stoppedEarly)
             {
@@ -216,12 +201,11 @@ public static class Trainer
         return new TrainingResult(runDirectory, history, stopping.Best, stopping.BestEpoch, stoppedEarly, Interrupted: false);
     }
 
-    private static TrainingResult Interrupt(EfficientNetModel model, OptimizerHelper optimizer, TrainingState state, IReadOnlyList<string> classes, Normalization normalization,
-        string lastPath, string runDirectory, List<EpochRecord> history, EarlyStopping stopping, ITrainingObserver? observer)
+    private static TrainingResult Interrupt(RunFolder folder, EfficientNetModel model, OptimizerHelper optimizer, TrainingState state, string runDirectory, EarlyStopping stopping, ITrainingObserver? observer)
     {
-        TrainingCheckpoint.Save(lastPath, model, optimizer, state, classes, normalization);
-        observer?.Message($"interrupted at epoch {state.Epoch + 1}, batch {state.Batch}: checkpoint written to {lastPath}; continue with --resume {runDirectory}");
-        return new TrainingResult(runDirectory, history, stopping.Best, stopping.BestEpoch, StoppedEarly: false, Interrupted: true);
+        folder.SaveLast(model, optimizer, state);
+        observer?.Message($"interrupted at epoch {state.Epoch + 1}, batch {state.Batch}: checkpoint written to {folder.LastPath}; continue with --resume {runDirectory}");
+        return new TrainingResult(runDirectory, state.History, stopping.Best, stopping.BestEpoch, StoppedEarly: false, Interrupted: true);
     }
 
     /// <summary>

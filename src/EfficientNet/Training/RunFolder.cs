@@ -1,0 +1,48 @@
+using System.Text.Json;
+using EfficientNet.Data;
+using EfficientNet.IO;
+using EfficientNet.Models;
+using EfficientNet.Weights;
+using TorchSharp.Modules;
+
+namespace EfficientNet.Training;
+
+/// <summary>
+/// The files of one training run (<see cref="RunFiles"/>), written the same way by every trainer:
+/// options.json at the start; after each epoch the best model, the resumable checkpoint, history.csv
+/// and the plots; each file atomically.
+/// </summary>
+internal sealed class RunFolder(string directory, IReadOnlyList<string> classes, Normalization normalization, string description)
+{
+    public string LastPath => Path.Combine(directory, RunFiles.Last);
+
+    /// <summary>Refuses a folder that already holds a run, then writes options.json.</summary>
+    public static void Create(string directory, TrainOptions options)
+    {
+        if (File.Exists(Path.Combine(directory, RunFiles.Last)) || File.Exists(Path.Combine(directory, RunFiles.Options)))
+        {
+            throw new EfficientNetException($"'{directory}' already holds a run; continue it with --resume {directory} or pick another --out");
+        }
+        Directory.CreateDirectory(directory);
+        AtomicFile.WriteAllText(Path.Combine(directory, RunFiles.Options), JsonSerializer.Serialize(options, Trainer.OptionsJson));
+    }
+
+    /// <summary>Rewrites history.csv (e.g. when a resumed run's checkpoint is behind the file).</summary>
+    public void WriteHistory(IReadOnlyList<EpochRecord> history) => HistoryCsv.Write(Path.Combine(directory, RunFiles.History), history);
+
+    /// <summary>Writes the resumable checkpoint.</summary>
+    public void SaveLast(EfficientNetModel model, OptimizerHelper optimizer, TrainingState state) =>
+        TrainingCheckpoint.Save(LastPath, model, optimizer, state, classes, normalization);
+
+    /// <summary>Everything after a validated epoch: best model (when it is), checkpoint, history, plots.</summary>
+    public void EndEpoch(EfficientNetModel model, OptimizerHelper optimizer, TrainingState state, bool best)
+    {
+        if (best)
+        {
+            ModelCheckpoint.Save(model, Path.Combine(directory, RunFiles.Best), classes, normalization);
+        }
+        SaveLast(model, optimizer, state);
+        WriteHistory(state.History);
+        HistoryPlots.Write(directory, state.History, description);
+    }
+}
