@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using EfficientNet.Cli.Output;
 using EfficientNet.Runtime;
 using static TorchSharp.torch;
@@ -44,27 +45,23 @@ public sealed class CliIO(TextWriter output, TextWriter error)
     public void Json<T>(T value) => Format.WriteJson(Out, value);
 
     /// <summary>
-    /// Runs <paramref name="body"/> with a token that the first Ctrl+C cancels (the run then writes
-    /// its checkpoint and returns); a second Ctrl+C ends the process as usual.
+    /// Runs <paramref name="body"/> with a token that the first Ctrl+C (SIGINT) or SIGTERM cancels (the
+    /// run then writes its checkpoint and returns); a second signal ends the process as usual. SIGTERM
+    /// matters for runs started in the background (`nohup … &amp;`, services, containers), where shells
+    /// start the process with SIGINT ignored.
     /// </summary>
-    public static T WithCtrlC<T>(Func<CancellationToken, T> body)
+    public static T WithInterruption<T>(Func<CancellationToken, T> body)
     {
         ArgumentNullException.ThrowIfNull(body);
         using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        void OnSignal(PosixSignalContext context)
         {
-            e.Cancel = !cancel.IsCancellationRequested;
+            context.Cancel = !cancel.IsCancellationRequested;
             cancel.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            return body(cancel.Token);
         }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        return body(cancel.Token);
     }
 
     /// <summary>A progress display for this output: live on a terminal, plain lines otherwise.</summary>

@@ -54,7 +54,7 @@ internal static class FineTuneCommand
             };
             string runDirectory = parse.GetValue(output) ?? Path.Combine("runs", $"finetune-{DateTime.Now:yyyyMMdd-HHmmss}");
             var observer = io.TrainingObserver();
-            var result = CliIO.WithCtrlC(token => FineTuner.Run(options, runDirectory, observer, token));
+            var result = CliIO.WithInterruption(token => FineTuner.Run(options, runDirectory, observer, token));
             io.Out.WriteLine($"phase 1: {result.Phase1.History.Count} epochs, final validation accuracy {result.Phase1.History[^1].ValAccuracy:P2}");
             if (result.Phase2 is { } phase2)
             {

@@ -59,7 +59,7 @@ internal static class TrainCommand
             var body = io.Guard(_ =>
             {
                 var observer = io.TrainingObserver();
-                var result = CliIO.WithCtrlC(token =>
+                var result = CliIO.WithInterruption(token =>
                 {
                     if (parse.GetValue(resume) is { } runDir)
                     {

@@ -49,8 +49,10 @@ public class TrainCliTests
         Assert.True(new FileInfo(dir.File("confusion.png")).Length > 1000);
     }
 
-    [Fact]
-    public void CtrlC_WritesCheckpoint_ThenResumeFinishes()
+    [Theory]
+    [InlineData("-INT")]  // Ctrl+C
+    [InlineData("-TERM")] // kill, services, containers
+    public void Signal_WritesCheckpoint_ThenResumeFinishes(string signal)
     {
         using var dir = new TempDir();
         string run = dir.File("run");
@@ -65,7 +67,7 @@ public class TrainCliTests
         {
         }
         Assert.NotNull(line);
-        using (var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        using (var kill = Process.Start("kill", [signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {
             kill.WaitForExit();
         }
