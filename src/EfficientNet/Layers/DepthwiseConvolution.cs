@@ -93,6 +93,9 @@ public static class DepthwiseConvolution
             var gradInput = conv_transpose2d(grad_output, weight, null, strides: [stride, stride], padding: [padding, padding],
                 output_padding: [extraRows, extraColumns], groups: weight.shape[0]);
             var gradWeight = WeightGradient(input, grad_output, kernel, stride, padding);
+            // Release the saved input and weight as soon as they are used instead of whenever TorchSharp
+            // disposes the node (this backward runs once per graph: no retain_graph, no double backward).
+            ctx.Dispose();
             return [gradInput, gradWeight, null!, null!];
         }
     }
