@@ -197,7 +197,18 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
         _ => nn.Sequential(nn.Dropout(dropout), nn.Linear(inFeatures, numClasses)),
     };
 
-    /// <summary>torchvision's initialisation: Kaiming-normal (fan-out) convs, unit BatchNorm, uniform linear.</summary>
+    /// <summary>
+    /// torchvision's initialisation (Kaiming-normal fan-out convs, unit BatchNorm, uniform linear), except
+    /// that the layer producing the logits starts at zero.
+    /// </summary>
+    /// <remarks>
+    /// torchvision's uniform ±1/√classes on 1,280 features gives logits with a standard deviation near 5
+    /// at the start (a CIFAR-10 loss of 3.8 where chance is 2.3), and the first epochs go into undoing
+    /// that. Measured on the CIFAR recipe (10,000 images, 3 epochs): validation accuracy 25.6% with
+    /// torchvision's head, 29.8% (epoch 2) with Keras's Glorot-uniform Dense, 42.2% with a zero head.
+    /// PyTorch 1.13 with torchvision's head trains exactly as slowly as ours did, so this is the
+    /// initialisation, not the implementation. Pretrained weights replace all of it anyway.
+    /// </remarks>
     private static void Initialize(nn.Module module)
     {
         using var noGrad = no_grad();
@@ -225,6 +236,11 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
                     }
                     break;
             }
+        }
+        var logits = module.modules().OfType<Linear>().LastOrDefault();
+        if (logits is not null)
+        {
+            nn.init.zeros_(logits.weight);
         }
     }
 }

@@ -1,14 +1,44 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace EfficientNet.Runtime;
 
-/// <summary>The process's resident memory: managed heap and libtorch's native allocations together.</summary>
+/// <summary>The process's resident memory, and a way to hand memory that is already free back to the OS.</summary>
 public static class ResidentMemory
 {
-    /// <summary>Resident set size in MiB (Linux: VmRSS).</summary>
+    /// <summary>The resident set size in MiB.</summary>
     public static double Megabytes()
     {
         using var process = Process.GetCurrentProcess();
         return process.WorkingSet64 / (1024.0 * 1024.0);
     }
+
+    /// <summary>
+    /// Finalizes unreachable managed objects (tensor wrappers included) and asks glibc to return free
+    /// heap pages to the OS, then measures. Called once per epoch by training: freed activation blocks
+    /// of different sizes fragment glibc's heap, and without this the resident size drifts up by
+    /// hundreds of MiB over epochs although the number of live tensors stays constant (measured on CIFAR B0
+    /// with a prefetch thread). It releases only memory nobody holds, so a real leak still shows.
+    /// </summary>
+    public static double ReleaseAndMeasure()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                _ = MallocTrim(0); // 1 if memory went back, 0 if there was none to return: neither is an error
+            }
+            catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+            {
+                // Not glibc (e.g. musl): nothing to trim.
+            }
+        }
+        return Megabytes();
+    }
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(nuint pad);
 }

@@ -78,7 +78,7 @@ public static class CachedFeatureTraining
             double trainSeconds = clock.Elapsed.TotalSeconds;
             var (valLoss, valAccuracy) = Evaluate(head, validationFeatures, validationLabels, options.LabelSmoothing);
             var record = new EpochRecord(epoch + 1, lossSum / train.Count, (double)correct / train.Count, valLoss, valAccuracy, lr,
-                clock.Elapsed.TotalSeconds, train.Count / Math.Max(1e-9, trainSeconds), ResidentMemory.Megabytes());
+                clock.Elapsed.TotalSeconds, train.Count / Math.Max(1e-9, trainSeconds), ResidentMemory.ReleaseAndMeasure());
             history.Add(record);
             bool best = stopping.Update(epoch + 1, valAccuracy);
             folder.EndEpoch(model, optimizer, new TrainingState { Epoch = epoch + 1, Step = stepIndex, BestAccuracy = stopping.Best, BestEpoch = stopping.BestEpoch, StopWait = stopping.Wait, History = history }, best);

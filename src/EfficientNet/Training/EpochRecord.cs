@@ -13,7 +13,7 @@ namespace EfficientNet.Training;
 /// <param name="LearningRate">Learning rate at the epoch's last step.</param>
 /// <param name="Seconds">Wall time of the epoch, validation included.</param>
 /// <param name="ImagesPerSecond">Training images per second.</param>
-/// <param name="ResidentMegabytes">Process resident memory at the end of the epoch (to see that it stays flat).</param>
+/// <param name="ResidentMegabytes">Process resident memory at the end of the epoch, after free memory went back to the OS (<see cref="Runtime.ResidentMemory.ReleaseAndMeasure"/>), to see that it stays flat.</param>
 public sealed record EpochRecord(int Epoch, double TrainLoss, double TrainAccuracy, double ValLoss, double ValAccuracy, double LearningRate, double Seconds, double ImagesPerSecond, double ResidentMegabytes);
 
 /// <summary>history.csv: one line per epoch, rewritten atomically after each epoch.</summary>

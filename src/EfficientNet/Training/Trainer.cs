@@ -171,7 +171,7 @@ public static class Trainer
             }
 
             var record = new EpochRecord(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), val.Loss, val.Accuracy, lr,
-                trainSeconds + clock.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds), ResidentMemory.Megabytes());
+                trainSeconds + clock.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds), ResidentMemory.ReleaseAndMeasure());
             history.Add(record);
 
             double factor = plateau.Update(val.Loss);

@@ -100,7 +100,7 @@ public static class TrainingBenchmark
                 {
                     Step();
                 }
-                rss.Add(ResidentMemory.Megabytes());
+                rss.Add(ResidentMemory.ReleaseAndMeasure());
             }
             return new TrainingBenchmarkResult(options.Batch, iterations, seconds, iterations * options.Batch / seconds, rss);
         }

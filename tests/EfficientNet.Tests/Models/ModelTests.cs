@@ -74,6 +74,26 @@ public class ModelTests
         Assert.Throws<EfficientNetException>(() => model.ResetClassifier(0));
     }
 
+    [Theory]
+    [InlineData(HeadKind.Linear)]
+    [InlineData(HeadKind.Mlp)]
+    public void Create_LogitLayerStartsAtZero_SoTheFirstLossIsChance(HeadKind head)
+    {
+        // A zero logit layer gives uniform predictions: loss ln(classes), not torchvision's ~3.8 on CIFAR-10.
+        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true, Head = head });
+        model.train();
+        using var scope = NewDisposeScope();
+        var logits = model.call(randn(8, 3, 32, 32));
+        Assert.Equal(0f, logits.abs().max().item<float>());
+        var loss = nn.functional.cross_entropy(logits, randint(0, 10, [8])).item<float>();
+        Assert.Equal(Math.Log(10), loss, 5);
+        // The layers before it keep torchvision's random initialisation.
+        var hidden = model.modules().OfType<TorchSharp.Modules.Linear>().ToList();
+        Assert.All(hidden.SkipLast(1), l => Assert.True(l.weight!.abs().max().item<float>() > 0));
+        model.ResetClassifier(5);
+        Assert.Equal(0f, model.call(randn(2, 3, 32, 32)).abs().max().item<float>());
+    }
+
     [Fact]
     public void StochasticDepth_RisesLinearlyAndOnlyOnResidualBlocks()
     {
