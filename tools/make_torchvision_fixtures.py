@@ -10,6 +10,9 @@ OUT_DIR/<arch>.pth         torch.save'd state dict with random weights AND rando
 OUT_DIR/<arch>.safetensors the same tensors in the safetensors format (written here by hand: Debian
                            has no python3-safetensors)
 OUT_DIR/<arch>_io.pth      {"input": x, "logits": model(x)} in eval mode
+OUT_DIR/cifar_b0_train.pth    B0 with the stride-1 CIFAR stem, 10 classes (torchvision's init)
+OUT_DIR/cifar_b0_train_io.pth {"input", "labels", "loss", "grad.<parameter>"}: one training-mode
+                           forward and backward (dropout and stochastic depth off, label smoothing 0.1)
 OUT_DIR/DONE               written last; its presence means the set is complete
 """
 import json
@@ -63,6 +66,27 @@ def save_safetensors(state, path):
             f.write(blob)
 
 
+def training_fixture(out):
+    """Training-mode gradients of the CIFAR variant: what one optimizer step starts from."""
+    torch.manual_seed(0)
+    model = torchvision.models.efficientnet_b0(num_classes=10)
+    model.features[0][0].stride = (1, 1)
+    model.classifier[0].p = 0.0
+    for m in model.modules():
+        if isinstance(m, torchvision.ops.StochasticDepth):
+            m.p = 0.0
+    torch.save({k: v.clone() for k, v in model.state_dict().items()}, os.path.join(out, "cifar_b0_train.pth"))
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(16, 3, 32, 32, generator=gen)
+    y = torch.randint(0, 10, (16,), generator=gen)
+    model.train()
+    loss = torch.nn.functional.cross_entropy(model(x), y, label_smoothing=0.1)
+    loss.backward()
+    io = {"grad." + n: p.grad.clone() for n, p in model.named_parameters()}
+    io.update(input=x, labels=y, loss=loss.detach().reshape(1))
+    torch.save(io, os.path.join(out, "cifar_b0_train_io.pth"))
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(0)
@@ -84,6 +108,7 @@ def main(out):
             save_safetensors(state, os.path.join(out, f"{arch}.safetensors"))
             torch.save({"input": x, "logits": logits}, os.path.join(out, f"{arch}_io.pth"))
         del model
+    training_fixture(out)
     with open(os.path.join(out, "keys.json"), "w") as f:
         json.dump({"torchvision": torchvision.__version__, "models": keys}, f)
     with open(os.path.join(out, "DONE"), "w") as f:
