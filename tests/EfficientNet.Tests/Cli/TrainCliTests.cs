@@ -57,7 +57,9 @@ public class TrainCliTests
         using var dir = new TempDir();
         string run = dir.File("run");
         string[] args = ["train", "--data", Cifar, "--epochs", "2", "--batch", "16", "--train-limit", "160", "--val-fraction", "0.002", "--threads", "2", "--out", run];
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "effnet.dll"), .. args])
+        // env --default-signal: a test host started in the background (nohup … &) passes SIGINT on as
+        // ignored, as POSIX shells do for background jobs, and effnet rightly keeps it ignored then.
+        var start = new ProcessStartInfo("env", ["--default-signal=INT,TERM", "dotnet", Path.Combine(AppContext.BaseDirectory, "effnet.dll"), .. args])
         {
             RedirectStandardOutput = true, RedirectStandardError = true,
         };

@@ -8,8 +8,19 @@ namespace EfficientNet.Tests.Models;
 
 public class FreezingTests
 {
-    private static EfficientNetModel Small(HeadKind head = HeadKind.Linear) =>
-        EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 5, Cifar = true, Head = head });
+    /// <summary>
+    /// A small model whose logit layer is random: the default zero logit layer passes no gradient back
+    /// on the first step, and these tests look at what one step changes.
+    /// </summary>
+    private static EfficientNetModel Small(HeadKind head = HeadKind.Linear)
+    {
+        var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 5, Cifar = true, Head = head });
+        using var noGrad = no_grad();
+        var logits = model.modules().OfType<TorchSharp.Modules.Linear>().Last();
+        double range = 1.0 / Math.Sqrt(logits.out_features); // torchvision's initialisation
+        nn.init.uniform_(logits.weight, -range, range);
+        return model;
+    }
 
     [Fact]
     public void HeadOnly_TrainingStep_LeavesBackboneAndItsStatisticsBitIdentical()
