@@ -124,6 +124,7 @@ public static class FineTuner
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        CheckPhase2Freeze(options);
         if (Directory.Exists(runDirectory) && Directory.EnumerateFileSystemEntries(runDirectory).Any())
         {
             throw new EfficientNetException($"'{runDirectory}' is not empty; pick another --out");
@@ -170,6 +171,21 @@ public static class FineTuner
             phase2 = phase2 is null ? null : Summary(phase2),
         }, Trainer.OptionsJson));
         return new FineTuneResult(phase1, phase2, finalModel, accuracy, evaluation);
+    }
+
+    /// <summary>
+    /// Applies phase 2's freeze spec to the architecture phase 1 will build, so that an --unfreeze larger
+    /// than the backbone fails now rather than after phase 1 has trained and written its run folder.
+    /// </summary>
+    private static void CheckPhase2Freeze(FineTuneOptions options)
+    {
+        if (options.Unfreeze == 0 || options.Phase2Epochs == 0)
+        {
+            return;
+        }
+        var resolved = Trainer.Resolve(options.Phase1());
+        using var model = EfficientNetModel.Create(resolved.Variant!, new EfficientNetOptions { NumClasses = 2, Cifar = resolved.Cifar!.Value });
+        Freezing.Apply(model, options.Phase2("").Freeze);
     }
 
     private static object Summary(TrainingResult r) => new

@@ -8,16 +8,19 @@ namespace EfficientNet.Tests.Models;
 
 public class FreezingTests
 {
+    private static EfficientNetModel Small(HeadKind head = HeadKind.Linear) =>
+        EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 5, Cifar = true, Head = head });
+
     /// <summary>
-    /// A small model that behaves like a pretrained one where these tests look: its BatchNorm running
-    /// statistics are calibrated on a few batches, and its logit layer is random. Fresh running statistics
-    /// (mean 0, variance 1) make a frozen, eval-mode backbone shrink its input to about 1e-14 at the head,
-    /// so the head's gradients would be rounding noise; the default zero logit layer passes no gradient
-    /// back on the first step, and these tests look at what one step changes.
+    /// A small model that behaves like a pretrained one where the step-inspecting tests look: its BatchNorm
+    /// running statistics are calibrated on a few batches, and its logit layer is random. Fresh running
+    /// statistics (mean 0, variance 1) make a frozen, eval-mode backbone shrink its input to about 1e-14 at
+    /// the head, so the head's gradients would be rounding noise; the default zero logit layer passes no
+    /// gradient back on the first step, and these tests look at what one step changes.
     /// </summary>
-    private static EfficientNetModel Small(HeadKind head = HeadKind.Linear)
+    private static EfficientNetModel PretrainedLike(HeadKind head = HeadKind.Linear)
     {
-        var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 5, Cifar = true, Head = head });
+        var model = Small(head);
         using var noGrad = no_grad();
         model.train();
         for (int i = 0; i < 20; i++)
@@ -35,7 +38,7 @@ public class FreezingTests
     public void HeadOnly_TrainingStep_LeavesBackboneAndItsStatisticsBitIdentical()
     {
         manual_seed(0);
-        using var model = Small(HeadKind.Mlp);
+        using var model = PretrainedLike(HeadKind.Mlp);
         Freezing.Apply(model, FreezeSpec.HeadOnly);
         var before = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         using var optimizer = Trainer.CreateOptimizer(new TrainOptions { LearningRate = 1e-2 }, model);
@@ -64,7 +67,7 @@ public class FreezingTests
     public void UnfreezeLastLayers_TrainsExactlyThoseAndTheHead()
     {
         manual_seed(1);
-        using var model = Small();
+        using var model = PretrainedLike();
         Freezing.Apply(model, FreezeSpec.UnfreezeLast(20));
         var layers = Freezing.BackboneLayers(model);
         var unfrozen = layers.TakeLast(20).Select(l => l.Name).ToHashSet();

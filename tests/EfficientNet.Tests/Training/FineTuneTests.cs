@@ -66,7 +66,8 @@ public class FineTuneTests
         string pretrained = Pretrained(dir);
         var options = Options(pretrained, cache: true) with { Unfreeze = 100_000, Phase1Epochs = 1 };
         var e = Assert.Throws<EfficientNetException>(() => FineTuner.Run(options, dir.File("ft")));
-        Assert.Contains("cannot unfreeze the last 100000 layers", e.Message, StringComparison.Ordinal);
+        Assert.Contains("cannot unfreeze the last 100000 layers: the EfficientNet-B0 backbone has 227", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir.File("ft")), "phase 1 ran although phase 2's --unfreeze was impossible");
     }
 
     [Fact]
