@@ -18,15 +18,16 @@ public static class HistoryPlots
             return;
         }
         double[] epochs = history.Select(r => (double)r.Epoch).ToArray();
-        Save(Path.Combine(directory, "loss.png"), $"{title}: loss", "loss", epochs,
+        // Legends go where the curves are not at the end of a run: losses fall, accuracies rise.
+        Save(Path.Combine(directory, "loss.png"), $"{title}: loss", "loss", Alignment.UpperRight, epochs,
             ("train", history.Select(r => r.TrainLoss).ToArray()), ("validation", history.Select(r => r.ValLoss).ToArray()));
-        Save(Path.Combine(directory, "accuracy.png"), $"{title}: accuracy", "accuracy", epochs,
+        Save(Path.Combine(directory, "accuracy.png"), $"{title}: accuracy", "accuracy", Alignment.LowerRight, epochs,
             ("train", history.Select(r => r.TrainAccuracy).ToArray()), ("validation", history.Select(r => r.ValAccuracy).ToArray()));
-        Save(Path.Combine(directory, "lr.png"), $"{title}: learning rate at the end of each epoch", "learning rate", epochs,
+        Save(Path.Combine(directory, "lr.png"), $"{title}: learning rate at the end of each epoch", "learning rate", Alignment.UpperRight, epochs,
             ("learning rate", history.Select(r => r.LearningRate).ToArray()));
     }
 
-    private static void Save(string path, string title, string yLabel, double[] epochs, params (string Label, double[] Values)[] series)
+    private static void Save(string path, string title, string yLabel, Alignment legend, double[] epochs, params (string Label, double[] Values)[] series)
     {
         var plot = new Plot();
         foreach (var (label, values) in series)
@@ -40,7 +41,7 @@ public static class HistoryPlots
         plot.YLabel(yLabel);
         if (series.Length > 1)
         {
-            plot.ShowLegend(Alignment.UpperRight);
+            plot.ShowLegend(legend);
         }
         byte[] png = plot.GetImageBytes(Width, Height, ImageFormat.Png);
         AtomicFile.Write(path, stream => stream.Write(png));
