@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using EfficientNet.Data;
 using EfficientNet.Data.Augmentation;
 using EfficientNet.IO;
@@ -85,11 +86,19 @@ public sealed record FineTuneOptions
         Seed = Seed, Threads = Threads, Device = Device,
     };
 
+    /// <summary>Whether there is a phase 2: layers to unfreeze and epochs to train them.</summary>
+    [JsonIgnore]
+    public bool RunsPhase2 => Unfreeze > 0 && Phase2Epochs > 0;
+
+    /// <summary>Phase 2's freezing: the last <see cref="Unfreeze"/> backbone layers trainable, backbone BatchNorm in inference mode.</summary>
+    [JsonIgnore]
+    public FreezeSpec Phase2Freeze => FreezeSpec.UnfreezeLast(Unfreeze) with { BatchNormInference = true };
+
     /// <summary>The phase 2 training options, starting from phase 1's final weights.</summary>
     public TrainOptions Phase2(string phase1Weights) => Phase1() with
     {
         InitialWeights = phase1Weights, ReplaceHead = false, Variant = null,
-        Freeze = FreezeSpec.UnfreezeLast(Unfreeze) with { BatchNormInference = true },
+        Freeze = Phase2Freeze,
         Epochs = Phase2Epochs, LearningRate = Phase2LearningRate,
     };
 
@@ -139,7 +148,7 @@ public static class FineTuner
             : Trainer.Train(options.Phase1(), phase1Dir, observer, cancellation);
         string final = phase1.LastCheckpointPath;
         TrainingResult? phase2 = null;
-        if (!phase1.Interrupted && options.Unfreeze > 0 && options.Phase2Epochs > 0)
+        if (!phase1.Interrupted && options.RunsPhase2)
         {
             observer?.Message($"phase 2: last {options.Unfreeze} backbone layers unfrozen, {options.Phase2Epochs} epochs at {options.Phase2LearningRate:G3}");
             phase2 = Trainer.Train(options.Phase2(phase1.LastCheckpointPath), Path.Combine(runDirectory, "phase2"), observer, cancellation);
@@ -179,13 +188,13 @@ public static class FineTuner
     /// </summary>
     private static void CheckPhase2Freeze(FineTuneOptions options)
     {
-        if (options.Unfreeze == 0 || options.Phase2Epochs == 0)
+        if (!options.RunsPhase2)
         {
             return;
         }
         var resolved = Trainer.Resolve(options.Phase1());
         using var model = EfficientNetModel.Create(resolved.Variant!, new EfficientNetOptions { NumClasses = 2, Cifar = resolved.Cifar!.Value });
-        Freezing.Apply(model, options.Phase2("").Freeze);
+        Freezing.Apply(model, options.Phase2Freeze);
     }
 
     private static object Summary(TrainingResult r) => new
