@@ -70,14 +70,28 @@ public sealed class ConvNormActivation : nn.Module<Tensor, Tensor>
     public void FuseForInference()
     {
         Unfuse();
-        using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var scale = norm.weight! / (norm.running_var! + norm.eps).sqrt();
-        var weight = conv.weight! * scale.view(-1, 1, 1, 1);
-        var bias = norm.bias! - norm.running_mean! * scale;
+        var (weight, bias) = FoldBatchNorm();
         // Keep the weight's memory layout (channels-last stays channels-last).
         fusedWeight = (conv.weight!.IsChannelsLast() ? weight.ToChannelsLast() : weight.contiguous()).MoveToOuterDisposeScope();
         fusedBias = bias.contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The convolution.</summary>
+    internal Conv2d Convolution => conv;
+
+    /// <summary>Whether a SiLU follows the BatchNorm.</summary>
+    internal bool HasActivation => activation is not null;
+
+    /// <summary>
+    /// The convolution weight and bias with the BatchNorm's running statistics and affine parameters folded in
+    /// (evaluation-mode semantics), computed from the current state dict; for inference and ONNX export.
+    /// </summary>
+    internal (Tensor Weight, Tensor Bias) FoldBatchNorm()
+    {
+        using var noGrad = no_grad();
+        var scale = norm.weight! / (norm.running_var! + norm.eps).sqrt();
+        return (conv.weight! * scale.view(-1, 1, 1, 1), norm.bias! - norm.running_mean! * scale);
     }
 
     /// <summary>Drops the folded weights; forward uses the convolution and BatchNorm again.</summary>

@@ -60,6 +60,9 @@ public sealed class MBConv : nn.Module<Tensor, Tensor>
     /// <summary>Whether the block adds its input back (stride 1, same channels).</summary>
     public bool HasResidual => useResidual;
 
+    /// <summary>The block's layers in order (torchvision's <c>block</c>).</summary>
+    internal Sequential Layers => block;
+
     /// <summary>The block's stochastic-depth drop probability.</summary>
     public double StochasticDepthProbability => stochastic_depth.Probability;
 

@@ -28,6 +28,12 @@ public sealed class SqueezeExcitation : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The 1x1 convolution that squeezes the pooled channels (torchvision's <c>fc1</c>).</summary>
+    internal Conv2d Reduce => fc1;
+
+    /// <summary>The 1x1 convolution back to the input's channels (torchvision's <c>fc2</c>).</summary>
+    internal Conv2d Expand => fc2;
+
     /// <inheritdoc/>
     public override Tensor forward(Tensor input)
     {

@@ -1,0 +1,26 @@
+using static TorchSharp.torch;
+
+namespace EfficientNet.Inference;
+
+/// <summary>The inference engines a classifier can run on.</summary>
+public enum EngineKind
+{
+    /// <summary>TorchSharp (libtorch): the model's own modules, BatchNorm folded, channels-last weights.</summary>
+    Torch,
+
+    /// <summary>ONNX Runtime's CPU provider on the model's ONNX export, all graph optimisations on.</summary>
+    OnnxRuntime,
+}
+
+/// <summary>Something that turns normalised image batches into logits: TorchSharp or ONNX Runtime.</summary>
+public interface IClassifierEngine : IDisposable
+{
+    /// <summary>Which engine this is.</summary>
+    EngineKind Kind { get; }
+
+    /// <summary>
+    /// The (N, classes) logits, on the CPU, of an (N, 3, H, W) float batch normalised as the model expects.
+    /// Runs without gradients; the caller owns (disposes) the result.
+    /// </summary>
+    Tensor Logits(Tensor images);
+}

@@ -1,0 +1,140 @@
+using EfficientNet.Onnx;
+using Microsoft.ML.OnnxRuntime;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
+using static TorchSharp.torch;
+
+namespace EfficientNet.Inference;
+
+/// <summary>
+/// Runs an ONNX classifier in ONNX Runtime's CPU provider: all graph optimisations (constant folding,
+/// operator fusion, the blocked NCHWc layout), sequential execution, <c>threads</c> intra-op threads.
+/// The graph must have the plain export's contract: input <c>input</c> float (N, 3, H, W), output
+/// <c>logits</c> (N, classes).
+/// </summary>
+public sealed class OnnxRuntimeEngine : IClassifierEngine
+{
+    private readonly InferenceSession session;
+    private readonly RunOptions runOptions = new();
+    private readonly string source;
+
+    private OnnxRuntimeEngine(Func<SessionOptions, InferenceSession> open, string source, int threads)
+    {
+        if (threads < 0)
+        {
+            throw new EfficientNetException($"--threads must be 0 (default) or positive, got {threads}");
+        }
+        this.source = source;
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = threads,
+            InterOpNumThreads = 1,
+        };
+        try
+        {
+            session = open(options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new EfficientNetException($"ONNX Runtime cannot load '{source}': {e.Message}", e);
+        }
+        try
+        {
+            (Channels, Height, Width, NumClasses) = CheckContract();
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens an .onnx file.</summary>
+    /// <exception cref="EfficientNetException">Missing, unloadable, or without the expected input and output.</exception>
+    public static OnnxRuntimeEngine FromFile(string path, int threads = 0)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path))
+        {
+            throw new EfficientNetException($"ONNX file not found: '{path}'");
+        }
+        return new OnnxRuntimeEngine(options => new InferenceSession(path, options), path, threads);
+    }
+
+    /// <summary>Opens a serialised model (e.g. <see cref="OnnxExporter.ToBytes"/>); <paramref name="description"/> names it in errors.</summary>
+    public static OnnxRuntimeEngine FromBytes(byte[] model, string description, int threads = 0) =>
+        new(options => new InferenceSession(model, options), description, threads);
+
+    /// <inheritdoc/>
+    public EngineKind Kind => EngineKind.OnnxRuntime;
+
+    /// <summary>Input channels, height and width the graph declares.</summary>
+    public int Channels { get; }
+
+    /// <inheritdoc cref="Channels"/>
+    public int Height { get; }
+
+    /// <inheritdoc cref="Channels"/>
+    public int Width { get; }
+
+    /// <summary>Columns of the logits.</summary>
+    public int NumClasses { get; }
+
+    /// <summary>The model's <c>metadata_props</c>.</summary>
+    public IReadOnlyDictionary<string, string> Metadata => session.ModelMetadata.CustomMetadataMap;
+
+    /// <inheritdoc/>
+    public Tensor Logits(Tensor images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        using var input = ToOrtValue(images);
+        using var outputs = session.Run(runOptions, [OnnxModelInfo.InputName], [input], [OnnxModelInfo.LogitsName]);
+        var logits = outputs[0];
+        long[] shape = logits.GetTensorTypeAndShape().Shape;
+        return tensor(logits.GetTensorDataAsSpan<float>().ToArray(), shape);
+    }
+
+    // Copies an (N, 3, H, W) tensor into a new ONNX Runtime tensor (float32, row-major).
+    private OrtValue ToOrtValue(Tensor images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.ndim != 4 || images.shape[1] != Channels || images.shape[2] != Height || images.shape[3] != Width)
+        {
+            throw new EfficientNetException(
+                $"'{source}' takes (N, {Channels}, {Height}, {Width}) input, got ({string.Join(", ", images.shape)})");
+        }
+        using var dense = images.detach().cpu().to(float32).contiguous();
+        var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, dense.shape);
+        dense.data<float>().CopyTo(value.GetTensorMutableDataAsSpan<float>(), 0, 0);
+        return value;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        runOptions.Dispose();
+        session.Dispose();
+    }
+
+    private (int Channels, int Height, int Width, int Classes) CheckContract()
+    {
+        string expected = $"input '{OnnxModelInfo.InputName}' float32 [batch, 3, H, W] and output '{OnnxModelInfo.LogitsName}' float32 [batch, classes] (effnet export without --preprocess)";
+        string found = $"inputs {Describe(session.InputMetadata)}, outputs {Describe(session.OutputMetadata)}";
+        if (!session.InputMetadata.TryGetValue(OnnxModelInfo.InputName, out var input)
+            || !session.OutputMetadata.TryGetValue(OnnxModelInfo.LogitsName, out var output)
+            || session.InputMetadata.Count != 1
+            || !input.IsTensor || input.ElementDataType != TensorElementType.Float || input.Dimensions.Length != 4
+            || !output.IsTensor || output.ElementDataType != TensorElementType.Float || output.Dimensions.Length != 2
+            || input.Dimensions[1] != 3 || input.Dimensions[2] <= 0 || input.Dimensions[3] <= 0 || output.Dimensions[1] <= 0)
+        {
+            throw new EfficientNetException($"'{source}' does not have the classifier contract: expected {expected}; found {found}");
+        }
+        return (input.Dimensions[1], input.Dimensions[2], input.Dimensions[3], output.Dimensions[1]);
+    }
+
+    private static string Describe(IReadOnlyDictionary<string, NodeMetadata> nodes) =>
+        string.Join(", ", nodes.Select(n => n.Value.IsTensor
+            ? $"'{n.Key}' {n.Value.ElementDataType} [{string.Join(", ", n.Value.Dimensions.Select((d, i) => d >= 0 ? d.ToString(System.Globalization.CultureInfo.InvariantCulture) : n.Value.SymbolicDimensions[i] is { Length: > 0 } s ? s : "?"))}]"
+            : $"'{n.Key}' {n.Value.OnnxValueType}"));
+}
