@@ -67,6 +67,19 @@ public sealed class CliIO(TextWriter output, TextWriter error)
     /// <summary>A progress display for this output: live on a terminal, plain lines otherwise.</summary>
     internal ConsoleTrainingObserver TrainingObserver() => new(Out, live: ReferenceEquals(Out, Console.Out) && !Console.IsOutputRedirected);
 
+    /// <summary>
+    /// Fails before any work when <paramref name="path"/> (an --out file) has the wrong extension or its folder
+    /// does not exist; a folder that is not writable fails at the (atomic) write.
+    /// </summary>
+    public static void RequireOutputFolder(string path, string extension)
+    {
+        if (!string.Equals(Path.GetExtension(path), extension, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new EfficientNetException($"--out must be a {extension} file, got '{path}'");
+        }
+        IO.AtomicFile.RequireFolder(path);
+    }
+
     /// <summary>Applies --threads (libtorch intra-op threads); 0 keeps libtorch's default.</summary>
     public static void ApplyThreads(int threads)
     {

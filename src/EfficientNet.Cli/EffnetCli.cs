@@ -15,13 +15,14 @@ public static class EffnetCli
     /// <summary>Parses and runs <paramref name="args"/>, writing to the given streams; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var root = new RootCommand("EfficientNet for .NET: build, inspect, benchmark and run EfficientNet image classifiers.");
+        var root = new RootCommand("EfficientNet for .NET: build, inspect, train, export, benchmark and run EfficientNet image classifiers.");
         var io = new CliIO(output, error);
         root.Subcommands.Add(ScaleCommand.Create(io));
         root.Subcommands.Add(VariantsCommand.Create(io));
         root.Subcommands.Add(SummaryCommand.Create(io));
         root.Subcommands.Add(CompareCommand.Create(io));
         root.Subcommands.Add(PredictCommand.Create(io));
+        root.Subcommands.Add(ExportCommand.Create(io));
         root.Subcommands.Add(BenchCommand.Create(io));
         root.Subcommands.Add(TrainCommand.Create(io));
         root.Subcommands.Add(EvaluateCommand.Create(io));

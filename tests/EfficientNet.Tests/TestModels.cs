@@ -1,4 +1,7 @@
+using EfficientNet.Data;
+using EfficientNet.Imaging;
 using EfficientNet.Models;
+using EfficientNet.Weights;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -13,7 +16,11 @@ internal static class TestModels
     /// whole depth and folding them into the convolutions matters), and a random logit layer (the default
     /// zero one would make every logit 0). Returned in evaluation mode.
     /// </summary>
-    public static EfficientNetModel PretrainedLike(string variant, EfficientNetOptions options, int batches = 2)
+    /// <param name="variant">Registry name.</param>
+    /// <param name="options">Build options.</param>
+    /// <param name="batches">Calibration batches of random images.</param>
+    /// <param name="images">Calibrate on these (N, 3, H, W) images instead of random ones.</param>
+    public static EfficientNetModel PretrainedLike(string variant, EfficientNetOptions options, int batches = 2, Tensor? images = null)
     {
         var model = EfficientNetModel.Create(variant, options);
         using var noGrad = no_grad();
@@ -28,7 +35,7 @@ internal static class TestModels
         for (int i = 0; i < batches; i++)
         {
             using var scope = NewDisposeScope();
-            model.call(randn(4, 3, model.Resolution, model.Resolution));
+            model.call(images ?? randn(4, 3, model.Resolution, model.Resolution));
         }
         foreach (var norm in norms)
         {
@@ -40,5 +47,28 @@ internal static class TestModels
         nn.init.uniform_(logits.bias, -range, range);
         model.eval();
         return model;
+    }
+
+    /// <summary>flowers12's class names, in folder order.</summary>
+    public static string[] FlowerClasses { get; } =
+        Directory.GetDirectories(Path.Combine(TestPaths.SharedData, "flowers12", "train")).Select(d => Path.GetFileName(d)!).Order(StringComparer.Ordinal).ToArray();
+
+    /// <summary>
+    /// Writes a <see cref="PretrainedLike"/> B0 checkpoint for flowers12's 12 classes at 64x64 (ImageNet
+    /// normalisation), its BatchNorm statistics measured on one training image of each class, to <paramref name="path"/>.
+    /// </summary>
+    public static string FlowersCheckpoint(string path)
+    {
+        manual_seed(5);
+        var preprocessing = Preprocessing.ForResolution(64);
+        using var scope = NewDisposeScope();
+        // Materialised first: stack must not see tensors that nothing references any more.
+        var samples = FlowerClasses
+            .Select(c => ImageDecoder.Load(Directory.GetFiles(Path.Combine(TestPaths.SharedData, "flowers12", "train", c), "*.jpg").Order().First(), preprocessing))
+            .ToArray();
+        var images = stack(samples);
+        using var model = PretrainedLike("b0", new EfficientNetOptions { NumClasses = FlowerClasses.Length, Resolution = 64 }, images: images);
+        ModelCheckpoint.Save(model, path, FlowerClasses, Normalization.ImageNet);
+        return path;
     }
 }

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using EfficientNet.Cli.Output;
 using EfficientNet.Inference;
+using EfficientNet.Architecture;
 using EfficientNet.Models;
+using EfficientNet.Onnx;
 using EfficientNet.Training;
 using EfficientNet.Runtime;
 using TorchSharp;
@@ -26,39 +28,47 @@ internal static class BenchCommand
         var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass", DefaultValueFactory = _ => 16 };
         var seconds = new Option<double>("--seconds") { Description = "Timed seconds after warm-up", DefaultValueFactory = _ => 10 };
         var resolution = new Option<int?>("--resolution") { Description = "Input resolution (default: the variant's)" };
-        var nchw = new Option<bool>("--nchw") { Description = "Use the NCHW layout instead of channels-last" };
-        var noFuse = new Option<bool>("--no-fuse") { Description = "Keep BatchNorm separate instead of folding it into the convolutions" };
+        var nchw = new Option<bool>("--nchw") { Description = "torch engine: NCHW weights instead of channels-last" };
+        var noFuse = new Option<bool>("--no-fuse") { Description = "torch engine: keep BatchNorm separate instead of folding it into the convolutions" };
+        var engine = CommonOptions.Engine();
+        var onnx = new Option<string?>("--onnx") { Description = "onnxruntime engine: run this .onnx file (input 'input', output 'logits') instead of exporting the variant" };
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
-        var command = new Command("infer", "Eval-mode inference throughput of a variant on random input")
+        var command = new Command("infer", "Inference throughput of a variant (random weights and input) on TorchSharp or ONNX Runtime")
         {
-            variant, batch, seconds, resolution, nchw, noFuse, threads, device, json,
+            variant, batch, seconds, resolution, nchw, noFuse, engine, onnx, threads, device, json,
         };
         command.SetAction(io.Guard(parse =>
         {
             CliIO.ApplyThreads(parse.GetValue(threads));
             io.UseRetainingAllocator();
             var dev = Devices.Parse(parse.GetValue(device)!);
-            using var model = EfficientNetModel.Create(parse.GetValue(variant)!, new EfficientNetOptions { Resolution = parse.GetValue(resolution) });
-            model.to(dev);
-            var result = InferenceBenchmark.Run(model, new InferenceBenchmarkOptions
+            string? onnxPath = parse.GetValue(onnx);
+            var kind = parse.GetValue(engine) ?? (onnxPath is null ? EngineKind.Torch : EngineKind.OnnxRuntime);
+            if (onnxPath is not null && kind != EngineKind.OnnxRuntime)
             {
-                Batch = parse.GetValue(batch),
-                Seconds = parse.GetValue(seconds),
-                Settings = new InferenceSettings(ChannelsLast: !parse.GetValue(nchw), FuseBatchNorm: !parse.GetValue(noFuse)),
-            });
+                throw new EfficientNetException("--onnx runs on --engine onnxruntime");
+            }
+            var settings = new InferenceSettings(ChannelsLast: !parse.GetValue(nchw), FuseBatchNorm: !parse.GetValue(noFuse));
+            var (benchEngine, description, side) = OpenEngine(kind, onnxPath, parse.GetValue(variant)!, parse.GetValue(resolution), settings, parse.GetValue(threads), dev);
+            using var _ = benchEngine;
+            var result = InferenceBenchmark.Run(benchEngine, side, new InferenceBenchmarkOptions { Batch = parse.GetValue(batch), Seconds = parse.GetValue(seconds) });
+            bool torchEngine = kind == EngineKind.Torch;
+            int threadCount = torchEngine ? TorchSharp.torch.get_num_threads() : parse.GetValue(threads);
             if (parse.GetValue(json))
             {
                 io.Json(new
                 {
-                    variant = model.Spec.Name,
+                    variant = onnxPath is null ? Variants.Get(parse.GetValue(variant)!).Name : null,
+                    onnx = onnxPath,
+                    engine = kind.ToString().ToLowerInvariant(),
                     device = dev.type.ToString().ToLowerInvariant(),
                     result.Batch,
                     result.Resolution,
-                    result.Threads,
-                    result.Settings.ChannelsLast,
-                    fuseBatchNorm = result.Settings.FuseBatchNorm,
+                    threads = threadCount,
+                    channelsLast = torchEngine ? settings.ChannelsLast : (bool?)null,
+                    fuseBatchNorm = torchEngine ? settings.FuseBatchNorm : (bool?)null,
                     retainingAllocator = io.RetainingAllocator,
                     result.Iterations,
                     result.Seconds,
@@ -67,10 +77,32 @@ internal static class BenchCommand
                 });
                 return;
             }
-            io.Out.WriteLine($"{model.Spec.DisplayName} inference, batch {result.Batch}, {result.Resolution}x{result.Resolution}, {(result.Settings.ChannelsLast ? "channels-last" : "NCHW")}, BatchNorm {(result.Settings.FuseBatchNorm ? "folded" : "separate")}, {result.Threads} threads, {dev.type}, {(io.RetainingAllocator ? "retaining" : "system")} allocator");
+            io.Out.WriteLine($"{description} inference, batch {result.Batch}, {result.Resolution}x{result.Resolution}, {(threadCount == 0 ? "default" : threadCount.ToString(System.Globalization.CultureInfo.InvariantCulture))} threads, {(io.RetainingAllocator ? "retaining" : "system")} allocator");
             io.Out.WriteLine($"{Format.Fixed(result.ImagesPerSecond, 1)} images/s ({Format.Fixed(result.MillisecondsPerBatch, 1)} ms per batch, {result.Iterations} batches in {Format.Fixed(result.Seconds, 1)} s)");
         }));
         return command;
+    }
+
+    private static (IClassifierEngine Engine, string Description, int Resolution) OpenEngine(
+        EngineKind kind, string? onnxPath, string variant, int? resolution, InferenceSettings settings, int threads, TorchSharp.torch.Device device)
+    {
+        if (onnxPath is not null)
+        {
+            var file = OnnxRuntimeEngine.FromFile(onnxPath, threads);
+            return (file, $"{onnxPath} on ONNX Runtime", resolution ?? file.Height);
+        }
+        var model = EfficientNetModel.Create(variant, new EfficientNetOptions { Resolution = resolution });
+        int side = model.Resolution;
+        if (kind == EngineKind.OnnxRuntime)
+        {
+            using (model)
+            {
+                return (OnnxRuntimeEngine.FromBytes(OnnxExporter.ToBytes(model, new OnnxExportOptions()), $"the export of {model.Spec.DisplayName}", threads),
+                    $"{model.Spec.DisplayName} (effnet's ONNX export) on ONNX Runtime", side);
+            }
+        }
+        model.to(device);
+        return (new TorchEngine(model, settings), $"{model.Spec.DisplayName} on TorchSharp, {(settings.ChannelsLast ? "channels-last" : "NCHW")}, BatchNorm {(settings.FuseBatchNorm ? "folded" : "separate")}, {device.type}", side);
     }
 
     private static Command Train(CliIO io)

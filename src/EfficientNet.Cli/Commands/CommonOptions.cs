@@ -1,5 +1,7 @@
 using System.CommandLine;
 using EfficientNet.Architecture;
+using EfficientNet.Inference;
+using EfficientNet.Runtime;
 
 namespace EfficientNet.Cli.Commands;
 
@@ -14,10 +16,32 @@ internal static class CommonOptions
         Required = required,
     };
 
+    /// <summary>--weights and the --variant that plain state dicts need, for verbs that read a weights file.</summary>
+    public static (Option<string> Weights, Option<string> Variant) Weights(string description)
+    {
+        var variant = Variant(required: false);
+        variant.Description += " (required for plain PyTorch state dicts; this library's checkpoints and exports record it)";
+        return (new Option<string>("--weights", "-w") { Description = description, Required = true }, variant);
+    }
+
     public static Option<int> Threads() => new("--threads")
     {
         Description = "libtorch intra-op threads (0: libtorch's default, one per physical core)",
         DefaultValueFactory = _ => 0,
+    };
+
+    public static Option<EngineKind?> Engine() => new("--engine")
+    {
+        Description = "torch (TorchSharp) or onnxruntime (ONNX Runtime on the model's ONNX export); default: onnxruntime for .onnx files, torch otherwise",
+    };
+
+    /// <summary>The options that open a classifier (<see cref="Classifier.Open"/>), read from a parse.</summary>
+    public static ClassifierOptions ClassifierOptions(ParseResult parse, Option<EngineKind?> engine, Option<string> variant, Option<int> threads, Option<string> device) => new()
+    {
+        Engine = parse.GetValue(engine),
+        Variant = parse.GetValue(variant),
+        Threads = parse.GetValue(threads),
+        Device = Devices.Parse(parse.GetValue(device)!),
     };
 
     public static Option<string> Device() => new("--device")

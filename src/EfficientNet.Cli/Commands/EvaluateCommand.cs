@@ -1,6 +1,7 @@
 using System.CommandLine;
 using EfficientNet.Cli.Output;
 using EfficientNet.Data;
+using EfficientNet.Inference;
 using EfficientNet.Runtime;
 using EfficientNet.Training;
 
@@ -11,25 +12,29 @@ internal static class EvaluateCommand
 {
     public static Command Create(CliIO io)
     {
-        var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "A checkpoint written by effnet train (best.safetensors or last.safetensors)", Required = true };
+        var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "A checkpoint written by effnet train (best.safetensors or last.safetensors), or its .onnx export", Required = true };
         var dataset = new Option<DatasetKind>("--dataset") { Description = "cifar10 or folder", DefaultValueFactory = _ => DatasetKind.Cifar10 };
         var data = new Option<string?>("--data") { Description = "CIFAR-10 folder, or image folder root/<class>/*.jpg (cifar10 without --data: the download cache)" };
         var split = new Option<Cifar10Split>("--split") { Description = "CIFAR-10 split: test (test_batch.bin) or train (data_batch_1..5)", DefaultValueFactory = _ => Cifar10Split.Test };
         var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass", DefaultValueFactory = _ => 256 };
         var plot = new Option<string?>("--plot") { Description = "Confusion-matrix PNG (default: confusion-<split>.png beside the checkpoint)" };
+        var engine = CommonOptions.Engine();
+        var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var command = new Command("evaluate", "Accuracy, per-class accuracy and confusion matrix (text and PNG) of a checkpoint on a dataset")
         {
-            checkpoint, dataset, data, split, batch, plot, device, json,
+            checkpoint, dataset, data, split, batch, plot, engine, threads, device, json,
         };
         command.SetAction(io.Guard(parse =>
         {
+            CliIO.ApplyThreads(parse.GetValue(threads));
             io.UseRetainingAllocator();
             string path = parse.GetValue(checkpoint)!;
             var kind = parse.GetValue(dataset);
             string splitName = kind == DatasetKind.Cifar10 ? parse.GetValue(split).ToString().ToLowerInvariant() : Path.GetFileName(Path.TrimEndingDirectorySeparator(parse.GetValue(data) ?? "folder"));
-            var result = CheckpointEvaluation.Run(path, new EvaluationRequest(kind, parse.GetValue(data), parse.GetValue(split), parse.GetValue(batch)), Devices.Parse(parse.GetValue(device)!));
+            var options = new ClassifierOptions { Engine = parse.GetValue(engine), Threads = parse.GetValue(threads), Device = Devices.Parse(parse.GetValue(device)!) };
+            var result = CheckpointEvaluation.Run(path, new EvaluationRequest(kind, parse.GetValue(data), parse.GetValue(split), parse.GetValue(batch)), options);
             string plotPath = parse.GetValue(plot) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $"confusion-{splitName}.png");
             ConfusionMatrixPlot.Write(plotPath, result, $"{Path.GetFileName(path)} on {kind.ToString().ToLowerInvariant()} {splitName}");
             var perClass = result.PerClassAccuracy;
@@ -44,6 +49,7 @@ internal static class EvaluateCommand
                     perClassAccuracy = result.Classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => perClass[x.i]),
                     confusion = Enumerable.Range(0, result.Classes.Count).Select(t => Enumerable.Range(0, result.Classes.Count).Select(p => result.Confusion[t, p]).ToArray()),
                     confusionPlot = plotPath,
+                    engine = Classifier.EngineFor(path, parse.GetValue(engine)).ToString().ToLowerInvariant(),
                 });
                 return;
             }

@@ -11,9 +11,7 @@ internal static class FineTuneCommand
     public static Command Create(CliIO io)
     {
         var d = new FineTuneOptions();
-        var variant = CommonOptions.Variant(required: false);
-        variant.Description += " (required for plain PyTorch state dicts; checkpoints record it)";
-        var weights = new Option<string>("--weights", "-w") { Description = "Pretrained weights: an effnet checkpoint or a torchvision-layout .pth / .safetensors", Required = true };
+        var (weights, variant) = CommonOptions.Weights("Pretrained weights: an effnet checkpoint or a torchvision-layout .pth / .safetensors");
         var dataset = new Option<DatasetKind>("--dataset") { Description = "folder or cifar10", DefaultValueFactory = _ => d.Dataset };
         var data = new Option<string?>("--data") { Description = "Training images: root/<class>/*.jpg (or a CIFAR-10 folder)" };
         var valData = new Option<string?>("--val-data") { Description = "Validation/test folder with the same classes (gets a full final evaluation); else --val-fraction" };

@@ -1,45 +1,65 @@
 using System.CommandLine;
 using EfficientNet.Cli.Output;
-using EfficientNet.Imaging;
 using EfficientNet.Inference;
-using EfficientNet.Weights;
-using EfficientNet.Runtime;
-using TorchSharp;
 
 namespace EfficientNet.Cli.Commands;
 
-/// <summary><c>effnet predict</c>: top-k classes of one image.</summary>
+/// <summary><c>effnet predict</c>: top-k classes of one image, or of a folder or list of images into a file.</summary>
 internal static class PredictCommand
 {
     public static Command Create(CliIO io)
     {
-        var variant = CommonOptions.Variant(required: false);
-        variant.Description += " (required for plain PyTorch state dicts; checkpoints record it)";
-        var weights = new Option<string>("--weights", "-w") { Description = "Weights: this library's checkpoint, or a torchvision-layout .pth / .safetensors state dict", Required = true };
-        var image = new Option<string>("--image", "-i") { Description = "Image file (JPEG, PNG, WebP, BMP, GIF)", Required = true };
+        var (weights, variant) = CommonOptions.Weights("This library's checkpoint, a torchvision-layout .pth / .safetensors state dict, or an .onnx file from effnet export");
+        var image = new Option<string?>("--image", "-i") { Description = "One image file (JPEG, PNG, WebP, BMP, GIF)" };
+        var images = new Option<string?>("--images") { Description = "A folder (searched recursively) or a text file listing one image path per line; needs --out" };
+        var output = new Option<string?>("--out", "-o") { Description = "Predictions file for --images: .csv or .jsonl; re-running with the same file skips the images it holds" };
+        var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass (--images)", DefaultValueFactory = _ => 16 };
+        var shard = new Option<string?>("--shard") { Description = "K/N: only the K-th of N equal parts of the sorted listing (--images; for N machines)" };
         var top = new Option<int>("--top") { Description = "How many classes to show", DefaultValueFactory = _ => 5 };
         var labels = new Option<string?>("--labels") { Description = "Class names, one per line (default: the checkpoint's)" };
+        var engine = CommonOptions.Engine();
+        var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
-        var command = new Command("predict", "Classify an image: decode, resize and centre-crop to the model's resolution, ImageNet normalisation, top-k")
+        var command = new Command("predict", "Classify images with the preprocessing the weights expect (resize, centre crop, normalisation): one --image, or --images into --out")
         {
-            variant, weights, image, top, labels, device, json,
+            variant, weights, image, images, output, batch, shard, top, labels, engine, threads, device, json,
         };
         command.SetAction(io.Guard(parse =>
         {
+            string? one = parse.GetValue(image);
+            string? many = parse.GetValue(images);
+            if ((one is null) == (many is null))
+            {
+                throw new EfficientNetException("pass either --image FILE or --images DIR|LIST.txt --out FILE");
+            }
+            string? outPath = parse.GetValue(output);
+            if (many is not null && outPath is null)
+            {
+                throw new EfficientNetException("--images needs --out predictions.csv (or .jsonl)");
+            }
+            if (many is null && (outPath is not null || parse.GetValue(shard) is not null))
+            {
+                throw new EfficientNetException("--out and --shard go with --images");
+            }
+            var shardValue = parse.GetValue(shard) is { } text ? Shard.Parse(text) : (Shard?)null;
+            if (outPath is not null)
+            {
+                BatchPrediction.CheckOutput(outPath);
+            }
+            CliIO.ApplyThreads(parse.GetValue(threads));
             io.UseRetainingAllocator();
-            var dev = Devices.Parse(parse.GetValue(device)!);
-            using var loaded = ModelLoader.Load(parse.GetValue(weights)!, new LoadOptions { Variant = parse.GetValue(variant) });
-            loaded.Model.to(dev);
-            InferenceOptimizer.Prepare(loaded.Model, new InferenceSettings());
-            var names = parse.GetValue(labels) is { } path ? Predictor.ReadLabels(path) : loaded.ClassNames;
-            // Preprocessing travels with the weights: a checkpoint records its normalisation; official
-            // torchvision files are recognised by their published hash and get their preset.
-            var official = loaded.Format == WeightsFormat.PyTorch || loaded.Normalization is null ? PretrainedRegistry.Identify(parse.GetValue(weights)!) : null;
-            var preprocessing = official is not null && official.Variant == loaded.Model.Spec.Name
-                ? official.Preprocessing
-                : Preprocessing.ForResolution(loaded.Model.Resolution, loaded.Normalization);
-            var predictions = Predictor.Predict(loaded.Model, parse.GetValue(image)!, parse.GetValue(top), names, preprocessing);
+            var options = CommonOptions.ClassifierOptions(parse, engine, variant, threads, device) with
+            {
+                Labels = parse.GetValue(labels) is { } labelsPath ? Classifier.ReadLabels(labelsPath) : null,
+            };
+            using var classifier = Classifier.Open(parse.GetValue(weights)!, options);
+            if (many is not null)
+            {
+                PredictMany(io, classifier, many, outPath!, new BatchPredictionOptions { Batch = parse.GetValue(batch), Top = parse.GetValue(top), Shard = shardValue }, parse.GetValue(json));
+                return;
+            }
+            var predictions = classifier.Predict(one!, parse.GetValue(top));
             if (parse.GetValue(json))
             {
                 io.Json(predictions);
@@ -54,5 +74,59 @@ internal static class PredictCommand
             table.Write(io.Out);
         }));
         return command;
+    }
+
+    private static void PredictMany(CliIO io, Classifier classifier, string source, string output, BatchPredictionOptions options, bool json)
+    {
+        var progress = new ProgressLine(io.Err);
+        var summary = CliIO.WithInterruption(token => BatchPrediction.Run(classifier, source, output, options, progress, token));
+        if (json)
+        {
+            io.Json(new
+            {
+                summary.Output,
+                summary.Listed,
+                shard = options.Shard?.ToString(),
+                summary.InShard,
+                summary.AlreadyWritten,
+                summary.Predicted,
+                failed = summary.Failures.Count,
+                failures = summary.Failures.Select(f => new { f.Path, f.Error }),
+                summary.Seconds,
+                summary.ImagesPerSecond,
+                summary.Interrupted,
+                engine = classifier.Engine.Kind.ToString().ToLowerInvariant(),
+            });
+        }
+        else
+        {
+            io.Out.WriteLine($"{summary.Predicted} images classified, {summary.Failures.Count} failed, {summary.AlreadyWritten} already in {output} " +
+                $"({summary.InShard} in {(options.Shard is { } s ? $"shard {s} of {summary.Listed}" : "the listing")}; {Format.Fixed(summary.ImagesPerSecond, 1)} images/s, {classifier.Engine.Kind.ToString().ToLowerInvariant()})");
+            foreach (var failure in summary.Failures)
+            {
+                io.Out.WriteLine($"  failed: {failure.Path}: {failure.Error}");
+            }
+        }
+        if (summary.Interrupted)
+        {
+            throw new OperationCanceledException($"stopped after {summary.Predicted + summary.Failures.Count} images; the rows are in {output}: run the same command again to continue");
+        }
+    }
+
+    /// <summary>Progress on stderr: a line at every tenth of the work.</summary>
+    private sealed class ProgressLine(TextWriter writer) : IProgress<BatchPredictionProgress>
+    {
+        private int shownTenths;
+
+        public void Report(BatchPredictionProgress value)
+        {
+            int tenths = value.Total == 0 ? 10 : 10 * value.Done / value.Total;
+            if (tenths <= shownTenths && value.Done < value.Total)
+            {
+                return;
+            }
+            shownTenths = tenths;
+            writer.WriteLine($"predict: {value.Done}/{value.Total} images, {value.Failed} failed, {Format.Fixed(value.Done / Math.Max(value.Seconds, 1e-9), 1)} images/s");
+        }
     }
 }

@@ -18,7 +18,7 @@ public static class AtomicFile
         string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            using (var stream = Create(temp, full))
             {
                 write(stream);
                 stream.Flush(flushToDisk: true);
@@ -29,6 +29,29 @@ public static class AtomicFile
         {
             File.Delete(temp);
             throw;
+        }
+    }
+
+    /// <summary>Fails before any work is done when the folder <paramref name="path"/> would be written to does not exist.</summary>
+    public static void RequireFolder(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!Directory.Exists(folder))
+        {
+            throw new EfficientNetException($"cannot write '{path}': the folder '{folder}' does not exist; create it first");
+        }
+    }
+
+    private static FileStream Create(string temp, string target)
+    {
+        try
+        {
+            return new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new EfficientNetException($"cannot write '{target}': the folder is not writable ({e.Message})", e);
         }
     }
 

@@ -39,20 +39,33 @@ public static class ImageDecoder
     public static Tensor ToTensor(SKBitmap bitmap, Preprocessing preprocessing)
     {
         ArgumentNullException.ThrowIfNull(preprocessing);
-        byte[] rgb = ResizeAndCrop(bitmap, preprocessing.ResizeSize, preprocessing.CropSize, preprocessing.Interpolation);
         int crop = preprocessing.CropSize;
-        int plane = crop * crop;
-        float[] data = new float[rgb.Length];
+        float[] data = new float[3 * crop * crop];
+        ToPlanes(bitmap, preprocessing, data);
+        return tensor(data, [3, crop, crop]);
+    }
+
+    /// <summary>Decodes, resizes, centre-crops and normalises one file into <paramref name="destination"/> (3 planes of crop x crop floats).</summary>
+    /// <remarks>Allocates no tensor, so several threads can decode into one batch buffer.</remarks>
+    public static void LoadInto(string path, Preprocessing preprocessing, Span<float> destination)
+    {
+        using var bitmap = Decode(path);
+        ToPlanes(bitmap, preprocessing, destination);
+    }
+
+    private static void ToPlanes(SKBitmap bitmap, Preprocessing preprocessing, Span<float> destination)
+    {
+        byte[] rgb = ResizeAndCrop(bitmap, preprocessing.ResizeSize, preprocessing.CropSize, preprocessing.Interpolation);
+        int plane = preprocessing.CropSize * preprocessing.CropSize;
         for (int c = 0; c < 3; c++)
         {
             float mean = preprocessing.Normalization.Mean[c];
             float std = preprocessing.Normalization.Std[c];
             for (int i = c * plane; i < (c + 1) * plane; i++)
             {
-                data[i] = (rgb[i] / 255f - mean) / std;
+                destination[i] = (rgb[i] / 255f - mean) / std;
             }
         }
-        return tensor(data, [3, crop, crop]);
     }
 
     /// <summary>

@@ -11,17 +11,11 @@ public sealed record InferenceBenchmarkOptions
     /// <summary>Images per forward pass.</summary>
     public int Batch { get; init; } = 16;
 
-    /// <summary>Square input resolution; null takes the model's.</summary>
-    public int? Resolution { get; init; }
-
     /// <summary>Measured seconds (after warm-up).</summary>
     public double Seconds { get; init; } = 10;
 
-    /// <summary>Untimed forward passes first (allocator, oneDNN primitive caches).</summary>
+    /// <summary>Untimed forward passes first (allocator, oneDNN primitive caches, ONNX Runtime's first-run planning).</summary>
     public int WarmupIterations { get; init; } = 3;
-
-    /// <summary>Channels-last layout and BatchNorm folding (see <see cref="InferenceOptimizer"/>).</summary>
-    public InferenceSettings Settings { get; init; } = new();
 }
 
 /// <summary>Throughput and latency of a benchmark run.</summary>
@@ -31,20 +25,20 @@ public sealed record InferenceBenchmarkOptions
 /// <param name="Seconds">Timed seconds.</param>
 /// <param name="ImagesPerSecond">Images classified per second.</param>
 /// <param name="MillisecondsPerBatch">Mean latency of one forward pass.</param>
-/// <param name="Threads">libtorch intra-op threads.</param>
-/// <param name="Settings">Layout and BatchNorm folding used.</param>
-public sealed record BenchmarkResult(int Batch, int Resolution, int Iterations, double Seconds, double ImagesPerSecond, double MillisecondsPerBatch, int Threads, InferenceSettings Settings);
+public sealed record BenchmarkResult(int Batch, int Resolution, int Iterations, double Seconds, double ImagesPerSecond, double MillisecondsPerBatch);
 
 /// <summary>
-/// Measures eval-mode forward passes of a model on random input (the real inference path: the same
-/// model class, <c>no_grad</c>, one dispose scope per pass). Not a unit test: it reports what it sees.
+/// Measures an engine's forward passes on random input through the real inference path
+/// (<see cref="IClassifierEngine.Logits"/>: for TorchSharp the prepared model under <c>no_grad</c>, for ONNX
+/// Runtime the copy into its tensor, the session run and the copy out). Not a unit test: it reports what
+/// it sees.
 /// </summary>
 public static class InferenceBenchmark
 {
-    /// <summary>Runs the benchmark; the model is prepared for inference as <see cref="InferenceBenchmarkOptions.Settings"/> say.</summary>
-    public static BenchmarkResult Run(EfficientNetModel model, InferenceBenchmarkOptions options)
+    /// <summary>Runs the benchmark on (batch, 3, resolution, resolution) random input.</summary>
+    public static BenchmarkResult Run(IClassifierEngine engine, int resolution, InferenceBenchmarkOptions options)
     {
-        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(options);
         if (options.Batch <= 0)
         {
@@ -54,42 +48,40 @@ public static class InferenceBenchmark
         {
             throw new EfficientNetException($"--seconds must be positive, got {options.Seconds}");
         }
-        int resolution = options.Resolution ?? model.Resolution;
         if (resolution < EfficientNetOptions.MinResolution)
         {
             throw new EfficientNetException($"the input resolution must be at least {EfficientNetOptions.MinResolution} pixels, got {resolution}");
         }
-        InferenceOptimizer.Prepare(model, options.Settings);
-        var device = model.parameters().First().device;
-        using var input = MakeInput(options.Batch, resolution, options.Settings.ChannelsLast, device);
-        using var noGrad = no_grad();
-
+        using var input = MakeInput(options.Batch, resolution, engine);
         for (int i = 0; i < options.WarmupIterations; i++)
         {
-            Forward(model, input);
+            Forward(engine, input);
         }
         var clock = Stopwatch.StartNew();
         int iterations = 0;
         while (iterations == 0 || clock.Elapsed.TotalSeconds < options.Seconds)
         {
-            Forward(model, input);
+            Forward(engine, input);
             iterations++;
         }
         double seconds = clock.Elapsed.TotalSeconds;
-        return new BenchmarkResult(options.Batch, resolution, iterations, seconds, iterations * options.Batch / seconds, 1000 * seconds / iterations, get_num_threads(), options.Settings);
+        return new BenchmarkResult(options.Batch, resolution, iterations, seconds, iterations * options.Batch / seconds, 1000 * seconds / iterations);
     }
 
-    private static Tensor MakeInput(int batch, int resolution, bool channelsLast, Device device)
+    // A TorchSharp engine with channels-last weights gets channels-last input, as a pipeline feeding it would.
+    private static Tensor MakeInput(int batch, int resolution, IClassifierEngine engine)
     {
         using var scope = NewDisposeScope();
+        var device = engine is TorchEngine torchEngine ? torchEngine.Model.parameters().First().device : CPU;
         var x = randn([batch, 3, resolution, resolution], device: device);
+        bool channelsLast = engine is TorchEngine { Settings.ChannelsLast: true };
         return (channelsLast ? x.ToChannelsLast() : x).MoveToOuterDisposeScope();
     }
 
-    private static void Forward(EfficientNetModel model, Tensor input)
+    private static void Forward(IClassifierEngine engine, Tensor input)
     {
         using var scope = NewDisposeScope();
-        var logits = model.call(input);
+        var logits = engine.Logits(input);
         // Reading a value forces completion on asynchronous devices (CUDA); on the CPU it is immediate.
         _ = logits[0, 0].item<float>();
     }

@@ -41,7 +41,7 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
         }
         try
         {
-            (Channels, Height, Width, NumClasses) = CheckContract();
+            (InputDimensions, NumClasses) = CheckContract();
         }
         catch
         {
@@ -69,14 +69,14 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
     /// <inheritdoc/>
     public EngineKind Kind => EngineKind.OnnxRuntime;
 
-    /// <summary>Input channels, height and width the graph declares.</summary>
-    public int Channels { get; }
+    /// <summary>The input shape the graph declares, (batch, 3, H, W); -1 where a dimension is symbolic.</summary>
+    public IReadOnlyList<int> InputDimensions { get; }
 
-    /// <inheritdoc cref="Channels"/>
-    public int Height { get; }
+    /// <summary>Input height.</summary>
+    public int Height => InputDimensions[2];
 
-    /// <inheritdoc cref="Channels"/>
-    public int Width { get; }
+    /// <summary>Input width.</summary>
+    public int Width => InputDimensions[3];
 
     /// <summary>Columns of the logits.</summary>
     public int NumClasses { get; }
@@ -89,7 +89,7 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
     {
         ArgumentNullException.ThrowIfNull(images);
         using var input = ToOrtValue(images);
-        using var outputs = session.Run(runOptions, [OnnxModelInfo.InputName], [input], [OnnxModelInfo.LogitsName]);
+        using var outputs = session.Run(runOptions, [OnnxExporter.InputName], [input], [OnnxExporter.LogitsName]);
         var logits = outputs[0];
         long[] shape = logits.GetTensorTypeAndShape().Shape;
         return tensor(logits.GetTensorDataAsSpan<float>().ToArray(), shape);
@@ -99,10 +99,11 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
     private OrtValue ToOrtValue(Tensor images)
     {
         ArgumentNullException.ThrowIfNull(images);
-        if (images.ndim != 4 || images.shape[1] != Channels || images.shape[2] != Height || images.shape[3] != Width)
+        if (images.ndim != 4 || images.shape[1] != 3 || images.shape[2] != Height || images.shape[3] != Width
+            || (InputDimensions[0] > 0 && images.shape[0] != InputDimensions[0]))
         {
             throw new EfficientNetException(
-                $"'{source}' takes (N, {Channels}, {Height}, {Width}) input, got ({string.Join(", ", images.shape)})");
+                $"'{source}' takes ({(InputDimensions[0] > 0 ? InputDimensions[0] : "N")}, 3, {Height}, {Width}) input, got ({string.Join(", ", images.shape)})");
         }
         using var dense = images.detach().cpu().to(float32).contiguous();
         var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, dense.shape);
@@ -117,12 +118,12 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
         session.Dispose();
     }
 
-    private (int Channels, int Height, int Width, int Classes) CheckContract()
+    private (int[] Input, int Classes) CheckContract()
     {
-        string expected = $"input '{OnnxModelInfo.InputName}' float32 [batch, 3, H, W] and output '{OnnxModelInfo.LogitsName}' float32 [batch, classes] (effnet export without --preprocess)";
+        string expected = $"input '{OnnxExporter.InputName}' float32 [batch, 3, H, W] and output '{OnnxExporter.LogitsName}' float32 [batch, classes] (effnet export without --preprocess)";
         string found = $"inputs {Describe(session.InputMetadata)}, outputs {Describe(session.OutputMetadata)}";
-        if (!session.InputMetadata.TryGetValue(OnnxModelInfo.InputName, out var input)
-            || !session.OutputMetadata.TryGetValue(OnnxModelInfo.LogitsName, out var output)
+        if (!session.InputMetadata.TryGetValue(OnnxExporter.InputName, out var input)
+            || !session.OutputMetadata.TryGetValue(OnnxExporter.LogitsName, out var output)
             || session.InputMetadata.Count != 1
             || !input.IsTensor || input.ElementDataType != TensorElementType.Float || input.Dimensions.Length != 4
             || !output.IsTensor || output.ElementDataType != TensorElementType.Float || output.Dimensions.Length != 2
@@ -130,7 +131,7 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
         {
             throw new EfficientNetException($"'{source}' does not have the classifier contract: expected {expected}; found {found}");
         }
-        return (input.Dimensions[1], input.Dimensions[2], input.Dimensions[3], output.Dimensions[1]);
+        return (input.Dimensions, output.Dimensions[1]);
     }
 
     private static string Describe(IReadOnlyDictionary<string, NodeMetadata> nodes) =>

@@ -1,4 +1,5 @@
 using EfficientNet.Imaging;
+using EfficientNet.Inference;
 using EfficientNet.IO;
 using EfficientNet.Models;
 using Google.Protobuf;
@@ -47,10 +48,22 @@ public sealed record OnnxExportOptions
 /// as Sigmoid and Mul. Contract: input <c>input</c> float32 (batch, 3, H, W) normalised as the weights
 /// expect, output <c>logits</c> (batch, classes); with <see cref="OnnxExportOptions.Preprocess"/>, input
 /// <c>image</c> uint8 (batch, H, W, 3) and output <c>probabilities</c>. The metadata describes the model
-/// (<see cref="OnnxModelInfo"/>).
+/// (<see cref="ClassifierInfo"/>).
 /// </summary>
 public static class OnnxExporter
 {
+    /// <summary>Name of the float input, (batch, 3, H, W) normalised as the weights expect.</summary>
+    public const string InputName = "input";
+
+    /// <summary>Name of the output of a plain export: (batch, classes) logits.</summary>
+    public const string LogitsName = "logits";
+
+    /// <summary>Name of the uint8 input of a <c>--preprocess</c> export: (batch, H, W, 3) RGB at the model's resolution.</summary>
+    public const string ImageName = "image";
+
+    /// <summary>Name of the output of a <c>--preprocess</c> export: (batch, classes) softmax probabilities.</summary>
+    public const string ProbabilitiesName = "probabilities";
+
     /// <summary>The serialised ONNX model (for an in-memory session, or to write elsewhere).</summary>
     public static byte[] ToBytes(EfficientNetModel model, OnnxExportOptions options)
     {
@@ -66,20 +79,6 @@ public static class OnnxExporter
         AtomicFile.Write(path, stream => stream.Write(bytes));
     }
 
-    /// <summary>The description an export of <paramref name="model"/> with <paramref name="options"/> carries.</summary>
-    public static OnnxModelInfo Describe(EfficientNetModel model, OnnxExportOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(options);
-        if (options.ClassNames is not null && options.ClassNames.Count != model.NumClasses)
-        {
-            throw new EfficientNetException($"{options.ClassNames.Count} class names given for a model with {model.NumClasses} classes");
-        }
-        string description = $"{model.Spec.DisplayName}{(model.Options.Cifar ? " (CIFAR stem)" : "")}, {model.Options.Head.ToString().ToLowerInvariant()} head, {model.NumClasses} classes";
-        return new OnnxModelInfo(model.Spec.Name, description, model.NumClasses, options.ClassNames,
-            options.Preprocessing ?? Preprocessing.ForResolution(model.Resolution), options.Preprocess, options.SourceSha256);
-    }
-
     private static ModelProto Build(EfficientNetModel model, OnnxExportOptions options)
     {
         if (options.Opset is < OnnxExportOptions.MinOpset or > OnnxExportOptions.MaxOpset)
@@ -91,24 +90,24 @@ public static class OnnxExporter
         {
             throw new EfficientNetException($"--batch must be positive, got {options.Batch}");
         }
-        var info = Describe(model, options);
+        var info = ClassifierInfo.For(model, options.ClassNames, options.Preprocessing, options.SourceSha256) with { PreprocessingInGraph = options.Preprocess };
         long? batch = options.Batch;
         long side = info.Resolution;
         var graph = new OnnxGraph();
         graph.Proto.Name = model.Spec.DisplayName;
 
-        string input = options.Preprocess ? Preprocess(graph, info) : OnnxModelInfo.InputName;
+        string input = options.Preprocess ? Preprocess(graph, info) : InputName;
         string output = OnnxOperators.Emit(graph, model, input, "");
         if (options.Preprocess)
         {
             output = graph.Node("Softmax", "probabilities", [output], Int("axis", 1));
         }
-        string outputName = options.Preprocess ? OnnxModelInfo.ProbabilitiesName : OnnxModelInfo.LogitsName;
+        string outputName = options.Preprocess ? ProbabilitiesName : LogitsName;
         graph.RenameOutput(output, outputName);
 
         graph.Proto.Input.Add(options.Preprocess
-            ? Value(OnnxModelInfo.ImageName, TensorProto.Types.DataType.Uint8, batch, side, side, 3)
-            : Value(OnnxModelInfo.InputName, TensorProto.Types.DataType.Float, batch, 3, side, side));
+            ? Value(ImageName, TensorProto.Types.DataType.Uint8, batch, side, side, 3)
+            : Value(InputName, TensorProto.Types.DataType.Float, batch, 3, side, side));
         graph.Proto.Output.Add(Value(outputName, TensorProto.Types.DataType.Float, batch, model.NumClasses));
 
         var proto = new ModelProto
@@ -125,13 +124,13 @@ public static class OnnxExporter
     }
 
     // uint8 (batch, H, W, 3) → float (batch, 3, H, W): (x / 255 - mean) / std as one multiply and one add per channel.
-    private static string Preprocess(OnnxGraph graph, OnnxModelInfo info)
+    private static string Preprocess(OnnxGraph graph, ClassifierInfo info)
     {
         var norm = info.Preprocessing.Normalization;
         float[] scale = [.. norm.Std.Select(s => 1f / (255f * s))];
         float[] shift = [.. norm.Mean.Zip(norm.Std, (m, s) => -m / s)];
         const string scope = "preprocess";
-        string x = graph.Node("Transpose", scope, [OnnxModelInfo.ImageName], Ints("perm", 0, 3, 1, 2));
+        string x = graph.Node("Transpose", scope, [ImageName], Ints("perm", 0, 3, 1, 2));
         x = graph.Node("Cast", scope, [x], Int("to", (long)TensorProto.Types.DataType.Float));
         x = graph.Node("Mul", scope, [x, graph.Initializer(scope + ".scale", scale, [1, 3, 1, 1])]);
         return graph.Node("Add", scope, [x, graph.Initializer(scope + ".shift", shift, [1, 3, 1, 1])]);

@@ -15,45 +15,43 @@ namespace EfficientNet.Training;
 /// <param name="CacheDirectory">CIFAR-10 download cache.</param>
 public sealed record EvaluationRequest(DatasetKind Dataset, string? Data, Cifar10Split Split = Cifar10Split.Test, int BatchSize = 256, string? CacheDirectory = null);
 
-/// <summary>Evaluates a trained checkpoint on a labelled dataset.</summary>
+/// <summary>Evaluates a trained checkpoint (or its ONNX export) on a labelled dataset.</summary>
 public static class CheckpointEvaluation
 {
-    /// <summary>Loads <paramref name="checkpoint"/>, checks that the dataset's classes match it, and evaluates.</summary>
-    public static EvaluationResult Run(string checkpoint, EvaluationRequest request, Device? device = null)
+    /// <summary>
+    /// Opens <paramref name="checkpoint"/> on the engine <paramref name="options"/> name, checks that the
+    /// dataset's classes match it, and evaluates.
+    /// </summary>
+    public static EvaluationResult Run(string checkpoint, EvaluationRequest request, ClassifierOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(request);
-        using var loaded = ModelLoader.Load(checkpoint);
-        var model = loaded.Model;
-        if (loaded.ClassNames is null)
+        bool cifar = request.Dataset == DatasetKind.Cifar10;
+        using var classifier = Classifier.Open(checkpoint, (options ?? new ClassifierOptions()) with
         {
-            throw new EfficientNetException($"'{checkpoint}' does not record its class names; evaluate needs a checkpoint written by effnet train");
-        }
+            DefaultNormalization = cifar ? Normalization.Cifar10 : Normalization.ImageNet,
+        });
+        var info = classifier.Info;
+        var classNames = info.ClassNames
+            ?? throw new EfficientNetException($"'{checkpoint}' does not record its class names; evaluate needs a checkpoint written by effnet train (or its export)");
         ImageDataset data;
-        Normalization normalization;
-        if (request.Dataset == DatasetKind.Cifar10)
+        if (cifar)
         {
-            if (model.Resolution != 32)
+            if (info.Resolution != 32)
             {
-                throw new EfficientNetException($"'{checkpoint}' expects {model.Resolution}x{model.Resolution} input; CIFAR-10 images are 32x32");
+                throw new EfficientNetException($"'{checkpoint}' expects {info.Resolution}x{info.Resolution} input; CIFAR-10 images are 32x32");
             }
-            string folder = request.Data ?? Cifar10.EnsureAvailable(request.CacheDirectory ?? new TrainOptions().CacheDirectory);
-            data = Cifar10.Load(folder, request.Split);
-            normalization = loaded.Normalization ?? Normalization.Cifar10;
+            data = Cifar10.Load(request.Data ?? Cifar10.EnsureAvailable(request.CacheDirectory ?? new TrainOptions().CacheDirectory), request.Split);
         }
         else
         {
-            data = ImageFolder.Load(request.Data ?? throw new EfficientNetException("--data is required for --dataset folder"), model.Resolution, loaded.ClassNames);
-            normalization = loaded.Normalization ?? Normalization.ImageNet;
+            data = ImageFolder.Load(request.Data ?? throw new EfficientNetException("--data is required for --dataset folder"), info.Resolution, classNames);
         }
-        if (!data.Classes.SequenceEqual(loaded.ClassNames))
+        if (!data.Classes.SequenceEqual(classNames))
         {
             throw new EfficientNetException(
-                $"the dataset's classes ({string.Join(", ", data.Classes)}) differ from the checkpoint's ({string.Join(", ", loaded.ClassNames)})");
+                $"the dataset's classes ({string.Join(", ", data.Classes)}) differ from the checkpoint's ({string.Join(", ", classNames)})");
         }
-        device ??= CPU;
-        model.to(device);
-        InferenceOptimizer.Prepare(model, new InferenceSettings());
-        var loader = new DataLoader(data, new LoaderOptions(request.BatchSize, Shuffle: false, DropLast: false, Seed: 0), normalization);
-        return Evaluator.Run(model, loader, device);
+        var loader = new DataLoader(data, new LoaderOptions(request.BatchSize, Shuffle: false, DropLast: false, Seed: 0), info.Preprocessing.Normalization);
+        return Evaluator.Run(classifier.Engine.Logits, loader);
     }
 }

@@ -28,37 +28,44 @@ public static class Evaluator
     public static EvaluationResult Run(nn.Module<Tensor, Tensor> model, DataLoader loader, Device device, double labelSmoothing = 0, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(loader);
-        int k = loader.Data.Classes.Count;
-        var confusion = new long[k, k];
-        double lossSum = 0;
-        long seen = 0;
         bool wasTraining = model.training;
         model.eval();
         try
         {
             using var noGrad = no_grad();
-            foreach (var batch in loader.Epoch(0, 0, cancellation))
-            {
-                using (batch)
-                using (NewDisposeScope())
-                {
-                    var labels = batch.Labels.to(device);
-                    var logits = model.call(batch.Images.to(device));
-                    lossSum += nn.functional.cross_entropy(logits, labels, label_smoothing: labelSmoothing).item<float>() * batch.Count;
-                    long[] predicted = logits.argmax(1).cpu().data<long>().ToArray();
-                    long[] truth = batch.Labels.data<long>().ToArray();
-                    for (int i = 0; i < truth.Length; i++)
-                    {
-                        confusion[truth[i], predicted[i]]++;
-                    }
-                    seen += batch.Count;
-                }
-            }
+            return Run(images => model.call(images.to(device)), loader, labelSmoothing, cancellation);
         }
         finally
         {
             model.train(wasTraining);
+        }
+    }
+
+    /// <summary>Evaluates the logits <paramref name="logitsOf"/> computes (an engine's) on every batch of <paramref name="loader"/>.</summary>
+    public static EvaluationResult Run(Func<Tensor, Tensor> logitsOf, DataLoader loader, double labelSmoothing = 0, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(logitsOf);
+        ArgumentNullException.ThrowIfNull(loader);
+        int k = loader.Data.Classes.Count;
+        var confusion = new long[k, k];
+        double lossSum = 0;
+        long seen = 0;
+        foreach (var batch in loader.Epoch(0, 0, cancellation))
+        {
+            using (batch)
+            using (NewDisposeScope())
+            {
+                var logits = logitsOf(batch.Images);
+                var labels = batch.Labels.to(logits.device);
+                lossSum += nn.functional.cross_entropy(logits, labels, label_smoothing: labelSmoothing).item<float>() * batch.Count;
+                long[] predicted = logits.argmax(1).cpu().data<long>().ToArray();
+                long[] truth = batch.Labels.data<long>().ToArray();
+                for (int i = 0; i < truth.Length; i++)
+                {
+                    confusion[truth[i], predicted[i]]++;
+                }
+                seen += batch.Count;
+            }
         }
         long correct = Enumerable.Range(0, k).Sum(i => confusion[i, i]);
         return new EvaluationResult(lossSum / seen, (double)correct / seen, loader.Data.Classes, confusion);

@@ -66,12 +66,9 @@ public static class PretrainedRegistry
             ?? throw new EfficientNetException($"no weights tagged '{tag}' for {name}; tags: {string.Join(", ", matches.Select(m => m.Tag))}");
     }
 
-    /// <summary>The registry entry whose published hash prefix the file at <paramref name="path"/> matches, if any.</summary>
-    public static PretrainedWeights? Identify(string path)
-    {
-        string hash = Sha256(path);
-        return Entries.FirstOrDefault(e => hash.StartsWith(e.Sha256Prefix, StringComparison.Ordinal));
-    }
+    /// <summary>The registry entry whose published hash prefix a file's lower-case hex SHA-256 (<see cref="Sha256"/>) matches, if any.</summary>
+    public static PretrainedWeights? Identify(string sha256) =>
+        Entries.FirstOrDefault(e => sha256.StartsWith(e.Sha256Prefix, StringComparison.Ordinal));
 
     /// <summary>Lower-case hex SHA-256 of a file.</summary>
     public static string Sha256(string path)

@@ -66,22 +66,22 @@ public class ImageDecoderTests
     public void Predict_RealFlowerPhoto_ReturnsSortedProbabilities()
     {
         string image = Directory.GetFiles(FlowerImage, "*.jpg").Order().First();
-        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 12, Resolution = 96 });
+        var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 12, Resolution = 96 });
         string[] labels = Enumerable.Range(0, 12).Select(i => $"class{i}").ToArray();
-        var predictions = Predictor.Predict(model, image, top: 5, labels: labels);
+        using var classifier = new Classifier(new TorchEngine(model), ClassifierInfo.For(model, labels));
+        var predictions = classifier.Predict(image, top: 5);
         Assert.Equal(5, predictions.Count);
         Assert.True(predictions.Zip(predictions.Skip(1)).All(p => p.First.Probability >= p.Second.Probability));
         Assert.InRange(predictions.Sum(p => p.Probability), 0, 1 + 1e-6);
         Assert.All(predictions, p => Assert.Equal($"class{p.Index}", p.Label));
-        Assert.Equal(12, Predictor.Predict(model, image, top: 50).Count);
+        Assert.Equal(12, classifier.Predict(image, top: 50).Count);
     }
 
     [Fact]
     public void Predict_LabelCountDiffersFromClasses_Throws()
     {
-        string image = Directory.GetFiles(FlowerImage, "*.jpg").Order().First();
         using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 3, Resolution = 64 });
-        var e = Assert.Throws<EfficientNetException>(() => Predictor.Predict(model, image, labels: ["a", "b"]));
+        var e = Assert.Throws<EfficientNetException>(() => ClassifierInfo.For(model, ["a", "b"]));
         Assert.Contains("2 labels given for a model with 3 classes", e.Message, StringComparison.Ordinal);
     }
 

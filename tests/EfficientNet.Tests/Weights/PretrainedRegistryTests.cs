@@ -63,5 +63,5 @@ public class PretrainedRegistryTests
 
     [Fact]
     public void Identify_UnregisteredFile_IsNull() =>
-        Assert.Null(PretrainedRegistry.Identify(TorchvisionFixtures.Path("efficientnet_b0.pth")));
+        Assert.Null(PretrainedRegistry.Identify(PretrainedRegistry.Sha256(TorchvisionFixtures.Path("efficientnet_b0.pth"))));
 }

@@ -2,13 +2,17 @@ using System.Globalization;
 using System.Text.Json;
 using EfficientNet.Data;
 using EfficientNet.Imaging;
+using EfficientNet.Models;
+using EfficientNet.Onnx;
+using EfficientNet.Weights;
 
-namespace EfficientNet.Onnx;
+namespace EfficientNet.Inference;
 
 /// <summary>
-/// What an exported ONNX file says about its model in <c>metadata_props</c>, so that any consumer can
-/// classify with it without this library: variant, class names, resolution and the preprocessing the
-/// weights expect. Values are strings; lists are JSON arrays.
+/// What a classifier is and what it expects: variant, class names, resolution and the preprocessing the
+/// weights were trained with. An ONNX export carries it in <c>metadata_props</c> (<see cref="ToMetadata"/>),
+/// so that any consumer can classify with the file without this library. Values are strings; lists are
+/// JSON arrays.
 /// </summary>
 /// <param name="Variant">Registry name of the variant, e.g. "b0".</param>
 /// <param name="Model">Human description, e.g. "EfficientNet-B0 (CIFAR stem), 10 classes".</param>
@@ -17,7 +21,7 @@ namespace EfficientNet.Onnx;
 /// <param name="Preprocessing">Resize, centre crop (the input resolution), interpolation, mean and std.</param>
 /// <param name="PreprocessingInGraph">True when the graph takes uint8 RGB images and does the scaling and normalisation itself.</param>
 /// <param name="SourceSha256">SHA-256 of the weights file the model was exported from, when it came from a file.</param>
-public sealed record OnnxModelInfo(
+public sealed record ClassifierInfo(
     string Variant,
     string Model,
     int NumClasses,
@@ -26,23 +30,51 @@ public sealed record OnnxModelInfo(
     bool PreprocessingInGraph,
     string? SourceSha256)
 {
-    /// <summary>Name of the float input, (batch, 3, H, W) normalised as <see cref="Preprocessing"/> says.</summary>
-    public const string InputName = "input";
-
-    /// <summary>Name of the output of a plain export: (batch, classes) logits.</summary>
-    public const string LogitsName = "logits";
-
-    /// <summary>Name of the uint8 input of a <c>--preprocess</c> export: (batch, H, W, 3) RGB at the model's resolution.</summary>
-    public const string ImageName = "image";
-
-    /// <summary>Name of the output of a <c>--preprocess</c> export: (batch, classes) softmax probabilities.</summary>
-    public const string ProbabilitiesName = "probabilities";
-
     private const string FormatKey = "efficientnet.format";
     private const string FormatVersion = "1";
 
     /// <summary>The input resolution (the centre crop's side).</summary>
     public int Resolution => Preprocessing.CropSize;
+
+    /// <summary>
+    /// The description of <paramref name="model"/>; <paramref name="preprocessing"/> defaults to the model's
+    /// resolution with ImageNet statistics.
+    /// </summary>
+    public static ClassifierInfo For(EfficientNetModel model, IReadOnlyList<string>? classNames = null, Preprocessing? preprocessing = null, string? sourceSha256 = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        string description = $"{model.Spec.DisplayName}{(model.Options.Cifar ? " (CIFAR stem)" : "")}, {model.Options.Head.ToString().ToLowerInvariant()} head, {model.NumClasses} classes";
+        var info = new ClassifierInfo(model.Spec.Name, description, model.NumClasses, null,
+            preprocessing ?? Preprocessing.ForResolution(model.Resolution), PreprocessingInGraph: false, sourceSha256);
+        return classNames is null ? info : info.WithLabels(classNames);
+    }
+
+    /// <summary>
+    /// What a weights file's model expects: a checkpoint's recorded normalisation, or the preset of an
+    /// official torchvision file recognised by its published hash, or the model's resolution with
+    /// <paramref name="defaultNormalization"/> (ImageNet when null). Records the file's SHA-256.
+    /// </summary>
+    public static ClassifierInfo FromWeights(string path, LoadedModel loaded, Normalization? defaultNormalization = null)
+    {
+        ArgumentNullException.ThrowIfNull(loaded);
+        string sha256 = PretrainedRegistry.Sha256(path);
+        var official = PretrainedRegistry.Identify(sha256);
+        var preprocessing = official is not null && official.Variant == loaded.Model.Spec.Name && loaded.Normalization is null
+            ? official.Preprocessing
+            : Preprocessing.ForResolution(loaded.Model.Resolution, loaded.Normalization ?? defaultNormalization);
+        return For(loaded.Model, loaded.ClassNames, preprocessing, sha256);
+    }
+
+    /// <summary>The same description with other class names (one per class).</summary>
+    public ClassifierInfo WithLabels(IReadOnlyList<string> labels)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        if (labels.Count != NumClasses)
+        {
+            throw new EfficientNetException($"{labels.Count} labels given for a model with {NumClasses} classes");
+        }
+        return this with { ClassNames = labels };
+    }
 
     /// <summary>The metadata_props entries, in a stable order.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> ToMetadata() =>
@@ -58,8 +90,8 @@ public sealed record OnnxModelInfo(
         new("interpolation", Preprocessing.Interpolation.ToString().ToLowerInvariant()),
         new("mean", JsonSerializer.Serialize(Preprocessing.Normalization.Mean)),
         new("std", JsonSerializer.Serialize(Preprocessing.Normalization.Std)),
-        new("input", PreprocessingInGraph ? $"{ImageName}: uint8 [batch, H, W, 3] RGB" : $"{InputName}: float32 [batch, 3, H, W] normalised"),
-        new("output", PreprocessingInGraph ? $"{ProbabilitiesName}: float32 [batch, classes]" : $"{LogitsName}: float32 [batch, classes]"),
+        new("input", PreprocessingInGraph ? $"{OnnxExporter.ImageName}: uint8 [batch, H, W, 3] RGB" : $"{OnnxExporter.InputName}: float32 [batch, 3, H, W] normalised"),
+        new("output", PreprocessingInGraph ? $"{OnnxExporter.ProbabilitiesName}: float32 [batch, classes]" : $"{OnnxExporter.LogitsName}: float32 [batch, classes]"),
         new("preprocessing_in_graph", PreprocessingInGraph ? "true" : "false"),
         new("source_sha256", SourceSha256 ?? ""),
     ];
@@ -68,7 +100,7 @@ public sealed record OnnxModelInfo(
     /// Reads the description back from an exported file's metadata; a file this library did not export
     /// (or that lost its metadata) is rejected with what was expected.
     /// </summary>
-    public static OnnxModelInfo FromMetadata(IReadOnlyDictionary<string, string> metadata, string path)
+    public static ClassifierInfo FromMetadata(IReadOnlyDictionary<string, string> metadata, string path)
     {
         ArgumentNullException.ThrowIfNull(metadata);
         if (!metadata.TryGetValue(FormatKey, out string? format))
@@ -94,7 +126,7 @@ public sealed record OnnxModelInfo(
                 normalization,
                 Enum.Parse<Interpolation>(Get("interpolation"), ignoreCase: true));
             string sha = Get("source_sha256");
-            return new OnnxModelInfo(
+            return new ClassifierInfo(
                 Get("variant"),
                 Get("model"),
                 int.Parse(Get("num_classes"), CultureInfo.InvariantCulture),

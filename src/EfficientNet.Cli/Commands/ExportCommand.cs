@@ -1,0 +1,74 @@
+using System.CommandLine;
+using EfficientNet.Cli.Output;
+using EfficientNet.Imaging;
+using EfficientNet.Inference;
+using EfficientNet.Onnx;
+using EfficientNet.Weights;
+
+namespace EfficientNet.Cli.Commands;
+
+/// <summary><c>effnet export</c>: a weights file to an ONNX model (<see cref="OnnxExporter"/>).</summary>
+internal static class ExportCommand
+{
+    public static Command Create(CliIO io)
+    {
+        var (weights, variant) = CommonOptions.Weights("Weights: this library's checkpoint, or a torchvision-layout .pth / .safetensors state dict");
+        var output = new Option<string>("--out", "-o") { Description = "The .onnx file to write (its folder must exist; written atomically)", Required = true };
+        var resolution = new Option<int?>("--resolution") { Description = "Input resolution of the graph (default: the checkpoint's, else the variant's or the official weights' crop)" };
+        var opset = new Option<int>("--opset") { Description = $"ONNX opset, {OnnxExportOptions.MinOpset} to {OnnxExportOptions.MaxOpset}", DefaultValueFactory = _ => OnnxExportOptions.DefaultOpset };
+        var batch = new Option<int?>("--batch", "-b") { Description = "Fix the batch size (default: a symbolic 'batch' dimension)" };
+        var preprocess = new Option<bool>("--preprocess")
+        {
+            Description = "The graph takes 'image' uint8 [batch, H, W, 3] RGB at the model's resolution, normalises it itself and outputs 'probabilities'",
+        };
+        var json = CommonOptions.Json();
+        var command = new Command("export", "Export a model to ONNX: input 'input' float32 [batch, 3, H, W] (normalised as the weights expect), output 'logits'; metadata describes the model")
+        {
+            variant, weights, output, resolution, opset, batch, preprocess, json,
+        };
+        command.SetAction(io.Guard(parse =>
+        {
+            string path = parse.GetValue(output)!;
+            CliIO.RequireOutputFolder(path, ".onnx");
+            string source = parse.GetValue(weights)!;
+            using var loaded = ModelLoader.Load(source, new LoadOptions { Variant = parse.GetValue(variant) });
+            var info = ClassifierInfo.FromWeights(source, loaded);
+            if (parse.GetValue(resolution) is int side && side != info.Resolution)
+            {
+                loaded.Model.SetResolution(side);
+                info = info with { Preprocessing = Preprocessing.ForResolution(side, info.Preprocessing.Normalization) };
+            }
+            var options = new OnnxExportOptions
+            {
+                Opset = parse.GetValue(opset),
+                Batch = parse.GetValue(batch),
+                Preprocess = parse.GetValue(preprocess),
+                ClassNames = info.ClassNames,
+                Preprocessing = info.Preprocessing,
+                SourceSha256 = info.SourceSha256,
+            };
+            OnnxExporter.Export(loaded.Model, path, options);
+            long bytes = new FileInfo(path).Length;
+            if (parse.GetValue(json))
+            {
+                io.Json(new
+                {
+                    output = path,
+                    bytes,
+                    options.Opset,
+                    batch = options.Batch,
+                    options.Preprocess,
+                    input = options.Preprocess ? OnnxExporter.ImageName : OnnxExporter.InputName,
+                    outputName = options.Preprocess ? OnnxExporter.ProbabilitiesName : OnnxExporter.LogitsName,
+                    metadata = (options.Preprocess ? info with { PreprocessingInGraph = true } : info).ToMetadata().ToDictionary(kv => kv.Key, kv => kv.Value),
+                });
+                return;
+            }
+            io.Out.WriteLine($"{info.Model} -> {path} ({Format.Fixed(bytes / 1048576.0, 1)} MiB, opset {options.Opset}, batch {options.Batch?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "dynamic"})");
+            io.Out.WriteLine(options.Preprocess
+                ? $"input '{OnnxExporter.ImageName}' uint8 [batch, {info.Resolution}, {info.Resolution}, 3] RGB -> output '{OnnxExporter.ProbabilitiesName}' [batch, {info.NumClasses}]"
+                : $"input '{OnnxExporter.InputName}' float32 [batch, 3, {info.Resolution}, {info.Resolution}] ({info.Preprocessing.Normalization}) -> output '{OnnxExporter.LogitsName}' [batch, {info.NumClasses}]");
+        }));
+        return command;
+    }
+}

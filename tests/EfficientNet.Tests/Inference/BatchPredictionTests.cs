@@ -1,0 +1,173 @@
+using System.Text.Json;
+using EfficientNet.Inference;
+using EfficientNet.Tests.Cli;
+
+namespace EfficientNet.Tests.Inference;
+
+/// <summary>effnet predict --images on flowers12's 240 test images: rows, shards, resume, error rows.</summary>
+public class BatchPredictionTests
+{
+    private static readonly string Test = Path.Combine(TestPaths.SharedData, "flowers12", "test");
+
+    [Fact]
+    public void PredictImages_Folder_OneRowPerImageInSortedOrderAsSinglePredictions()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string output = dir.File("predictions.csv");
+        var summary = CliRunner.Json("predict", "--weights", weights, "--images", Test, "--out", output, "--batch", "7", "--top", "3", "--json");
+        Assert.Equal(240, summary.GetProperty("listed").GetInt32());
+        Assert.Equal(240, summary.GetProperty("predicted").GetInt32());
+        Assert.Equal(0, summary.GetProperty("failed").GetInt32());
+
+        var rows = ReadCsv(output);
+        Assert.Equal("path,label_1,index_1,probability_1,label_2,index_2,probability_2,label_3,index_3,probability_3,error", rows[0]);
+        string[] paths = [.. rows.Skip(1).Select(r => r.Split(',')[0])];
+        Assert.Equal(BatchPrediction.List(Test), paths);
+        Assert.Equal(paths.Order(StringComparer.Ordinal), paths);
+
+        // Batched rows equal one-image predictions (same decoding, resize and normalisation).
+        foreach (string row in rows.Skip(1).Where((_, i) => i % 60 == 0))
+        {
+            string[] fields = row.Split(',');
+            var single = CliRunner.Json("predict", "--weights", weights, "--image", Path.Combine(Test, fields[0]), "--top", "3", "--json").EnumerateArray().ToList();
+            for (int k = 0; k < 3; k++)
+            {
+                Assert.Equal(single[k].GetProperty("label").GetString(), fields[1 + 3 * k]);
+                Assert.Equal(single[k].GetProperty("probability").GetDouble(), double.Parse(fields[3 + 3 * k], System.Globalization.CultureInfo.InvariantCulture), 5);
+            }
+            Assert.Equal("", fields[^1]);
+        }
+    }
+
+    [Fact]
+    public void PredictImages_Shards_CoverTheListingOnceAndAgreeWithOneRun()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string whole = dir.File("all.jsonl");
+        CliRunner.Json("predict", "--weights", weights, "--images", Test, "--out", whole, "--engine", "onnxruntime", "--json");
+        var expected = ReadJsonl(whole);
+
+        var parts = new List<string>();
+        for (int k = 1; k <= 3; k++)
+        {
+            string part = dir.File($"part{k}.jsonl");
+            var summary = CliRunner.Json("predict", "--weights", weights, "--images", Test, "--out", part, "--shard", $"{k}/3", "--engine", "onnxruntime", "--json");
+            Assert.Equal(80, summary.GetProperty("inShard").GetInt32());
+            parts.AddRange(ReadJsonl(part));
+        }
+        Assert.Equal(expected.Count, parts.Count);
+        foreach (var (e, a) in expected.Zip(parts).Select(p => (JsonDocument.Parse(p.First).RootElement, JsonDocument.Parse(p.Second).RootElement)))
+        {
+            Assert.Equal(e.GetProperty("path").GetString(), a.GetProperty("path").GetString());
+            var ep = e.GetProperty("predictions").EnumerateArray().ToList();
+            var ap = a.GetProperty("predictions").EnumerateArray().ToList();
+            Assert.Equal(ep.Select(x => x.GetProperty("label").GetString()), ap.Select(x => x.GetProperty("label").GetString()));
+            Assert.All(ep.Zip(ap), x => Assert.Equal(x.First.GetProperty("probability").GetDouble(), x.Second.GetProperty("probability").GetDouble(), 5));
+        }
+        Assert.Contains("--shard must be K/N with 1 <= K <= N", CliRunner.Fails("predict", "--weights", weights, "--images", Test, "--out", dir.File("x.csv"), "--shard", "4/3"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PredictImages_RerunAfterAKill_WritesEachImageOnce()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string output = dir.File("predictions.csv");
+        string[] args = ["predict", "--weights", weights, "--images", Test, "--out", output, "--batch", "32", "--json"];
+        CliRunner.Json(args);
+        var complete = ReadCsv(output);
+
+        // As a kill mid-write leaves it: 100 complete rows and half of the next.
+        string cut = string.Join('\n', complete.Take(101)) + "\n" + complete[101][..20];
+        File.WriteAllText(output, cut);
+        var resumed = CliRunner.Json(args);
+        Assert.Equal(100, resumed.GetProperty("alreadyWritten").GetInt32());
+        Assert.Equal(140, resumed.GetProperty("predicted").GetInt32());
+        AssertSameRows(complete, ReadCsv(output));
+
+        var again = CliRunner.Json(args);
+        Assert.Equal(240, again.GetProperty("alreadyWritten").GetInt32());
+        Assert.Equal(0, again.GetProperty("predicted").GetInt32());
+        AssertSameRows(complete, ReadCsv(output));
+        Assert.Contains("use the same --top to resume it", CliRunner.Fails([.. args, "--top", "2"]), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PredictImages_ListWithMissingAndBrokenFiles_GetsErrorRowsAndGoesOn()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string[] flowers = [.. BatchPrediction.List(Test).Take(5).Select(p => Path.Combine(Test, p))];
+        File.WriteAllText(dir.File("broken.jpg"), "not a jpeg");
+        File.WriteAllLines(dir.File("list.txt"), [.. flowers, "missing.jpg", "broken.jpg", "# a comment", "", "gone/also-missing.png"]);
+        string output = dir.File("predictions.jsonl");
+
+        var (exit, stdout, _) = CliRunner.Run("predict", "--weights", weights, "--images", dir.File("list.txt"), "--out", output);
+        Assert.Equal(0, exit);
+        Assert.Contains("5 images classified, 3 failed", stdout, StringComparison.Ordinal);
+        Assert.Contains($"failed: missing.jpg: image not found: '{dir.File("missing.jpg")}'", stdout, StringComparison.Ordinal);
+        Assert.Contains("failed: gone/also-missing.png: image not found", stdout, StringComparison.Ordinal);
+        Assert.Contains("failed: broken.jpg: ", stdout, StringComparison.Ordinal);
+
+        var rows = File.ReadAllLines(output).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(8, rows.Count);
+        var errors = rows.Where(r => r.GetProperty("error").ValueKind == JsonValueKind.String).ToList();
+        Assert.Equal(["broken.jpg", "gone/also-missing.png", "missing.jpg"], errors.Select(r => r.GetProperty("path").GetString()).Order(StringComparer.Ordinal));
+        Assert.All(errors, r => Assert.Equal(0, r.GetProperty("predictions").GetArrayLength()));
+        Assert.All(rows.Except(errors), r => Assert.Equal(5, r.GetProperty("predictions").GetArrayLength()));
+    }
+
+    [Theory]
+    [InlineData("pass either --image FILE or --images", "--image", "x.jpg", "--images", "dir")]
+    [InlineData("--images needs --out", "--images", "dir")]
+    [InlineData("--out and --shard go with --images", "--image", "x.jpg", "--out", "p.csv")]
+    [InlineData("--out must end in .csv or .jsonl", "--images", "dir", "--out", "p.txt")]
+    [InlineData("the folder '/nonexistent' does not exist", "--images", "dir", "--out", "/nonexistent/p.csv")]
+    public void PredictImages_BadOptions_FailBeforeLoading(string expected, params string[] args) =>
+        Assert.Contains(expected, CliRunner.Fails(["predict", "--weights", "/nonexistent.safetensors", .. args]), StringComparison.Ordinal);
+
+    [Fact]
+    public void PredictImages_UnwritableOutOrMissingImages_FailClearly()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        Assert.Contains("cannot write --out '/sys/p.csv'", CliRunner.Fails("predict", "--weights", weights, "--images", Test, "--out", "/sys/p.csv"), StringComparison.Ordinal);
+        Assert.Contains("is neither a folder nor a list file", CliRunner.Fails("predict", "--weights", weights, "--images", dir.File("none"), "--out", dir.File("p.csv")), StringComparison.Ordinal);
+        Directory.CreateDirectory(dir.File("empty"));
+        Assert.Contains("no images (.jpg", CliRunner.Fails("predict", "--weights", weights, "--images", dir.File("empty"), "--out", dir.File("p.csv")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Shard_Parts_AreContiguousAndCoverEverything()
+    {
+        int[] items = [.. Enumerable.Range(0, 10)];
+        var parts = Enumerable.Range(1, 4).Select(k => new Shard(k, 4).Of(items)).ToList();
+        Assert.Equal(items, parts.SelectMany(p => p));
+        Assert.Equal([2, 3, 2, 3], parts.Select(p => p.Count));
+        Assert.Equal(new Shard(2, 5), Shard.Parse("2/5"));
+        Assert.Throws<EfficientNetException>(() => Shard.Parse("0/3"));
+        Assert.Throws<EfficientNetException>(() => Shard.Parse("1/0"));
+        Assert.Throws<EfficientNetException>(() => Shard.Parse("a/b"));
+    }
+
+    // Same images, classes and errors; probabilities equal up to the rounding of another batch composition.
+    private static void AssertSameRows(List<string> expected, List<string> actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        foreach (var (e, a) in expected.Zip(actual).Skip(1))
+        {
+            string[] ef = e.Split(','), af = a.Split(',');
+            Assert.Equal(ef.Where((_, i) => i % 3 != 0 || i == 0), af.Where((_, i) => i % 3 != 0 || i == 0));
+            for (int i = 3; i < ef.Length - 1; i += 3)
+            {
+                Assert.Equal(double.Parse(ef[i], System.Globalization.CultureInfo.InvariantCulture), double.Parse(af[i], System.Globalization.CultureInfo.InvariantCulture), 5);
+            }
+        }
+    }
+
+    private static List<string> ReadCsv(string path) => [.. File.ReadAllText(path).Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+
+    private static List<string> ReadJsonl(string path) => [.. File.ReadAllLines(path)];
+}

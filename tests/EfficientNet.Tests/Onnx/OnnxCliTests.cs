@@ -1,0 +1,231 @@
+using EfficientNet.Imaging;
+using EfficientNet.Inference;
+using EfficientNet.Onnx;
+using EfficientNet.Tests.Cli;
+using EfficientNet.Weights;
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using static TorchSharp.torch;
+
+namespace EfficientNet.Tests.Onnx;
+
+/// <summary>effnet export, and the onnxruntime engine of predict, evaluate and bench infer.</summary>
+public class OnnxCliTests
+{
+    private static string FlowerImage(string flower = "iris") =>
+        Directory.GetFiles(Path.Combine(TestPaths.SharedData, "flowers12", "test", flower), "*.jpg").Order().First();
+
+    [Theory]
+    [InlineData("b0")]
+    [InlineData("v2-s")]
+    public void Export_TorchvisionStateDict_GivesTorchvisionLogitsInOnnxRuntime(string variant)
+    {
+        string arch = "efficientnet_" + variant.Replace('-', '_');
+        using var dir = new TempDir();
+        string path = dir.File($"{arch}.onnx");
+        // The fixtures' input is 224x224 (V2-S's own resolution is 384).
+        var json = CliRunner.Json("export", "--weights", TorchvisionFixtures.Path($"{arch}.pth"), "--variant", variant, "--resolution", "224", "--out", path, "--json");
+        Assert.Equal(17, json.GetProperty("opset").GetInt32());
+        OnnxChecker.AssertValid(path);
+
+        using var io = WeightsFile.Read(TorchvisionFixtures.Path($"{arch}_io.pth"));
+        using var engine = OnnxRuntimeEngine.FromFile(path, threads: 2);
+        using var logits = engine.Logits(io.Tensors["input"]);
+        OnnxExportTests.AssertSameLogits(io.Tensors["logits"], logits);
+    }
+
+    [Fact]
+    public void Export_Checkpoint_CarriesItsDescriptionInTheMetadata()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string path = dir.File("flowers.onnx");
+        CliRunner.Json("export", "--weights", weights, "--out", path, "--json");
+        OnnxChecker.AssertValid(path);
+
+        using var engine = OnnxRuntimeEngine.FromFile(path);
+        var info = ClassifierInfo.FromMetadata(engine.Metadata, path);
+        Assert.Equal("b0", info.Variant);
+        Assert.Equal(TestModels.FlowerClasses, info.ClassNames);
+        Assert.Equal(12, info.NumClasses);
+        Assert.Equal(64, info.Resolution);
+        Assert.Equal(EfficientNet.Data.Normalization.ImageNet, info.Preprocessing.Normalization);
+        Assert.False(info.PreprocessingInGraph);
+        Assert.Equal(PretrainedRegistry.Sha256(weights), info.SourceSha256);
+        Assert.Equal([-1, 3, 64, 64], engine.InputDimensions);
+    }
+
+    [Fact]
+    public void Export_FixedBatchAndOtherOpsets_LoadAndAgree()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        using var input = randn(2, 3, 64, 64);
+        using var reference = OnnxRuntimeEngine.FromFile(Export(dir, weights, "default.onnx"));
+        using var expected = reference.Logits(input);
+        foreach (string opset in new[] { "13", "21" })
+        {
+            using var engine = OnnxRuntimeEngine.FromFile(Export(dir, weights, $"opset{opset}.onnx", "--opset", opset, "--batch", "2"));
+            Assert.Equal([2, 3, 64, 64], engine.InputDimensions);
+            using var actual = engine.Logits(input);
+            OnnxExportTests.AssertSameLogits(expected, actual);
+        }
+        OnnxChecker.AssertValid(dir.File("opset13.onnx"));
+    }
+
+    [Fact]
+    public void Export_Preprocess_TakesRawPixelsAndGivesPredictsProbabilities()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string path = Export(dir, weights, "flowers-rgb.onnx", "--preprocess");
+        OnnxChecker.AssertValid(path);
+        string image = FlowerImage();
+        var expected = CliRunner.Json("predict", "--weights", weights, "--image", image, "--top", "12", "--json").EnumerateArray()
+            .ToDictionary(r => r.GetProperty("index").GetInt32(), r => r.GetProperty("probability").GetDouble());
+
+        // What any consumer does: decode, resize, crop, and hand over the RGB bytes as (1, H, W, 3).
+        byte[] planes;
+        using (var bitmap = ImageDecoder.Decode(image))
+        {
+            planes = ImageDecoder.ResizeAndCrop(bitmap, 64, 64);
+        }
+        var pixels = new byte[planes.Length];
+        for (int i = 0; i < 64 * 64; i++)
+        {
+            for (int c = 0; c < 3; c++)
+            {
+                pixels[3 * i + c] = planes[c * 64 * 64 + i];
+            }
+        }
+        using var session = new InferenceSession(path);
+        using var value = OrtValue.CreateTensorValueFromMemory(pixels, [1, 64, 64, 3]);
+        using var outputs = session.Run(new RunOptions(), [OnnxExporter.ImageName], [value], [OnnxExporter.ProbabilitiesName]);
+        float[] probabilities = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+
+        Assert.Equal(12, probabilities.Length);
+        Assert.Equal(1.0, probabilities.Sum(), 5);
+        foreach (var (index, probability) in expected)
+        {
+            Assert.True(Math.Abs(probabilities[index] - probability) < 1e-5, $"class {index}: ONNX {probabilities[index]} vs predict {probability}");
+        }
+        Assert.True(ClassifierInfo.FromMetadata(session.ModelMetadata.CustomMetadataMap, path).PreprocessingInGraph);
+    }
+
+    [Fact]
+    public void Predict_OnnxRuntimeEngine_AgreesWithTorch()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string onnx = Export(dir, weights, "flowers.onnx");
+        string image = FlowerImage("daisy");
+        var torch = CliRunner.Json("predict", "--weights", weights, "--image", image, "--top", "12", "--json").EnumerateArray().ToList();
+        foreach (var args in new[] { new[] { "--weights", weights, "--engine", "onnxruntime" }, new[] { "--weights", onnx } })
+        {
+            var rows = CliRunner.Json(["predict", .. args, "--image", image, "--top", "12", "--threads", "2", "--json"]).EnumerateArray().ToList();
+            Assert.Equal(torch.Select(r => r.GetProperty("label").GetString()), rows.Select(r => r.GetProperty("label").GetString()));
+            Assert.All(torch.Zip(rows), p => Assert.Equal(p.First.GetProperty("probability").GetDouble(), p.Second.GetProperty("probability").GetDouble(), 5));
+        }
+    }
+
+    [Fact]
+    public void Evaluate_OnnxRuntimeEngine_AgreesWithTorch()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string onnx = Export(dir, weights, "flowers.onnx");
+        string data = Path.Combine(TestPaths.SharedData, "flowers12", "test");
+        var torch = CliRunner.Json("evaluate", "--checkpoint", weights, "--dataset", "folder", "--data", data, "--plot", dir.File("a.png"), "--json");
+        var ort = CliRunner.Json("evaluate", "--checkpoint", onnx, "--dataset", "folder", "--data", data, "--plot", dir.File("b.png"), "--json");
+        Assert.Equal("torch", torch.GetProperty("engine").GetString());
+        Assert.Equal("onnxruntime", ort.GetProperty("engine").GetString());
+        Assert.Equal(240, ort.GetProperty("count").GetInt64());
+        Assert.Equal(torch.GetProperty("accuracy").GetDouble(), ort.GetProperty("accuracy").GetDouble());
+        double loss = torch.GetProperty("loss").GetDouble();
+        Assert.True(Math.Abs(ort.GetProperty("loss").GetDouble() - loss) <= 1e-5 * loss, $"loss {ort.GetProperty("loss").GetDouble()} vs {loss}");
+        Assert.Equal(torch.GetProperty("confusion").GetRawText(), ort.GetProperty("confusion").GetRawText());
+    }
+
+    [Fact]
+    public void BenchInfer_OnnxRuntime_ExportedInMemoryOrFromAFile()
+    {
+        using var dir = new TempDir();
+        var exported = CliRunner.Json("bench", "infer", "--engine", "onnxruntime", "--batch", "2", "--resolution", "64", "--seconds", "0.3", "--threads", "2", "--json");
+        Assert.Equal("onnxruntime", exported.GetProperty("engine").GetString());
+        Assert.True(exported.GetProperty("imagesPerSecond").GetDouble() > 0);
+        Assert.Equal(2, exported.GetProperty("threads").GetInt32());
+
+        string onnx = Export(dir, TestModels.FlowersCheckpoint(dir.File("flowers.safetensors")), "flowers.onnx");
+        var file = CliRunner.Json("bench", "infer", "--onnx", onnx, "--batch", "3", "--seconds", "0.3", "--json");
+        Assert.Equal(64, file.GetProperty("resolution").GetInt32());
+        Assert.Equal(onnx, file.GetProperty("onnx").GetString());
+        Assert.True(file.GetProperty("iterations").GetInt32() >= 1);
+        Assert.Contains("--onnx runs on --engine onnxruntime", CliRunner.Fails("bench", "infer", "--onnx", onnx, "--engine", "torch"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Export_BadInput_FailsClearlyAndWritesNothing()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string target = dir.File("out.onnx");
+        Assert.Contains("weights file not found: '/nonexistent.pth'", CliRunner.Fails("export", "--weights", "/nonexistent.pth", "--variant", "b0", "--out", target), StringComparison.Ordinal);
+        Assert.Contains("checkpoint of b0, not b3", CliRunner.Fails("export", "--weights", weights, "--variant", "b3", "--out", target), StringComparison.Ordinal);
+        Assert.Contains("do not fit EfficientNet-B1", CliRunner.Fails("export", "--weights", TorchvisionFixtures.Path("efficientnet_b0.pth"), "--variant", "b1", "--out", target), StringComparison.Ordinal);
+        Assert.Contains("--opset must be between 13 and 21, got 9", CliRunner.Fails("export", "--weights", weights, "--out", target, "--opset", "9"), StringComparison.Ordinal);
+        Assert.Contains("--out must be a .onnx file", CliRunner.Fails("export", "--weights", weights, "--out", dir.File("model.bin")), StringComparison.Ordinal);
+        Assert.Contains("does not exist; create it first", CliRunner.Fails("export", "--weights", weights, "--out", dir.File("missing/model.onnx")), StringComparison.Ordinal);
+        Assert.Equal([dir.File("flowers.safetensors")], Directory.GetFiles(dir.Path));
+        Assert.False(Directory.Exists(dir.File("missing")));
+        // sysfs refuses new files even to root: a folder that cannot be written to.
+        Assert.Contains("cannot write '/sys/model.onnx': the folder is not writable", CliRunner.Fails("export", "--weights", weights, "--out", "/sys/model.onnx"), StringComparison.Ordinal);
+        Assert.False(File.Exists("/sys/model.onnx"));
+    }
+
+    [Fact]
+    public void Predict_OnnxFileWithoutTheContract_IsRejectedWithWhatWasExpected()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string image = FlowerImage();
+        string good = Export(dir, weights, "good.onnx");
+
+        string noMetadata = Rewrite(good, dir.File("no-metadata.onnx"), model => model.MetadataProps.Clear());
+        Assert.Contains("has no efficientnet.format metadata", CliRunner.Fails("predict", "--weights", noMetadata, "--image", image), StringComparison.Ordinal);
+
+        string renamed = Rewrite(good, dir.File("renamed.onnx"), model =>
+        {
+            model.Graph.Input[0].Name = "x";
+            foreach (var node in model.Graph.Node.Where(n => n.Input.Contains(OnnxExporter.InputName)))
+            {
+                node.Input[node.Input.IndexOf(OnnxExporter.InputName)] = "x";
+            }
+        });
+        string line = CliRunner.Fails("predict", "--weights", renamed, "--image", image);
+        Assert.Contains("expected input 'input' float32 [batch, 3, H, W] and output 'logits'", line, StringComparison.Ordinal);
+        Assert.Contains("found inputs 'x' Float [batch, 3, 64, 64]", line, StringComparison.Ordinal);
+
+        string rgb = Export(dir, weights, "rgb.onnx", "--preprocess");
+        Assert.Contains("found inputs 'image' UInt8", CliRunner.Fails("predict", "--weights", rgb, "--image", image), StringComparison.Ordinal);
+        Assert.Contains("runs on --engine onnxruntime", CliRunner.Fails("predict", "--weights", good, "--engine", "torch", "--image", image), StringComparison.Ordinal);
+        Assert.Contains("an export of b0, not b2", CliRunner.Fails("predict", "--weights", good, "--variant", "b2", "--image", image), StringComparison.Ordinal);
+        File.WriteAllText(dir.File("garbage.onnx"), "not a model");
+        Assert.Contains("ONNX Runtime cannot load", CliRunner.Fails("predict", "--weights", dir.File("garbage.onnx"), "--image", image), StringComparison.Ordinal);
+    }
+
+    private static string Export(TempDir dir, string weights, string name, params string[] extra)
+    {
+        string path = dir.File(name);
+        var (exit, _, stderr) = CliRunner.Run(["export", "--weights", weights, "--out", path, .. extra]);
+        Assert.True(exit == 0, stderr);
+        return path;
+    }
+
+    private static string Rewrite(string source, string target, Action<global::Onnx.ModelProto> change)
+    {
+        var model = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(source));
+        change(model);
+        File.WriteAllBytes(target, model.ToByteArray());
+        return target;
+    }
+}

@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using System.Globalization;
+using EfficientNet.Tests.Cli;
+
+namespace EfficientNet.Tests.Onnx;
+
+/// <summary>The README's deployment sample (samples/OnnxClassify: ONNX Runtime and SkiaSharp only) classifies like effnet predict.</summary>
+public class SampleAppTests
+{
+    [Fact]
+    public void OnnxClassify_PreprocessExport_PrintsPredictsTopFive()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string model = dir.File("flowers.onnx");
+        CliRunner.Json("export", "--weights", weights, "--out", model, "--preprocess", "--json");
+        string image = Directory.GetFiles(Path.Combine(TestPaths.SharedData, "flowers12", "test", "sunflower"), "*.jpg").Order().First();
+        var expected = CliRunner.Json("predict", "--weights", weights, "--image", image, "--json").EnumerateArray().ToList();
+
+        string[] lines = RunSample(model, image);
+        Assert.Equal(5, lines.Length);
+        foreach (var (line, row) in lines.Zip(expected))
+        {
+            string[] fields = line.Split('\t');
+            Assert.Equal(row.GetProperty("label").GetString(), fields[0]);
+            Assert.Equal(row.GetProperty("probability").GetDouble(), double.Parse(fields[1], CultureInfo.InvariantCulture), 4);
+        }
+    }
+
+    // The sample is built with the tests (a project reference); it runs from its own output folder.
+    private static string[] RunSample(params string[] args)
+    {
+        // bin/<configuration>/net10.0/ of the tests, so the same configuration of the sample.
+        string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
+        string dll = Path.Combine(TestPaths.RepoRoot, "samples", "OnnxClassify", "bin", configuration, "net10.0", "OnnxClassify.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing: build the solution");
+        var start = new ProcessStartInfo("dotnet", [dll, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var process = Process.Start(start)!;
+        string stdout = process.StandardOutput.ReadToEnd();
+        string stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"OnnxClassify exited {process.ExitCode}: {stderr}");
+        return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+}
