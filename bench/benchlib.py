@@ -7,6 +7,11 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# glibc settings that keep freed large blocks for reuse instead of unmapping them (what effnet applies
+# in-process for inference, NativeAllocator.Configure); PyTorch runs with and without them.
+RETAINING = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "2147483647"}
+# Caps oneDNN (libtorch 2.10 and PyTorch 1.13) at its AVX2 kernels on an AVX-512 machine.
+AVX2_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "AVX2"}
 EFFNET = os.path.join(ROOT, "src", "EfficientNet.Cli", "bin", "Release", "net10.0", "effnet.dll")
 
 
@@ -40,7 +45,28 @@ def compare_parser(description, batch, seconds):
     ap.add_argument("--seconds", type=float, default=seconds)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3, help="run every configuration this many times, alternating, and report medians")
+    ap.add_argument("--isa", choices=["native", "avx2"], default="native",
+                    help="avx2: cap oneDNN at AVX2 on both sides (ONEDNN_MAX_CPU_ISA); ONNX Runtime's MLAS has no such cap")
     return ap
+
+
+def cpu_line(args):
+    """The CPU model and the vector flags that decide which kernels run, and the ISA cap in use."""
+    model, flags = "unknown CPU", set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and model == "unknown CPU":
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    shown = [f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags]
+    cap = " (oneDNN capped at AVX2)" if args.isa == "avx2" else ""
+    return f"{model}, {os.cpu_count()} cores, flags: {' '.join(shown)}{cap}"
+
+
+def isa_env(args, env=None):
+    """The environment of one configuration, with the ISA cap when --isa avx2."""
+    return {**(env or {}), **(AVX2_ONLY if args.isa == "avx2" else {})}
 
 
 def rounds(configurations, count):
