@@ -88,14 +88,17 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
     public Tensor Logits(Tensor images)
     {
         ArgumentNullException.ThrowIfNull(images);
+        using var scope = NewDisposeScope();
         using var input = ToOrtValue(images);
         using var outputs = session.Run(runOptions, [OnnxExporter.InputName], [input], [OnnxExporter.LogitsName]);
         var logits = outputs[0];
         long[] shape = logits.GetTensorTypeAndShape().Shape;
-        return tensor(logits.GetTensorDataAsSpan<float>().ToArray(), shape);
+        return tensor(logits.GetTensorDataAsSpan<float>().ToArray(), shape).MoveToOuterDisposeScope();
     }
 
-    // Copies an (N, 3, H, W) tensor into a new ONNX Runtime tensor (float32, row-major).
+    // Copies an (N, 3, H, W) tensor into a new ONNX Runtime tensor (float32, row-major). libtorch copies into
+    // a view of the managed buffer ONNX Runtime then reads (TensorAccessor.CopyTo goes element by element:
+    // 18 ms against 0.6 ms for a batch of 16 at 224x224).
     private OrtValue ToOrtValue(Tensor images)
     {
         ArgumentNullException.ThrowIfNull(images);
@@ -105,10 +108,14 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
             throw new EfficientNetException(
                 $"'{source}' takes ({(InputDimensions[0] > 0 ? InputDimensions[0] : "N")}, 3, {Height}, {Width}) input, got ({string.Join(", ", images.shape)})");
         }
-        using var dense = images.detach().cpu().to(float32).contiguous();
-        var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, dense.shape);
-        dense.data<float>().CopyTo(value.GetTensorMutableDataAsSpan<float>(), 0, 0);
-        return value;
+        var buffer = new float[images.numel()];
+        using (var shared = frombuffer(buffer, ScalarType.Float32, buffer.Length, 0, requires_grad: false))
+        using (var view = shared.view(images.shape))
+        using (var source = images.detach())
+        {
+            view.copy_(source);
+        }
+        return OrtValue.CreateTensorValueFromMemory(buffer, images.shape);
     }
 
     /// <inheritdoc/>
