@@ -115,8 +115,8 @@ public static class BatchPrediction
     /// <summary>Fails before any work when <paramref name="output"/> is not a .csv or .jsonl file in an existing folder.</summary>
     public static void CheckOutput(string output) => PredictionFile.CheckTarget(output);
 
-    /// <summary>Where a listed image is on disk.</summary>
-    public static string Locate(string source, string listed) =>
+    // Where a listed image is on disk.
+    private static string Locate(string source, string listed) =>
         Path.IsPathRooted(listed) ? listed : Path.Combine(Directory.Exists(source) ? source : Path.GetDirectoryName(Path.GetFullPath(source))!, listed);
 
     /// <summary>Classifies the images of <paramref name="source"/> (see <see cref="List"/>) into <paramref name="output"/>.</summary>

@@ -33,6 +33,23 @@ public class OnnxExportTests
         AssertSameLogits(expected, actual);
     }
 
+    public static TheoryData<string> AllVariants() => [.. EfficientNet.Architecture.Variants.Names];
+
+    [Theory]
+    [MemberData(nameof(AllVariants))]
+    public void Export_EveryVariant_RunsInOnnxRuntimeWithTorchSharpsLogits(string variant)
+    {
+        // With the CIFAR stem at 32x32, so that the largest models stay cheap and the last maps keep 2x2
+        // pixels for the BatchNorm statistics; the mapping does not depend on the resolution.
+        manual_seed(3);
+        using var model = TestModels.PretrainedLike(variant, new EfficientNetOptions { NumClasses = 10, Cifar = true });
+        using var input = randn(2, 3, 32, 32);
+        using var expected = ReferenceLogits(model, input);
+        using var engine = OnnxRuntimeEngine.FromBytes(OnnxExporter.ToBytes(model, new OnnxExportOptions()), variant, threads: 2);
+        using var actual = engine.Logits(input);
+        AssertSameLogits(expected, actual);
+    }
+
     [Fact]
     public void Export_WithAWrongBatchNormEps_WouldBeCaught()
     {
