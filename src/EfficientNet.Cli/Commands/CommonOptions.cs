@@ -26,7 +26,7 @@ internal static class CommonOptions
 
     public static Option<int> Threads() => new("--threads")
     {
-        Description = "libtorch intra-op threads (0: libtorch's default, one per physical core)",
+        Description = "Intra-op threads (libtorch's, and ONNX Runtime's with --engine onnxruntime; 0: the default, one per physical core)",
         DefaultValueFactory = _ => 0,
     };
 

@@ -43,9 +43,7 @@ internal static class ExportCommand
                 Opset = parse.GetValue(opset),
                 Batch = parse.GetValue(batch),
                 Preprocess = parse.GetValue(preprocess),
-                ClassNames = info.ClassNames,
-                Preprocessing = info.Preprocessing,
-                SourceSha256 = info.SourceSha256,
+                Info = info,
             };
             OnnxExporter.Export(loaded.Model, path, options);
             long bytes = new FileInfo(path).Length;

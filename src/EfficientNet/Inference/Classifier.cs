@@ -159,7 +159,7 @@ public sealed class Classifier(IClassifierEngine engine, ClassifierInfo info) : 
             if (EngineFor(path, options.Engine) == EngineKind.OnnxRuntime)
             {
                 RequireCpu(options);
-                byte[] onnx = OnnxExporter.ToBytes(loaded.Model, new OnnxExportOptions { ClassNames = info.ClassNames, Preprocessing = info.Preprocessing, SourceSha256 = info.SourceSha256 });
+                byte[] onnx = OnnxExporter.ToBytes(loaded.Model, new OnnxExportOptions { Info = info });
                 loaded.Dispose();
                 return new Classifier(OnnxRuntimeEngine.FromBytes(onnx, $"the ONNX export of '{path}'", options.Threads), info);
             }

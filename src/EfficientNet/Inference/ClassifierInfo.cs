@@ -15,7 +15,7 @@ namespace EfficientNet.Inference;
 /// JSON arrays.
 /// </summary>
 /// <param name="Variant">Registry name of the variant, e.g. "b0".</param>
-/// <param name="Model">Human description, e.g. "EfficientNet-B0 (CIFAR stem), 10 classes".</param>
+/// <param name="Model">Human description, e.g. "EfficientNet-B0 (CIFAR stem), linear head, 10 classes".</param>
 /// <param name="NumClasses">Rows of the output.</param>
 /// <param name="ClassNames">Class names in output order, when known.</param>
 /// <param name="Preprocessing">Resize, centre crop (the input resolution), interpolation, mean and std.</param>

@@ -1,4 +1,3 @@
-using EfficientNet.Imaging;
 using EfficientNet.Inference;
 using EfficientNet.IO;
 using EfficientNet.Models;
@@ -32,14 +31,11 @@ public sealed record OnnxExportOptions
     /// </summary>
     public bool Preprocess { get; init; }
 
-    /// <summary>Class names in output order, stored in the metadata.</summary>
-    public IReadOnlyList<string>? ClassNames { get; init; }
-
-    /// <summary>The preprocessing the weights expect; by default the model's resolution with ImageNet statistics.</summary>
-    public Preprocessing? Preprocessing { get; init; }
-
-    /// <summary>SHA-256 of the weights file the model came from, stored in the metadata.</summary>
-    public string? SourceSha256 { get; init; }
+    /// <summary>
+    /// What the metadata says about the model (class names, preprocessing, source file); by default
+    /// <see cref="ClassifierInfo.For"/> the model: its resolution, ImageNet statistics, no class names.
+    /// </summary>
+    public ClassifierInfo? Info { get; init; }
 }
 
 /// <summary>
@@ -90,7 +86,11 @@ public static class OnnxExporter
         {
             throw new EfficientNetException($"--batch must be positive, got {options.Batch}");
         }
-        var info = ClassifierInfo.For(model, options.ClassNames, options.Preprocessing, options.SourceSha256) with { PreprocessingInGraph = options.Preprocess };
+        var info = (options.Info ?? ClassifierInfo.For(model)) with { PreprocessingInGraph = options.Preprocess };
+        if (info.NumClasses != model.NumClasses)
+        {
+            throw new EfficientNetException($"the description is of a model with {info.NumClasses} classes; this one has {model.NumClasses}");
+        }
         long? batch = options.Batch;
         long side = info.Resolution;
         var graph = new OnnxGraph();
