@@ -12,27 +12,14 @@ public class FreezingTests
         EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 5, Cifar = true, Head = head });
 
     /// <summary>
-    /// A small model that behaves like a pretrained one where the step-inspecting tests look: its BatchNorm
-    /// running statistics are calibrated on a few batches, and its logit layer is random. Fresh running
-    /// statistics (mean 0, variance 1) make a frozen, eval-mode backbone shrink its input to about 1e-14 at
-    /// the head, so the head's gradients would be rounding noise; the default zero logit layer passes no
-    /// gradient back on the first step, and these tests look at what one step changes.
+    /// A small model that behaves like a pretrained one where the step-inspecting tests look
+    /// (<see cref="TestModels.PretrainedLike"/>): fresh running statistics (mean 0, variance 1) make a frozen,
+    /// eval-mode backbone shrink its input to about 1e-14 at the head, so the head's gradients would be
+    /// rounding noise; the default zero logit layer passes no gradient back on the first step, and these
+    /// tests look at what one step changes.
     /// </summary>
-    private static EfficientNetModel PretrainedLike(HeadKind head = HeadKind.Linear)
-    {
-        var model = Small(head);
-        using var noGrad = no_grad();
-        model.train();
-        for (int i = 0; i < 20; i++)
-        {
-            using var input = randn(16, 3, 32, 32);
-            using var calibration = model.call(input);
-        }
-        var logits = model.modules().OfType<TorchSharp.Modules.Linear>().Last();
-        double range = 1.0 / Math.Sqrt(logits.out_features); // torchvision's initialisation
-        nn.init.uniform_(logits.weight, -range, range);
-        return model;
-    }
+    private static EfficientNetModel PretrainedLike(HeadKind head = HeadKind.Linear) =>
+        TestModels.PretrainedLike("b0", new EfficientNetOptions { NumClasses = 5, Cifar = true, Head = head }, batches: 4);
 
     [Fact]
     public void HeadOnly_TrainingStep_LeavesBackboneAndItsStatisticsBitIdentical()
