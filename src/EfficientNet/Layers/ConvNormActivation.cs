@@ -10,7 +10,8 @@ public sealed record BatchNormSettings(double Eps, double Momentum);
 /// Conv2d → BatchNorm2d → optional SiLU, with children named "0", "1", "2" exactly like torchvision's
 /// <c>Conv2dNormActivation</c>, so state-dict keys match. For inference the BatchNorm can be folded
 /// into the convolution (<see cref="FuseForInference"/>): one pass over the activations instead of
-/// two. Folding keeps the state dict as it is and is undone by <c>train()</c> or a weights load.
+/// two. Folding keeps the state dict as it is, is undone by <c>train()</c> and redone from the new weights
+/// when <see cref="Weights.StateDictLoader"/> loads a state dict.
 /// </summary>
 public sealed class ConvNormActivation : nn.Module<Tensor, Tensor>
 {

@@ -1,3 +1,4 @@
+using EfficientNet.Layers;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Weights;
@@ -37,7 +38,8 @@ public sealed class WeightsMismatchException : EfficientNetException
 /// <summary>
 /// Copies a state dict into a module, strictly: every model key must be in the file with the same
 /// shape and the file may hold nothing else, unless a prefix is skipped (e.g. the classifier, to put
-/// a 1000-class backbone under a 10-class head). Nothing is copied unless everything fits.
+/// a 1000-class backbone under a 10-class head). Nothing is copied unless everything fits. Layers whose
+/// BatchNorm is folded for inference are folded again from the loaded weights.
 /// </summary>
 public static class StateDictLoader
 {
@@ -72,6 +74,11 @@ public static class StateDictLoader
         foreach (var (key, tensor) in target)
         {
             tensor.copy_(source[key]);
+        }
+        // A model prepared for inference keeps BatchNorm folded into copies of the weights: fold the new ones.
+        foreach (var layer in model.modules().OfType<ConvNormActivation>().Where(l => l.IsFused))
+        {
+            layer.FuseForInference();
         }
         return target.Count;
     }

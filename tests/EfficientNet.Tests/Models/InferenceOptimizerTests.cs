@@ -33,6 +33,24 @@ public class InferenceOptimizerTests
     }
 
     [Fact]
+    public void LoadWeights_IntoAPreparedModel_FoldsTheNewWeights()
+    {
+        manual_seed(4);
+        using var prepared = TestModels.PretrainedLike("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true });
+        using var other = TestModels.PretrainedLike("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true });
+        InferenceOptimizer.Prepare(prepared, new InferenceSettings());
+        StateDictLoader.Load(prepared, StateDict.Ordered(other).ToDictionary(kv => kv.Key, kv => kv.Value), "other", "B0");
+
+        Assert.All(prepared.modules().OfType<ConvNormActivation>(), c => Assert.True(c.IsFused));
+        using var noGrad = no_grad();
+        using var input = randn(2, 3, 32, 32);
+        using var expected = other.call(input);
+        using var actual = prepared.call(input);
+        double error = TensorAssert.RelativeError(expected, actual);
+        Assert.True(error <= 1e-4, $"the prepared model still computes with its old folded weights: relative error {error:E2}");
+    }
+
+    [Fact]
     public void Train_AfterFusing_UsesLiveBatchNormAgain()
     {
         using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10 });
