@@ -215,12 +215,8 @@ public static class Trainer
     public static TrainOptions Resolve(TrainOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        CheckpointInfo? info = null;
-        if (options.InitialWeights is { } path)
-        {
-            using var file = WeightsFile.Read(path);
-            info = ModelCheckpoint.ReadInfo(file);
-        }
+        // The header only: the weights themselves are read once, when the model is built.
+        var info = options.InitialWeights is { } path ? ModelCheckpoint.ReadInfo(path) : null;
         string variant = Architecture.Variants.Get(options.Variant ?? info?.Variant ?? "b0").Name;
         bool cifar = options.Cifar ?? info?.Options.Cifar ?? options.Dataset == DatasetKind.Cifar10;
         int resolution = options.Resolution ?? info?.Options.Resolution

@@ -90,30 +90,39 @@ public static class ModelCheckpoint
     public static CheckpointInfo? ReadInfo(WeightsFile file)
     {
         ArgumentNullException.ThrowIfNull(file);
-        if (!file.Metadata.TryGetValue(VariantKey, out var variant))
+        return Parse(file.Metadata, file.Path);
+    }
+
+    /// <summary>The model description of the file at <paramref name="path"/>, read from its header only.</summary>
+    /// <exception cref="EfficientNetException">The file is missing or not a weights file, or its description is unreadable.</exception>
+    public static CheckpointInfo? ReadInfo(string path) => Parse(WeightsFile.ReadMetadata(path), path);
+
+    private static CheckpointInfo? Parse(IReadOnlyDictionary<string, string> metadata, string path)
+    {
+        if (!metadata.TryGetValue(VariantKey, out var variant))
         {
             return null;
         }
-        if (file.Metadata.GetValueOrDefault(VersionKey) != FormatVersion)
+        if (metadata.GetValueOrDefault(VersionKey) != FormatVersion)
         {
             throw new EfficientNetException(
-                $"checkpoint '{file.Path}' has format version '{file.Metadata.GetValueOrDefault(VersionKey)}'; this build reads version {FormatVersion}");
+                $"checkpoint '{path}' has format version '{metadata.GetValueOrDefault(VersionKey)}'; this build reads version {FormatVersion}");
         }
         try
         {
-            var options = JsonSerializer.Deserialize<EfficientNetOptions>(file.Metadata[OptionsKey], Json)
+            var options = JsonSerializer.Deserialize<EfficientNetOptions>(metadata[OptionsKey], Json)
                 ?? throw new JsonException("empty options");
-            var classes = file.Metadata.TryGetValue(ClassesKey, out var names)
+            var classes = metadata.TryGetValue(ClassesKey, out var names)
                 ? JsonSerializer.Deserialize<string[]>(names, Json)
                 : null;
-            var normalization = file.Metadata.TryGetValue(NormalizationKey, out var norm)
+            var normalization = metadata.TryGetValue(NormalizationKey, out var norm)
                 ? JsonSerializer.Deserialize<Normalization>(norm, Json)
                 : null;
             return new CheckpointInfo(Variants.Get(variant).Name, options, classes, normalization);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException)
         {
-            throw new EfficientNetException($"checkpoint '{file.Path}' has a corrupt model description: {e.Message}", e);
+            throw new EfficientNetException($"checkpoint '{path}' has a corrupt model description: {e.Message}", e);
         }
     }
 }

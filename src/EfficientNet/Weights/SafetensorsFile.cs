@@ -29,12 +29,39 @@ public static class SafetensorsFile
     public static bool LooksLikeSafetensors(ReadOnlySpan<byte> head) =>
         head.Length >= 9 && BitConverter.ToUInt64(head[..8]) is > 1 and < (ulong)MaxHeaderBytes && head[8] == (byte)'{';
 
+    /// <summary>Reads only the metadata map from the header, not the tensors (cheap for any file size).</summary>
+    /// <exception cref="InvalidDataException">The header is truncated or malformed.</exception>
+    public static Dictionary<string, string> ReadMetadata(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return Metadata(ReadHeader(stream));
+    }
+
     /// <summary>Reads every tensor (on the CPU) and the metadata map.</summary>
     /// <exception cref="InvalidDataException">The file is truncated or its header is malformed.</exception>
     public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-        using var reader = new BinaryReader(stream);
+        var header = ReadHeader(stream);
+        long dataStart = stream.Position;
+        // A file that fails part-way frees what it had read with the scope.
+        using var scope = NewDisposeScope();
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var (name, node) in header.Where(kv => kv.Key != MetadataKey))
+        {
+            tensors.Add(name, ReadTensor(stream, name, node, dataStart));
+        }
+        foreach (var tensor in tensors.Values)
+        {
+            tensor.MoveToOuterDisposeScope();
+        }
+        return (tensors, Metadata(header));
+    }
+
+    // The JSON header; leaves the stream at the first data byte.
+    private static JsonObject ReadHeader(FileStream stream)
+    {
+        using var reader = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
         if (stream.Length < 8)
         {
             throw new InvalidDataException("file is shorter than the 8-byte safetensors header length");
@@ -44,10 +71,12 @@ public static class SafetensorsFile
         {
             throw new InvalidDataException($"invalid safetensors header length {headerLength}");
         }
-        var header = JsonNode.Parse(reader.ReadBytes((int)headerLength))?.AsObject()
+        return JsonNode.Parse(reader.ReadBytes((int)headerLength))?.AsObject()
             ?? throw new InvalidDataException("safetensors header is not a JSON object");
-        long dataStart = 8 + headerLength;
+    }
 
+    private static Dictionary<string, string> Metadata(JsonObject header)
+    {
         var metadata = new Dictionary<string, string>();
         if (header[MetadataKey] is JsonObject meta)
         {
@@ -56,36 +85,30 @@ public static class SafetensorsFile
                 metadata[key] = value?.GetValue<string>() ?? "";
             }
         }
+        return metadata;
+    }
 
-        var tensors = new Dictionary<string, Tensor>();
-        foreach (var (name, node) in header)
+    private static Tensor ReadTensor(FileStream stream, string name, JsonNode? node, long dataStart)
+    {
+        var entry = node?.AsObject() ?? throw new InvalidDataException($"tensor '{name}' has no header entry");
+        string dtypeName = entry["dtype"]?.GetValue<string>() ?? throw new InvalidDataException($"tensor '{name}' has no dtype");
+        var dtype = DTypes.FirstOrDefault(d => d.Name == dtypeName);
+        if (dtype.Name is null)
         {
-            if (name == MetadataKey)
-            {
-                continue;
-            }
-            var entry = node?.AsObject() ?? throw new InvalidDataException($"tensor '{name}' has no header entry");
-            string dtypeName = entry["dtype"]?.GetValue<string>() ?? throw new InvalidDataException($"tensor '{name}' has no dtype");
-            var dtype = DTypes.FirstOrDefault(d => d.Name == dtypeName);
-            if (dtype.Name is null)
-            {
-                throw new InvalidDataException($"tensor '{name}' has unsupported dtype {dtypeName}");
-            }
-            long[] shape = entry["shape"]!.AsArray().Select(v => v!.GetValue<long>()).ToArray();
-            long[] offsets = entry["data_offsets"]!.AsArray().Select(v => v!.GetValue<long>()).ToArray();
-            var tensor = empty(shape, dtype.Type);
-            long expected = tensor.NumberOfElements * tensor.ElementSize;
-            if (offsets.Length != 2 || offsets[1] - offsets[0] != expected || dataStart + offsets[1] > stream.Length)
-            {
-                tensor.Dispose();
-                throw new InvalidDataException(
-                    $"tensor '{name}' needs bytes {string.Join("..", offsets)} ({expected} bytes) but the file has {stream.Length - dataStart} data bytes; it may be truncated");
-            }
-            stream.Position = dataStart + offsets[0];
-            tensor.ReadBytesFromStream(stream, 1 << 20);
-            tensors.Add(name, tensor);
+            throw new InvalidDataException($"tensor '{name}' has unsupported dtype {dtypeName}");
         }
-        return (tensors, metadata);
+        long[] shape = entry["shape"]!.AsArray().Select(v => v!.GetValue<long>()).ToArray();
+        long[] offsets = entry["data_offsets"]!.AsArray().Select(v => v!.GetValue<long>()).ToArray();
+        var tensor = empty(shape, dtype.Type);
+        long expected = tensor.NumberOfElements * tensor.ElementSize;
+        if (offsets.Length != 2 || offsets[1] - offsets[0] != expected || dataStart + offsets[1] > stream.Length)
+        {
+            throw new InvalidDataException(
+                $"tensor '{name}' needs bytes {string.Join("..", offsets)} ({expected} bytes) but the file has {stream.Length - dataStart} data bytes; it may be truncated");
+        }
+        stream.Position = dataStart + offsets[0];
+        tensor.ReadBytesFromStream(stream, 1 << 20);
+        return tensor;
     }
 
     /// <summary>Writes <paramref name="tensors"/> in order, with <paramref name="metadata"/>, to <paramref name="stream"/>.</summary>

@@ -29,6 +29,26 @@ public sealed record WeightsFile(string Path, WeightsFormat Format, IReadOnlyDic
     /// <exception cref="EfficientNetException">The file is missing, unreadable, or neither format.</exception>
     public static WeightsFile Read(string path)
     {
+        var format = DetectFormat(path);
+        return Wrapped(path, () => format == WeightsFormat.PyTorch
+            ? new WeightsFile(path, WeightsFormat.PyTorch, ReadPyTorch(path), new Dictionary<string, string>())
+            : FromSafetensors(path));
+    }
+
+    /// <summary>
+    /// The metadata map alone (safetensors' "__metadata__"; empty for PyTorch files, which have none), read
+    /// from the header without the tensors.
+    /// </summary>
+    /// <exception cref="EfficientNetException">The file is missing, unreadable, or neither format.</exception>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path) =>
+        DetectFormat(path) == WeightsFormat.PyTorch
+            ? new Dictionary<string, string>()
+            : Wrapped(path, () => SafetensorsFile.ReadMetadata(path));
+
+    /// <summary>The format of the file at <paramref name="path"/>, from its first bytes.</summary>
+    /// <exception cref="EfficientNetException">The file is missing, unreadable, or neither format.</exception>
+    public static WeightsFormat DetectFormat(string path)
+    {
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path))
         {
@@ -48,20 +68,23 @@ public sealed record WeightsFile(string Path, WeightsFormat Format, IReadOnlyDic
         {
             throw new EfficientNetException($"cannot read weights file '{path}': {e.Message}", e);
         }
-
-        var span = head.AsSpan(0, read);
-        bool isZip = read >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4;
-        if (!isZip && !SafetensorsFile.LooksLikeSafetensors(span))
+        if (read >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4)
         {
-            throw new EfficientNetException(
+            return WeightsFormat.PyTorch;
+        }
+        return SafetensorsFile.LooksLikeSafetensors(head.AsSpan(0, read))
+            ? WeightsFormat.Safetensors
+            : throw new EfficientNetException(
                 $"'{path}' is neither a PyTorch state dict (torch.save zip archive) nor a safetensors file; " +
                 "re-export the weights with torch.save(model.state_dict(), path) or safetensors");
-        }
+    }
+
+    // Reading errors of a file in a known format become one message that names the file.
+    private static T Wrapped<T>(string path, Func<T> read)
+    {
         try
         {
-            return isZip
-                ? new WeightsFile(path, WeightsFormat.PyTorch, ReadPyTorch(path), new Dictionary<string, string>())
-                : FromSafetensors(path);
+            return read();
         }
         catch (EfficientNetException)
         {
@@ -90,6 +113,9 @@ public sealed record WeightsFile(string Path, WeightsFormat Format, IReadOnlyDic
 
     private static Dictionary<string, Tensor> ReadPyTorch(string path)
     {
+        // The unpickler also makes intermediate tensors (storages) that nothing disposes: the scope frees them,
+        // and everything read when the file fails part-way.
+        using var scope = NewDisposeScope();
         Hashtable table = PyTorchUnpickler.UnpickleStateDict(path);
         // Training scripts often wrap the state dict: {"state_dict": {...}} or {"model": {...}}.
         foreach (string wrapper in new[] { "state_dict", "model", "model_state_dict" })
@@ -99,16 +125,14 @@ public sealed record WeightsFile(string Path, WeightsFormat Format, IReadOnlyDic
                 table = inner;
             }
         }
-        var result = new Dictionary<string, Tensor>();
         foreach (DictionaryEntry entry in table)
         {
-            if (entry.Value is not Tensor tensor)
+            if (entry.Value is not Tensor)
             {
                 throw new EfficientNetException(
                     $"'{path}' entry '{entry.Key}' is a {entry.Value?.GetType().Name ?? "null"}, not a tensor; save model.state_dict(), not the model object");
             }
-            result[(string)entry.Key] = tensor;
         }
-        return result;
+        return table.Cast<DictionaryEntry>().ToDictionary(e => (string)e.Key, e => ((Tensor)e.Value!).MoveToOuterDisposeScope());
     }
 }

@@ -1,5 +1,7 @@
+using EfficientNet.Data;
 using EfficientNet.IO;
 using EfficientNet.Models;
+using EfficientNet.Training;
 using EfficientNet.Weights;
 using static TorchSharp.torch;
 
@@ -156,6 +158,62 @@ public class CheckpointTests
         var e = Assert.Throws<EfficientNetException>(() => ModelLoader.Load(cut, new LoadOptions { Variant = "b0" }));
         Assert.Contains("cut.pth", e.Message, StringComparison.Ordinal);
         Assert.Contains("corrupt", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Read_SafetensorsFailingPartWay_FreesTheTensorsAlreadyRead()
+    {
+        using var dir = new TempDir();
+        string full = dir.File("full.safetensors");
+        using (var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 2 }))
+        {
+            ModelCheckpoint.Save(model, full);
+        }
+        byte[] bytes = File.ReadAllBytes(full);
+        string cut = dir.File("cut.safetensors");
+        File.WriteAllBytes(cut, bytes[..(bytes.Length / 2)]);
+        long before = Tensor.TotalCount;
+        Assert.Throws<EfficientNetException>(() => WeightsFile.Read(cut));
+        Assert.Equal(before, Tensor.TotalCount);
+    }
+
+    [Fact]
+    public void Read_PyTorchFileWithANonTensorEntry_FreesTheTensorsItUnpickled()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("mixed.pth");
+        PythonScript.Run("import sys, torch; torch.save({'a.weight': torch.ones(3), 'b.weight': torch.zeros(2), 'epoch': 5}, sys.argv[1])", path);
+        long before = Tensor.TotalCount;
+        var e = Assert.Throws<EfficientNetException>(() => WeightsFile.Read(path));
+        Assert.Contains("'epoch' is a", e.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Tensor.TotalCount);
+    }
+
+    [Fact]
+    public void ReadInfo_ReadsTheHeaderOnly()
+    {
+        using var dir = new TempDir();
+        string full = dir.File("full.safetensors");
+        using (var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 3, Cifar = true }))
+        {
+            ModelCheckpoint.Save(model, full, ["cat", "dog", "fox"]);
+        }
+        // The tensor data is cut off: anything that read the whole file would fail.
+        byte[] bytes = File.ReadAllBytes(full);
+        string cut = dir.File("cut.safetensors");
+        File.WriteAllBytes(cut, bytes[..(bytes.Length / 2)]);
+
+        var info = ModelCheckpoint.ReadInfo(cut)!;
+        Assert.Equal("b0", info.Variant);
+        Assert.Equal(["cat", "dog", "fox"], info.ClassNames);
+        var resolved = Trainer.Resolve(new TrainOptions { InitialWeights = cut, Dataset = DatasetKind.Folder });
+        Assert.True(resolved.Cifar);
+        Assert.Equal(32, resolved.Resolution);
+
+        // A PyTorch archive has no description; its pickle is not even opened.
+        string pth = dir.File("state.pth");
+        File.WriteAllBytes(pth, [.. "PK\u0003\u0004"u8, .. new byte[100]]);
+        Assert.Null(ModelCheckpoint.ReadInfo(pth));
     }
 
     [Fact]
