@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using EfficientNet.Data.Augmentation;
 using EfficientNet.Layers;
@@ -98,6 +99,7 @@ public sealed class DataLoader
         var channel = Channel.CreateBounded<Batch>(new BoundedChannelOptions(Math.Max(1, options.Prefetch)) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         var producer = Task.Run(() => Produce(order, epoch, startBatch, channel.Writer, stop.Token), CancellationToken.None);
+        bool surfaced = false;
         try
         {
             var reader = channel.Reader;
@@ -108,26 +110,36 @@ public sealed class DataLoader
                     yield return batch;
                 }
             }
+            surfaced = true;
             producer.GetAwaiter().GetResult(); // surface a producer failure
         }
         finally
         {
             stop.Cancel();
-            try
-            {
-                producer.Wait(CancellationToken.None);
-            }
-            catch (AggregateException e) when (e.InnerExceptions.All(x => x is OperationCanceledException))
-            {
-            }
-            catch (AggregateException)
-            {
-                // The failure was already rethrown above, or the consumer is leaving with its own.
-            }
+            var failure = WaitForProducer(producer);
             while (channel.Reader.TryRead(out var left))
             {
                 left.Dispose();
             }
+            // A consumer that stops early (break, --max-batches) still hears that preparing a batch failed.
+            if (failure is not null && !surfaced)
+            {
+                ExceptionDispatchInfo.Throw(failure);
+            }
+        }
+    }
+
+    // The producer's own failure, or null when it finished or was cancelled.
+    private static Exception? WaitForProducer(Task producer)
+    {
+        try
+        {
+            producer.Wait(CancellationToken.None);
+            return null;
+        }
+        catch (AggregateException e)
+        {
+            return e.InnerExceptions.FirstOrDefault(x => x is not OperationCanceledException);
         }
     }
 

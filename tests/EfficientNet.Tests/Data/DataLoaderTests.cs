@@ -17,6 +17,32 @@ public class DataLoaderTests
     private static DataLoader Loader(ImageDataset data, int seed, bool shuffle = true, bool dropLast = true) =>
         new(data, new LoaderOptions(16, shuffle, dropLast, seed), Normalization.Cifar10, new AugmentationOptions().BuildTransforms(), new BatchMixer(0, 0));
 
+    /// <summary>Fails on every call after the first (a corrupt image, a bug in an augmentation).</summary>
+    private sealed class FailsAfterFirstBatch : IBatchTransform
+    {
+        private int calls;
+
+        public TorchSharp.torch.Tensor Apply(TorchSharp.torch.Tensor images, Random random) =>
+            Interlocked.Increment(ref calls) == 1 ? images : throw new InvalidDataException("batch 2 cannot be prepared");
+    }
+
+    [Fact]
+    public void Epoch_ConsumerStopsAfterTheProducerFailed_SurfacesTheFailure()
+    {
+        var loader = new DataLoader(Small(), new LoaderOptions(16, false, true, 1, Prefetch: 2), Normalization.Cifar10, [new FailsAfterFirstBatch()]);
+        var e = Assert.Throws<InvalidDataException>(() =>
+        {
+            foreach (var batch in loader.Epoch(0))
+            {
+                batch.Dispose();
+                // Give the background producer time to reach the failing batch, then stop early.
+                Thread.Sleep(500);
+                break;
+            }
+        });
+        Assert.Equal("batch 2 cannot be prepared", e.Message);
+    }
+
     [Fact]
     public void Epoch_SameSeed_GivesIdenticalBatches()
     {
