@@ -109,7 +109,7 @@ public static class Variants
     ];
 
     /// <summary>All variants, in registry order.</summary>
-    public static IReadOnlyList<VariantSpec> All => Registry;
+    public static IReadOnlyList<VariantSpec> All { get; } = Array.AsReadOnly(Registry);
 
     /// <summary>The valid names, for help texts and error messages.</summary>
     public static IReadOnlyList<string> Names => Registry.Select(v => v.Name).ToArray();

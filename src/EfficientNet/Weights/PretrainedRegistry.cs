@@ -50,7 +50,7 @@ public static class PretrainedRegistry
     ];
 
     /// <summary>Every entry; the first of a variant is its default (torchvision's DEFAULT).</summary>
-    public static IReadOnlyList<PretrainedWeights> All => Entries;
+    public static IReadOnlyList<PretrainedWeights> All { get; } = Array.AsReadOnly(Entries);
 
     /// <summary>The default weights of <paramref name="variant"/>, or the one with <paramref name="tag"/>.</summary>
     public static PretrainedWeights Get(string variant, string? tag = null)

@@ -53,4 +53,12 @@ public class VariantsTests
         Assert.Equal(1e-3, b7.BatchNormEps);
         Assert.Equal(600, b7.Resolution);
     }
+
+    [Fact]
+    public void All_CannotBeChangedThroughTheList()
+    {
+        var list = (IList<VariantSpec>)Variants.All;
+        Assert.Throws<NotSupportedException>(() => list[0] = list[1]);
+        Assert.Equal("b0", Variants.All[0].Name);
+    }
 }

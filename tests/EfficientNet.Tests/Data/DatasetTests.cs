@@ -107,4 +107,17 @@ public class DatasetTests
             File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
         }
     }
+
+    [Fact]
+    public void Normalization_SharedPresets_CannotBeChanged()
+    {
+        Assert.Throws<NotSupportedException>(() => ((IList<float>)Normalization.ImageNet.Mean)[0] = 0);
+        Assert.Throws<NotSupportedException>(() => ((IList<float>)Normalization.Cifar10.Std)[1] = 1);
+        float[] mine = [0.1f, 0.2f, 0.3f];
+        var copy = new Normalization(mine, [1f, 1f, 1f]);
+        mine[0] = 9;
+        Assert.Equal(0.1f, copy.Mean[0]);
+        Assert.Equal(0.485f, Normalization.ImageNet.Mean[0]);
+        Assert.Throws<EfficientNetException>(() => new Normalization([0f, 0f], [1f, 1f, 1f]));
+    }
 }

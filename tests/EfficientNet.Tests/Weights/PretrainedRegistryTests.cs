@@ -64,4 +64,12 @@ public class PretrainedRegistryTests
     [Fact]
     public void Identify_UnregisteredFile_IsNull() =>
         Assert.Null(PretrainedRegistry.Identify(PretrainedRegistry.Sha256(TorchvisionFixtures.Path("efficientnet_b0.pth"))));
+
+    [Fact]
+    public void All_CannotBeChangedThroughTheList()
+    {
+        var list = (IList<PretrainedWeights>)PretrainedRegistry.All;
+        Assert.Throws<NotSupportedException>(() => list[0] = list[1]);
+        Assert.Equal("b0", PretrainedRegistry.All[0].Variant);
+    }
 }
