@@ -1,5 +1,6 @@
 using System.CommandLine;
 using EfficientNet.Cli.Output;
+using EfficientNet.IO;
 using EfficientNet.Training;
 using EfficientNet.Weights;
 
@@ -61,9 +62,27 @@ internal static class WeightsCommand
         command.SetAction(io.Guard(parse =>
         {
             var weights = PretrainedRegistry.Get(parse.GetValue(variant)!, parse.GetValue(tag));
-            string path = PretrainedRegistry.EnsureDownloaded(weights, parse.GetValue(cache)!);
+            string path = PretrainedRegistry.EnsureDownloaded(weights, parse.GetValue(cache)!, progress: new DownloadProgressLine(io.Err));
             io.Out.WriteLine($"{weights.Variant} {weights.Tag}: {path} (SHA-256 starts with {weights.Sha256Prefix}, as published)");
         }));
         return command;
+    }
+
+    /// <summary>Download progress on stderr: a line at every tenth (or every 10 MB when the size is unknown).</summary>
+    private sealed class DownloadProgressLine(TextWriter writer) : IProgress<DownloadProgress>
+    {
+        private long shown = -1;
+
+        public void Report(DownloadProgress value)
+        {
+            long step = value.Total is long total ? 10 * value.Bytes / Math.Max(total, 1) : value.Bytes / (10 << 20);
+            if (step == shown)
+            {
+                return;
+            }
+            shown = step;
+            string of = value.Total is long size ? $" of {Format.Fixed(size / 1048576.0, 1)} MiB" : "";
+            writer.WriteLine($"download: {Format.Fixed(value.Bytes / 1048576.0, 1)} MiB{of}");
+        }
     }
 }

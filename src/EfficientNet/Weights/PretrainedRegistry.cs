@@ -85,13 +85,13 @@ public static class PretrainedRegistry
     /// The verified local file of <paramref name="weights"/>: from the cache, or downloaded into it.
     /// Offline, fails at once and says where to put the file.
     /// </summary>
-    public static string EnsureDownloaded(PretrainedWeights weights, string cacheDirectory, Func<string, Stream>? download = null)
+    public static string EnsureDownloaded(PretrainedWeights weights, string cacheDirectory, Func<string, Stream>? download = null, IProgress<DownloadProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         string target = CachePath(weights, cacheDirectory);
         if (!File.Exists(target))
         {
-            Downloads.ToFile(weights.Url, target, $"Get the file elsewhere and put it at '{target}', or pass it with --weights", download, path => Verify(path, weights));
+            Downloads.ToFile(weights.Url, target, $"Get the file elsewhere and put it at '{target}', or pass it with --weights", download, path => Verify(path, weights), progress);
         }
         Verify(target, weights);
         return target;

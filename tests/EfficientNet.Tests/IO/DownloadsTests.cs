@@ -1,0 +1,150 @@
+using System.Net;
+using System.Net.Sockets;
+using EfficientNet.IO;
+
+namespace EfficientNet.Tests.IO;
+
+/// <summary>Downloads stream to disk with progress, give up when the data stops, and leave nothing behind on failure.</summary>
+public class DownloadsTests
+{
+    /// <summary>Sends some bytes, then nothing, without closing (a stalled connection).</summary>
+    private sealed class StallingStream(int bytes) : Stream
+    {
+        private int left = bytes;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (left > 0)
+            {
+                int n = Math.Min(left, buffer.Length);
+                left -= n;
+                return n;
+            }
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return 0;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public async Task ToFile_DataStopsComing_FailsAfterTheStallTimeoutAndLeavesNothing()
+    {
+        using var dir = new TempDir();
+        string target = dir.File("weights.pth");
+        var run = Task.Run(() => Assert.Throws<EfficientNetException>(() =>
+            Downloads.ToFile("http://example.invalid/w.pth", target, "put it there", _ => new StallingStream(1000), stallTimeout: TimeSpan.FromMilliseconds(300))));
+        var finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(20)));
+        Assert.True(finished == run, "the download hung on a stalled connection");
+        Assert.Contains("no data for 0.3 s after 1,000 bytes", (await run).Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
+    public void Http_LocalServer_StreamsToTheFileWithProgress()
+    {
+        byte[] body = new byte[3 << 20];
+        new Random(7).NextBytes(body);
+        using var server = new OneFileServer(body, announce: true);
+        using var dir = new TempDir();
+        string target = dir.File("weights.pth");
+        var reports = new List<DownloadProgress>();
+        Downloads.ToFile(server.Url, target, "put it there", progress: new Recorder(reports));
+        Assert.Equal(body, File.ReadAllBytes(target));
+        Assert.True(reports.Count > 1, "progress was reported once");
+        Assert.Equal(new DownloadProgress(body.Length, body.Length), reports[^1]);
+        Assert.Equal([target], Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
+    public void Http_ServerClosesEarly_FailsAndLeavesNothing()
+    {
+        using var server = new OneFileServer(new byte[100_000], announce: true, send: 40_000);
+        using var dir = new TempDir();
+        var e = Assert.Throws<EfficientNetException>(() => Downloads.ToFile(server.Url, dir.File("w.pth"), "put it there"));
+        Assert.Contains("cannot download", e.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    /// <summary>Collects reports synchronously (Progress&lt;T&gt; would post them to the thread pool).</summary>
+    private sealed class Recorder(List<DownloadProgress> reports) : IProgress<DownloadProgress>
+    {
+        public void Report(DownloadProgress value) => reports.Add(value);
+    }
+
+    /// <summary>Serves one body on 127.0.0.1 to one request; can announce its length and then send less.</summary>
+    private sealed class OneFileServer : IDisposable
+    {
+        private readonly HttpListener listener = new();
+        private readonly Task serving;
+
+        public OneFileServer(byte[] body, bool announce, int? send = null)
+        {
+            var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            Url = $"http://127.0.0.1:{port}/weights.pth";
+            listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+            listener.Start();
+            serving = Task.Run(async () =>
+            {
+                var context = await listener.GetContextAsync();
+                if (announce)
+                {
+                    context.Response.ContentLength64 = body.Length;
+                }
+                int count = send ?? body.Length;
+                for (int offset = 0; offset < count; offset += 64 << 10)
+                {
+                    await context.Response.OutputStream.WriteAsync(body.AsMemory(offset, Math.Min(64 << 10, count - offset)));
+                    await context.Response.OutputStream.FlushAsync();
+                }
+                if (send is null)
+                {
+                    context.Response.Close();
+                }
+                else
+                {
+                    context.Response.Abort();
+                }
+            });
+        }
+
+        public string Url { get; }
+
+        public void Dispose()
+        {
+            listener.Stop();
+            listener.Close();
+            try
+            {
+                serving.Wait(TimeSpan.FromSeconds(5));
+            }
+            catch (AggregateException)
+            {
+                // The listener was stopped under a request that never came.
+            }
+        }
+    }
+}
