@@ -19,13 +19,13 @@ internal static class VariantsCommand
             var rows = VariantCatalog.Measure();
             if (parse.GetValue(json))
             {
-                io.Json(rows.Select(r => new { r.Name, r.Resolution, r.Width, r.Depth, r.Dropout, r.Params, r.Macs, r.PublishedTop1 }));
+                io.Json(rows.Select(r => new { r.Name, r.Resolution, r.Width, r.Depth, r.Dropout, r.Params, r.Macs, r.PublishedTop1, r.Top1Source }));
                 return;
             }
-            var table = new TextTable("variant", ">resolution", ">width", ">depth", ">dropout", ">params", ">GMACs", ">top-1 % (published)");
+            var table = new TextTable("variant", ">resolution", ">width", ">depth", ">dropout", ">params", ">GMACs", ">top-1 % (published)", "top-1 source");
             foreach (var r in rows)
             {
-                table.Add(r.DisplayName, r.Resolution, Format.Fixed(r.Width, 1), Format.Fixed(r.Depth, 1), Format.Fixed(r.Dropout, 1), Format.Count(r.Params), Format.GMacs(r.Macs), Format.Fixed(r.PublishedTop1, 1));
+                table.Add(r.DisplayName, r.Resolution, Format.Fixed(r.Width, 1), Format.Fixed(r.Depth, 1), Format.Fixed(r.Dropout, 1), Format.Count(r.Params), Format.GMacs(r.Macs), Format.Fixed(r.PublishedTop1, 1), r.Top1Source);
             }
             table.Write(io.Out);
             io.Out.WriteLine();

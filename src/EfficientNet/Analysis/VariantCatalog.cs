@@ -12,8 +12,9 @@ namespace EfficientNet.Analysis;
 /// <param name="Dropout">Default dropout.</param>
 /// <param name="Params">Parameters of the built model at 1000 classes (measured).</param>
 /// <param name="Macs">Multiply-accumulates per image at the native resolution (measured).</param>
-/// <param name="PublishedTop1">ImageNet top-1 from the paper (published, not measured).</param>
-public sealed record VariantRow(string Name, string DisplayName, int Resolution, double Width, double Depth, double Dropout, long Params, long Macs, double PublishedTop1);
+/// <param name="PublishedTop1">Published ImageNet top-1 (not measured).</param>
+/// <param name="Top1Source">Where <paramref name="PublishedTop1"/> is published.</param>
+public sealed record VariantRow(string Name, string DisplayName, int Resolution, double Width, double Depth, double Dropout, long Params, long Macs, double PublishedTop1, string Top1Source);
 
 /// <summary>Builds each registered variant and measures it.</summary>
 public static class VariantCatalog
@@ -28,6 +29,6 @@ public static class VariantCatalog
         ArgumentNullException.ThrowIfNull(spec);
         using var model = new EfficientNetModel(spec);
         var report = ModelSummary.Summarize(model, spec.Resolution);
-        return new VariantRow(spec.Name, spec.DisplayName, spec.Resolution, spec.Width, spec.Depth, spec.Dropout, report.Params, report.Macs, spec.PublishedTop1);
+        return new VariantRow(spec.Name, spec.DisplayName, spec.Resolution, spec.Width, spec.Depth, spec.Dropout, report.Params, report.Macs, spec.PublishedTop1, spec.Top1Source);
     }
 }

@@ -26,7 +26,7 @@ public enum ModelFamily
 /// <param name="Stages">Scaled stages; the stem outputs <c>Stages[0].InputChannels</c>.</param>
 /// <param name="HeadChannels">Channels of the final 1x1 conv before pooling.</param>
 /// <param name="ReferenceParams">torchvision's exact parameter count at 1000 classes; null where torchvision lacks the variant (V2-B0…B3, built from Keras's tables).</param>
-/// <param name="PublishedTop1">ImageNet top-1 accuracy published in the paper (percent).</param>
+/// <param name="PublishedTop1">Published ImageNet top-1 accuracy (percent); <see cref="Top1Source"/> says where.</param>
 public sealed record VariantSpec(
     string Name,
     string DisplayName,
@@ -42,6 +42,9 @@ public sealed record VariantSpec(
     long? ReferenceParams,
     double PublishedTop1)
 {
+    /// <summary>Where <see cref="PublishedTop1"/> is published, e.g. "EfficientNet paper, Table 2".</summary>
+    public required string Top1Source { get; init; }
+
     /// <summary>Output channels of the stem conv.</summary>
     public int StemChannels => Stages[0].InputChannels;
 

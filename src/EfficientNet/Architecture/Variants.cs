@@ -81,6 +81,9 @@ public static class Variants
         new(BlockKind.MBConv, 6, 3, 2, 112, 192, 8),
     ];
 
+    // The V2 paper's own figures differ in places (V2-M: 85.1 there).
+    private const string KerasTable = "Keras applications table";
+
     private static readonly VariantSpec[] Registry =
     [
         // Width, depth, resolution and dropout: the paper's coefficients as used by the reference code
@@ -157,10 +160,12 @@ public static class Variants
             V2Base.Select(s => s.Scale(width, depth, neverLoseTenPercent: false)).ToArray(),
             ChannelScaling.RoundFilters(V2Head, width, neverLoseTenPercent: false),
             null,
-            top1);
+            top1)
+        { Top1Source = KerasTable };
 
     private static VariantSpec V2(string name, StageConfig[] stages, int resolution, double dropout, long referenceParams, double top1) =>
-        new(name, $"EfficientNetV2-{name[3..].ToUpperInvariant()}", ModelFamily.V2, 1.0, 1.0, resolution, dropout, V2Eps, V2Momentum, stages, V2Head, referenceParams, top1);
+        new(name, $"EfficientNetV2-{name[3..].ToUpperInvariant()}", ModelFamily.V2, 1.0, 1.0, resolution, dropout, V2Eps, V2Momentum, stages, V2Head, referenceParams, top1)
+        { Top1Source = KerasTable };
 
     private static VariantSpec V1(
         string name, double width, double depth, int resolution, double dropout,
@@ -178,5 +183,6 @@ public static class Variants
             V1Base.Select(s => s.Scale(width, depth)).ToArray(),
             ChannelScaling.RoundFilters(V1BaseHead, width),
             referenceParams,
-            top1);
+            top1)
+        { Top1Source = "EfficientNet paper, Table 2" };
 }

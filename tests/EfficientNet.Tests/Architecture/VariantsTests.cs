@@ -61,4 +61,13 @@ public class VariantsTests
         Assert.Throws<NotSupportedException>(() => list[0] = list[1]);
         Assert.Equal("b0", Variants.All[0].Name);
     }
+
+    [Fact]
+    public void PublishedTop1_SaysWhereEachFigureComesFrom()
+    {
+        Assert.Equal("EfficientNet paper, Table 2", Variants.Get("b7").Top1Source);
+        // 85.3 is Keras's figure for V2-M; the V2 paper gives 85.1.
+        Assert.Equal((85.3, "Keras applications table"), (Variants.Get("v2-m").PublishedTop1, Variants.Get("v2-m").Top1Source));
+        Assert.All(Variants.All.Where(v => v.Family == ModelFamily.V2), v => Assert.Equal("Keras applications table", v.Top1Source));
+    }
 }

@@ -20,6 +20,8 @@ public class CliTests
         Assert.Equal(0.2, b0.GetProperty("dropout").GetDouble());
         Assert.Equal(5_288_548, b0.GetProperty("params").GetInt64());
         Assert.InRange(b0.GetProperty("macs").GetInt64(), 378_000_000, 394_000_000);
+        Assert.Equal("EfficientNet paper, Table 2", b0.GetProperty("top1Source").GetString());
+        Assert.Equal("Keras applications table", rows.Single(r => r.GetProperty("name").GetString() == "v2-m").GetProperty("top1Source").GetString());
         foreach (var (spec, row) in Variants.All.Zip(rows).Where(p => p.First.ReferenceParams is not null))
         {
             Assert.Equal(spec.ReferenceParams, row.GetProperty("params").GetInt64());
@@ -133,5 +135,7 @@ public class CliTests
         Assert.Equal("quoted", rows.Single(r => r.GetProperty("name").GetString() == "DenseNet-201").GetProperty("source").GetString());
         Assert.Equal("measured", rows.Single(r => r.GetProperty("name").GetString() == "ResNet-50").GetProperty("source").GetString());
         Assert.True(rows.All(r => r.GetProperty("top1PerGMac").GetDouble() > 0));
+        Assert.Equal("source document", rows.Single(r => r.GetProperty("name").GetString() == "VGG-16").GetProperty("top1Source").GetString());
+        Assert.Equal("Keras applications table", rows.Single(r => r.GetProperty("name").GetString() == "EfficientNetV2-M").GetProperty("top1Source").GetString());
     }
 }
