@@ -1,0 +1,53 @@
+using EfficientNet.Weights;
+
+namespace EfficientNet.Tests.Cli;
+
+/// <summary>Verbs and options that had no CLI test: weights list, bench train, bench infer's layout switches, finetune.</summary>
+public class VerbCoverageTests
+{
+    [Fact]
+    public void WeightsList_Json_IsTheRegistry()
+    {
+        var rows = CliRunner.Json("weights", "list", "--json").EnumerateArray().ToList();
+        Assert.Equal(PretrainedRegistry.All.Count, rows.Count);
+        Assert.Equal("b0", rows[0].GetProperty("variant").GetString());
+        Assert.Equal("3dd342df", rows[0].GetProperty("sha256Prefix").GetString());
+    }
+
+    [Fact]
+    public void BenchInfer_NchwWithoutFolding_SaysSo()
+    {
+        var json = CliRunner.Json("bench", "infer", "--batch", "2", "--resolution", "64", "--seconds", "0.2", "--nchw", "--no-fuse", "--json");
+        Assert.False(json.GetProperty("channelsLast").GetBoolean());
+        Assert.False(json.GetProperty("fuseBatchNorm").GetBoolean());
+        Assert.Equal("torch", json.GetProperty("engine").GetString());
+        Assert.True(json.GetProperty("imagesPerSecond").GetDouble() > 0);
+    }
+
+    [Fact]
+    public void BenchTrain_Json_ReportsThroughputAndMemoryPerEpoch()
+    {
+        var json = CliRunner.Json("bench", "train", "--batch", "8", "--seconds", "0.5", "--epochs", "2", "--steps", "2", "--threads", "2", "--json");
+        Assert.Equal(8, json.GetProperty("batch").GetInt32());
+        Assert.True(json.GetProperty("imagesPerSecond").GetDouble() > 0);
+        Assert.Equal(2, json.GetProperty("residentMegabytes").GetArrayLength());
+    }
+
+    [Fact]
+    public void FineTune_FromTheCli_WritesBothPhasesAndTheFinalModel()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("pretrained.safetensors"));
+        string flowers = Path.Combine(TestPaths.SharedData, "flowers12");
+        var (exit, stdout, stderr) = CliRunner.Run("finetune", "--weights", weights, "--data", Path.Combine(flowers, "train"),
+            "--val-data", Path.Combine(flowers, "test"), "--resolution", "32", "--cache-features", "--phase1-epochs", "1",
+            "--unfreeze", "5", "--phase2-epochs", "1", "--batch", "64", "--threads", "2", "--out", dir.File("run"));
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("phase 2: 1 epochs", stdout, StringComparison.Ordinal);
+        Assert.True(File.Exists(dir.File("run/final.safetensors")));
+        Assert.True(File.Exists(dir.File("run/evaluation.json")));
+        Assert.True(File.Exists(dir.File("run/phase2/last.safetensors")));
+        using var final = ModelLoader.Load(dir.File("run/final.safetensors"));
+        Assert.Equal(TestModels.FlowerClasses, final.ClassNames);
+    }
+}
