@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using EfficientNet.Cli.Output;
 using EfficientNet.Runtime;
-using static TorchSharp.torch;
 
 namespace EfficientNet.Cli;
 
@@ -80,16 +79,14 @@ public sealed class CliIO(TextWriter output, TextWriter error)
         IO.AtomicFile.RequireFolder(path);
     }
 
-    /// <summary>Applies --threads (libtorch intra-op threads); 0 keeps libtorch's default.</summary>
-    public static void ApplyThreads(int threads)
+    /// <summary>Applies --threads to libtorch (see <see cref="IntraOpThreads.SetProcessThreads"/>); returns the count in effect.</summary>
+    public int ApplyThreads(int threads)
     {
-        if (threads < 0)
+        var (applied, warning) = IntraOpThreads.SetProcessThreads(threads);
+        if (warning is not null)
         {
-            throw new EfficientNetException($"--threads must be 0 (default) or positive, got {threads}");
+            Err.WriteLine($"effnet: warning: {warning}");
         }
-        if (threads > 0)
-        {
-            set_num_threads(threads);
-        }
+        return applied;
     }
 }

@@ -41,7 +41,7 @@ internal static class BenchCommand
         };
         command.SetAction(io.Guard(parse =>
         {
-            CliIO.ApplyThreads(parse.GetValue(threads));
+            int applied = io.ApplyThreads(parse.GetValue(threads));
             io.UseRetainingAllocator();
             var dev = Devices.Parse(parse.GetValue(device)!);
             string? onnxPath = parse.GetValue(onnx);
@@ -51,11 +51,11 @@ internal static class BenchCommand
                 throw new EfficientNetException("--onnx runs on --engine onnxruntime");
             }
             var settings = new InferenceSettings(ChannelsLast: !parse.GetValue(nchw), FuseBatchNorm: !parse.GetValue(noFuse));
-            var (benchEngine, description, side) = OpenEngine(kind, onnxPath, parse.GetValue(variant)!, parse.GetValue(resolution), settings, parse.GetValue(threads), dev);
+            var (benchEngine, description, side) = OpenEngine(kind, onnxPath, parse.GetValue(variant)!, parse.GetValue(resolution), settings, applied, dev);
             using var _ = benchEngine;
             var result = InferenceBenchmark.Run(benchEngine, side, new InferenceBenchmarkOptions { Batch = parse.GetValue(batch), Seconds = parse.GetValue(seconds) });
             bool torchEngine = kind == EngineKind.Torch;
-            int threadCount = torchEngine ? TorchSharp.torch.get_num_threads() : parse.GetValue(threads);
+            int threadCount = torchEngine ? TorchSharp.torch.get_num_threads() : applied;
             if (parse.GetValue(json))
             {
                 io.Json(new
@@ -124,7 +124,7 @@ internal static class BenchCommand
         };
         command.SetAction(io.Guard(parse =>
         {
-            CliIO.ApplyThreads(parse.GetValue(threads));
+            io.ApplyThreads(parse.GetValue(threads));
             var dev = Devices.Parse(parse.GetValue(device)!);
             var result = TrainingBenchmark.Run(new TrainingBenchmarkOptions
             {

@@ -28,7 +28,7 @@ internal static class EvaluateCommand
         };
         command.SetAction(io.Guard(parse =>
         {
-            CliIO.ApplyThreads(parse.GetValue(threads));
+            io.ApplyThreads(parse.GetValue(threads));
             io.UseRetainingAllocator();
             string path = parse.GetValue(checkpoint)!;
             var kind = parse.GetValue(dataset);

@@ -47,7 +47,7 @@ internal static class PredictCommand
             {
                 BatchPrediction.CheckOutput(outPath);
             }
-            CliIO.ApplyThreads(parse.GetValue(threads));
+            io.ApplyThreads(parse.GetValue(threads));
             io.UseRetainingAllocator();
             var options = CommonOptions.ClassifierOptions(parse, engine, variant, threads, device) with
             {

@@ -63,7 +63,7 @@ internal static class TrainCommand
                 {
                     if (parse.GetValue(resume) is { } runDir)
                     {
-                        CliIO.ApplyThreads(parse.GetValue(threads));
+                        io.ApplyThreads(parse.GetValue(threads));
                         return Trainer.Resume(runDir, observer, token);
                     }
                     var options = new TrainOptions

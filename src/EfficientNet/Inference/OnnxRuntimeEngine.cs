@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 using EfficientNet.Onnx;
+using EfficientNet.Runtime;
 using Microsoft.ML.OnnxRuntime;
 using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 using static TorchSharp.torch;
@@ -21,10 +22,7 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
 
     private OnnxRuntimeEngine(Func<SessionOptions, InferenceSession> open, string source, int threads)
     {
-        if (threads < 0)
-        {
-            throw new EfficientNetException($"--threads must be 0 (default) or positive, got {threads}");
-        }
+        threads = IntraOpThreads.Bound(threads, out _);
         this.source = source;
         using var options = new SessionOptions
         {

@@ -27,9 +27,9 @@ public static class CachedFeatureTraining
         }
         options = Trainer.Resolve(options);
         RunFolder.Create(runDirectory, options);
-        if (options.Threads > 0)
+        if (IntraOpThreads.SetProcessThreads(options.Threads).Warning is { } warning)
         {
-            set_num_threads(options.Threads);
+            observer?.Message(warning);
         }
         var device = Devices.Parse(options.Device);
         manual_seed(options.Seed);

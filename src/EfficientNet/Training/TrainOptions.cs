@@ -167,6 +167,7 @@ public sealed record TrainOptions
     {
         Check(Epochs > 0, $"--epochs must be positive, got {Epochs}");
         Check(BatchSize > 0, $"--batch must be positive, got {BatchSize}");
+        Check(Threads >= 0, $"--threads must be 0 (the default) or positive, got {Threads}");
         Check(LearningRate > 0 && double.IsFinite(LearningRate), $"--lr must be positive, got {LearningRate}");
         Check(WeightDecay >= 0, $"--weight-decay must be 0 or positive, got {WeightDecay}");
         Check(WarmupEpochs >= 0, $"--warmup-epochs must be 0 or positive, got {WarmupEpochs}");

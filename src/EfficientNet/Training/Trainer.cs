@@ -65,9 +65,9 @@ public static class Trainer
 
     private static TrainingResult Run(TrainOptions options, string runDirectory, bool resume, ITrainingObserver? observer, CancellationToken cancellation)
     {
-        if (options.Threads > 0)
+        if (IntraOpThreads.SetProcessThreads(options.Threads).Warning is { } warning)
         {
-            set_num_threads(options.Threads);
+            observer?.Message(warning);
         }
         var device = Devices.Parse(options.Device);
         manual_seed(options.Seed);

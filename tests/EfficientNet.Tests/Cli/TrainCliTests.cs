@@ -11,6 +11,7 @@ public class TrainCliTests
     [InlineData("--batch must be positive, got 0", "--batch", "0")]
     [InlineData("--epochs must be positive, got 0", "--epochs", "0")]
     [InlineData("--val-fraction must be between 0 and 1", "--val-fraction", "1.5")]
+    [InlineData("--threads must be 0 (the default) or positive, got -1", "--threads", "-1")]
     public void Train_BadOption_OneLineError(string expected, string option, string value)
     {
         using var dir = new TempDir();

@@ -50,4 +50,15 @@ public class VerbCoverageTests
         using var final = ModelLoader.Load(dir.File("run/final.safetensors"));
         Assert.Equal(TestModels.FlowerClasses, final.ClassNames);
     }
+
+    [Fact]
+    public void Threads_AboveTheCores_AreCutWithAWarning_NegativeIsAnError()
+    {
+        var (exit, stdout, stderr) = CliRunner.Run("bench", "infer", "--batch", "1", "--resolution", "32", "--seconds", "0.1", "--threads", "1000", "--json");
+        Assert.Equal(0, exit);
+        Assert.Equal(Environment.ProcessorCount, System.Text.Json.JsonDocument.Parse(stdout).RootElement.GetProperty("threads").GetInt32());
+        Assert.Contains($"effnet: warning: --threads 1000 is more than this machine's {Environment.ProcessorCount} logical cores", stderr, StringComparison.Ordinal);
+        Assert.Contains("--threads must be 0 (the default) or positive, got -1", CliRunner.Fails("bench", "infer", "--threads", "-1"), StringComparison.Ordinal);
+        TorchSharp.torch.set_num_threads(Environment.ProcessorCount);
+    }
 }
