@@ -32,7 +32,7 @@ internal static class ExportCommand
             CliIO.RequireOutputFolder(path, ".onnx");
             string source = parse.GetValue(weights)!;
             using var loaded = ModelLoader.Load(source, new LoadOptions { Variant = parse.GetValue(variant) });
-            var info = ClassifierInfo.FromWeights(source, loaded);
+            var info = ClassifierInfo.FromWeights(source, loaded, recordSha256: true);
             if (parse.GetValue(resolution) is int side && side != info.Resolution)
             {
                 loaded.Model.SetResolution(side);

@@ -52,17 +52,19 @@ public sealed record ClassifierInfo(
     /// <summary>
     /// What a weights file's model expects: a checkpoint's recorded normalisation, or the preset of an
     /// official torchvision file recognised by its published hash, or the model's resolution with
-    /// <paramref name="defaultNormalization"/> (ImageNet when null). Records the file's SHA-256.
+    /// <paramref name="defaultNormalization"/> (ImageNet when null). Only files without a recorded
+    /// normalisation are hashed (to look them up); <paramref name="recordSha256"/> hashes every file and
+    /// records the digest (an export's provenance).
     /// </summary>
-    public static ClassifierInfo FromWeights(string path, LoadedModel loaded, Normalization? defaultNormalization = null)
+    public static ClassifierInfo FromWeights(string path, LoadedModel loaded, Normalization? defaultNormalization = null, bool recordSha256 = false)
     {
         ArgumentNullException.ThrowIfNull(loaded);
-        string sha256 = PretrainedRegistry.Sha256(path);
-        var official = PretrainedRegistry.Identify(sha256);
-        var preprocessing = official is not null && official.Variant == loaded.Model.Spec.Name && loaded.Normalization is null
+        string? sha256 = loaded.Normalization is null || recordSha256 ? PretrainedRegistry.Sha256(path) : null;
+        var official = loaded.Normalization is null ? PretrainedRegistry.Identify(sha256!) : null;
+        var preprocessing = official is not null && official.Variant == loaded.Model.Spec.Name
             ? official.Preprocessing
             : Preprocessing.ForResolution(loaded.Model.Resolution, loaded.Normalization ?? defaultNormalization);
-        return For(loaded.Model, loaded.ClassNames, preprocessing, sha256);
+        return For(loaded.Model, loaded.ClassNames, preprocessing, recordSha256 ? sha256 : null);
     }
 
     /// <summary>The same description with other class names (one per class).</summary>
