@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using EfficientNet.Build;
 
 namespace EfficientNet.Tests.Build;
@@ -112,14 +111,5 @@ public class LibTorchSharpPatchTests
         }
     }
 
-    private static string Run(string file, params string[] args)
-    {
-        var start = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', args)} exited {process.ExitCode}\n{stdout}\n{stderr.Result}");
-        return stdout;
-    }
+    private static string Run(string file, params string[] args) => TestProcess.Run(file, args);
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using EfficientNet.Tests.Cli;
 
@@ -34,12 +33,7 @@ public class SampleAppTests
         string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
         string dll = Path.Combine(TestPaths.RepoRoot, "samples", "OnnxClassify", "bin", configuration, "net10.0", "OnnxClassify.dll");
         Assert.True(File.Exists(dll), $"{dll} is missing: build the solution");
-        var start = new ProcessStartInfo("dotnet", [dll, .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(start)!;
-        string stdout = process.StandardOutput.ReadToEnd();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"OnnxClassify exited {process.ExitCode}: {stderr}");
+        string stdout = TestProcess.Run("dotnet", [dll, .. args]);
         return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 }

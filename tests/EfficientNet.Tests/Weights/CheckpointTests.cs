@@ -135,14 +135,7 @@ public class CheckpointTests
     public void Read_TruncatedSafetensors_ReportsCorruptionWithPath()
     {
         using var dir = new TempDir();
-        string full = dir.File("full.safetensors");
-        using (var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 2 }))
-        {
-            ModelCheckpoint.Save(model, full);
-        }
-        byte[] bytes = File.ReadAllBytes(full);
-        string cut = dir.File("cut.safetensors");
-        File.WriteAllBytes(cut, bytes[..(bytes.Length / 2)]);
+        string cut = HalfCheckpoint(dir, new EfficientNetOptions { NumClasses = 2 });
         var e = Assert.Throws<EfficientNetException>(() => ModelLoader.Load(cut));
         Assert.Contains("cut.safetensors", e.Message, StringComparison.Ordinal);
         Assert.Contains("truncated", e.Message, StringComparison.Ordinal);
@@ -164,14 +157,7 @@ public class CheckpointTests
     public void Read_SafetensorsFailingPartWay_FreesTheTensorsAlreadyRead()
     {
         using var dir = new TempDir();
-        string full = dir.File("full.safetensors");
-        using (var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 2 }))
-        {
-            ModelCheckpoint.Save(model, full);
-        }
-        byte[] bytes = File.ReadAllBytes(full);
-        string cut = dir.File("cut.safetensors");
-        File.WriteAllBytes(cut, bytes[..(bytes.Length / 2)]);
+        string cut = HalfCheckpoint(dir, new EfficientNetOptions { NumClasses = 2 });
         long before = Tensor.TotalCount;
         Assert.Throws<EfficientNetException>(() => WeightsFile.Read(cut));
         Assert.Equal(before, Tensor.TotalCount);
@@ -193,15 +179,8 @@ public class CheckpointTests
     public void ReadInfo_ReadsTheHeaderOnly()
     {
         using var dir = new TempDir();
-        string full = dir.File("full.safetensors");
-        using (var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 3, Cifar = true }))
-        {
-            ModelCheckpoint.Save(model, full, ["cat", "dog", "fox"]);
-        }
         // The tensor data is cut off: anything that read the whole file would fail.
-        byte[] bytes = File.ReadAllBytes(full);
-        string cut = dir.File("cut.safetensors");
-        File.WriteAllBytes(cut, bytes[..(bytes.Length / 2)]);
+        string cut = HalfCheckpoint(dir, new EfficientNetOptions { NumClasses = 3, Cifar = true }, ["cat", "dog", "fox"]);
 
         var info = ModelCheckpoint.ReadInfo(cut)!;
         Assert.Equal("b0", info.Variant);
@@ -229,5 +208,19 @@ public class CheckpointTests
         }));
         Assert.Equal("old", File.ReadAllText(path));
         Assert.Equal(new[] { path }, Directory.GetFiles(dir.Path));
+    }
+
+    /// <summary>A B0 checkpoint cut to its first half (header intact, tensor data truncated) as dir/cut.safetensors.</summary>
+    private static string HalfCheckpoint(TempDir dir, EfficientNetOptions options, IReadOnlyList<string>? classNames = null)
+    {
+        string full = dir.File("full.safetensors");
+        using (var model = EfficientNetModel.Create("b0", options))
+        {
+            ModelCheckpoint.Save(model, full, classNames);
+        }
+        byte[] bytes = File.ReadAllBytes(full);
+        string cut = dir.File("cut.safetensors");
+        File.WriteAllBytes(cut, bytes[..(bytes.Length / 2)]);
+        return cut;
     }
 }
