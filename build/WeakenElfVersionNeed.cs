@@ -180,8 +180,9 @@ public static class ElfVersions
 }
 
 /// <summary>
-/// MSBuild task: where the system libstdc++ does not define <see cref="Version"/>, marks that
-/// version need weak in each of <see cref="Files"/> (copies in a build or publish folder).
+/// MSBuild task: where the system libstdc++ does not define <see cref="Version"/> (or always, with
+/// <see cref="Always"/>), marks that version need weak in each of <see cref="Files"/> (copies in a
+/// build or publish folder).
 /// </summary>
 public sealed class WeakenElfVersionNeed : Microsoft.Build.Utilities.Task
 {
@@ -197,8 +198,19 @@ public sealed class WeakenElfVersionNeed : Microsoft.Build.Utilities.Task
     [Required]
     public string[] SystemLibraryCandidates { get; set; } = Array.Empty<string>();
 
+    /// <summary>
+    /// Patch whatever the system has: for files that will run on other machines (the effnet tool package).
+    /// A weak need that the system's libstdc++ does define is bound as before, so this is harmless there.
+    /// </summary>
+    public bool Always { get; set; }
+
     public override bool Execute()
     {
+        if (Always)
+        {
+            Weaken("requested for files that run on other machines");
+            return true;
+        }
         string? system = SystemLibraryCandidates.FirstOrDefault(File.Exists);
         if (system is null)
         {
@@ -210,6 +222,12 @@ public sealed class WeakenElfVersionNeed : Microsoft.Build.Utilities.Task
             Log.LogMessage(MessageImportance.Low, $"{system} defines {Version}; no patch needed.");
             return true;
         }
+        Weaken($"{system} lacks it");
+        return true;
+    }
+
+    private void Weaken(string reason)
+    {
         foreach (var item in Files)
         {
             string path = item.ItemSpec;
@@ -220,8 +238,7 @@ public sealed class WeakenElfVersionNeed : Microsoft.Build.Utilities.Task
                 continue;
             }
             File.SetLastWriteTimeUtc(path, stamp);
-            Log.LogMessage(MessageImportance.Normal, $"Marked {Version} weak in {path} ({system} lacks it).");
+            Log.LogMessage(MessageImportance.Normal, $"Marked {Version} weak in {path} ({reason}).");
         }
-        return true;
     }
 }

@@ -1,4 +1,3 @@
-using EfficientNet.Data;
 using EfficientNet.Imaging;
 using EfficientNet.Models;
 using EfficientNet.Weights;

@@ -1,4 +1,4 @@
-using EfficientNet.Data;
+using EfficientNet.Imaging;
 
 namespace EfficientNet.Imaging;
 

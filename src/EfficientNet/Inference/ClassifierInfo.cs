@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using EfficientNet.Data;
 using EfficientNet.Imaging;
 using EfficientNet.Models;
 using EfficientNet.Onnx;

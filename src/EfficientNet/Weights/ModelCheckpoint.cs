@@ -1,7 +1,7 @@
 using System.Text.Json;
 using EfficientNet.Architecture;
-using EfficientNet.Data;
 using EfficientNet.IO;
+using EfficientNet.Imaging;
 using EfficientNet.Models;
 using static TorchSharp.torch;
 

@@ -1,5 +1,5 @@
 using EfficientNet.Architecture;
-using EfficientNet.Data;
+using EfficientNet.Imaging;
 using EfficientNet.Models;
 
 namespace EfficientNet.Weights;

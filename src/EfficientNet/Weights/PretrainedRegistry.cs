@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
-using EfficientNet.Data;
-using EfficientNet.Imaging;
 using EfficientNet.IO;
+using EfficientNet.Imaging;
 
 namespace EfficientNet.Weights;
 

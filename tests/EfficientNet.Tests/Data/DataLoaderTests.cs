@@ -1,5 +1,6 @@
-using EfficientNet.Data;
 using EfficientNet.Data.Augmentation;
+using EfficientNet.Data;
+using EfficientNet.Imaging;
 using EfficientNet.Layers;
 
 namespace EfficientNet.Tests.Data;

@@ -1,4 +1,5 @@
 using EfficientNet.Data;
+using EfficientNet.Imaging;
 
 namespace EfficientNet.Tests.Data;
 

@@ -49,7 +49,7 @@ public class OnnxCliTests
         Assert.Equal(TestModels.FlowerClasses, info.ClassNames);
         Assert.Equal(12, info.NumClasses);
         Assert.Equal(64, info.Resolution);
-        Assert.Equal(EfficientNet.Data.Normalization.ImageNet, info.Preprocessing.Normalization);
+        Assert.Equal(EfficientNet.Imaging.Normalization.ImageNet, info.Preprocessing.Normalization);
         Assert.False(info.PreprocessingInGraph);
         Assert.Equal(PretrainedRegistry.Sha256(weights), info.SourceSha256);
         Assert.Equal([-1, 3, 64, 64], engine.InputDimensions);

@@ -1,5 +1,6 @@
-using EfficientNet.Data;
 using EfficientNet.Data.Augmentation;
+using EfficientNet.Data;
+using EfficientNet.Imaging;
 using EfficientNet.Models;
 using EfficientNet.Training;
 using EfficientNet.Weights;

@@ -1,4 +1,3 @@
-using EfficientNet.Data;
 using EfficientNet.IO;
 using EfficientNet.Models;
 using EfficientNet.Training;

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using EfficientNet.Data;
 using EfficientNet.Data.Augmentation;
 using EfficientNet.IO;
 using EfficientNet.Models;

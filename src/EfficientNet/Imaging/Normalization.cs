@@ -1,7 +1,7 @@
 using System.Text.Json.Serialization;
 using static TorchSharp.torch;
 
-namespace EfficientNet.Data;
+namespace EfficientNet.Imaging;
 
 /// <summary>Per-channel (RGB) mean and standard deviation a model's inputs are normalised with. Immutable.</summary>
 public sealed record Normalization

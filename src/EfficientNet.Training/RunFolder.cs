@@ -1,6 +1,6 @@
 using System.Text.Json;
-using EfficientNet.Data;
 using EfficientNet.IO;
+using EfficientNet.Imaging;
 using EfficientNet.Models;
 using EfficientNet.Weights;
 using TorchSharp.Modules;

@@ -1,9 +1,10 @@
 using System.Text.Json;
 using EfficientNet.Data;
+using EfficientNet.Imaging;
 using EfficientNet.Models;
 using EfficientNet.Weights;
-using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Training;

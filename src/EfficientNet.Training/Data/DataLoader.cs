@@ -1,6 +1,7 @@
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using EfficientNet.Data.Augmentation;
+using EfficientNet.Imaging;
 using EfficientNet.Layers;
 using EfficientNet.Runtime;
 using static TorchSharp.torch;

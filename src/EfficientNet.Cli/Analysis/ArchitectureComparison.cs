@@ -1,11 +1,12 @@
+using EfficientNet.Analysis;
 using EfficientNet.Architecture;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace EfficientNet.Analysis;
+namespace EfficientNet.Cli.Analysis;
 
 /// <summary>Where a comparison row's size and cost come from.</summary>
-public enum FigureSource
+internal enum FigureSource
 {
     /// <summary>Parameters and MACs computed here on a model built in this process.</summary>
     Measured,
@@ -22,7 +23,7 @@ public enum FigureSource
 /// <param name="PublishedTop1">Published ImageNet top-1 (always quoted, never measured here).</param>
 /// <param name="Source">Whether params and MACs were measured or quoted.</param>
 /// <param name="Top1Source">Where <paramref name="PublishedTop1"/> is quoted from.</param>
-public sealed record ComparisonRow(string Name, int Resolution, long Params, long Macs, double PublishedTop1, FigureSource Source, string Top1Source)
+internal sealed record ComparisonRow(string Name, int Resolution, long Params, long Macs, double PublishedTop1, FigureSource Source, string Top1Source)
 {
     /// <summary>Top-1 points per million parameters.</summary>
     public double Top1PerMillionParams => PublishedTop1 / (Params / 1e6);
@@ -37,7 +38,7 @@ public sealed record ComparisonRow(string Name, int Resolution, long Params, lon
 /// this library (V1 and V2) at their native resolutions. DenseNet-201 is not in TorchVision for .NET, so its
 /// figures are quoted from the source document and labelled so.
 /// </summary>
-public static class ArchitectureComparison
+internal static class ArchitectureComparison
 {
     /// <summary>Published top-1 accuracies the source document quotes.</summary>
     private static readonly (string Name, Func<nn.Module<Tensor, Tensor>> Build, double Top1)[] Baselines =

@@ -1,5 +1,6 @@
 using EfficientNet.Architecture;
 using EfficientNet.Data;
+using EfficientNet.Imaging;
 
 namespace EfficientNet.Training;
 

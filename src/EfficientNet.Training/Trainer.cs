@@ -1,14 +1,15 @@
 using System.Diagnostics;
 using System.Text.Json;
-using EfficientNet.Data;
+using DataLoader = EfficientNet.Data.DataLoader;
 using EfficientNet.Data.Augmentation;
+using EfficientNet.Data;
+using EfficientNet.Imaging;
 using EfficientNet.Models;
 using EfficientNet.Runtime;
 using EfficientNet.Weights;
-using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp;
 using static TorchSharp.torch;
-using DataLoader = EfficientNet.Data.DataLoader;
 
 namespace EfficientNet.Training;
 
