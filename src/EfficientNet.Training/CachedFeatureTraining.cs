@@ -15,7 +15,7 @@ namespace EfficientNet.Training;
 /// many times faster. Images are not augmented (a cached feature is of one fixed view). Writes the
 /// same run folder as <see cref="Trainer"/>; its last.safetensors holds the whole model.
 /// </summary>
-public static class CachedFeatureTraining
+internal static class CachedFeatureTraining
 {
     /// <summary>Runs head-only training for <paramref name="options"/> (which must freeze the backbone).</summary>
     public static TrainingResult Train(TrainOptions options, string runDirectory, ITrainingObserver? observer = null, CancellationToken cancellation = default)

@@ -4,7 +4,7 @@ namespace EfficientNet.Training;
 /// Keras's EarlyStopping(monitor="val_accuracy", patience, restore_best_weights): stop after
 /// <c>patience</c> epochs without a new best. State is plain data so it travels in checkpoints.
 /// </summary>
-public sealed class EarlyStopping
+internal sealed class EarlyStopping
 {
     /// <summary>Creates the callback; patience 0 never stops.</summary>
     public EarlyStopping(int patience) => Patience = patience;
@@ -43,7 +43,7 @@ public sealed class EarlyStopping
 /// Keras's ReduceLROnPlateau(monitor="val_loss", factor, patience, min_lr): after <c>patience</c>
 /// epochs without a lower validation loss, multiply the learning rate by <c>factor</c>.
 /// </summary>
-public sealed class ReduceOnPlateau
+internal sealed class ReduceOnPlateau
 {
     /// <summary>Creates the callback; patience 0 never reduces.</summary>
     public ReduceOnPlateau(int patience, double factor)

@@ -4,7 +4,7 @@ using ScottPlot;
 namespace EfficientNet.Training;
 
 /// <summary>A confusion matrix as a PNG heat map, rows the true class, columns the predicted one, each row as shares of that class.</summary>
-public static class ConfusionMatrixPlot
+internal static class ConfusionMatrixPlot
 {
     /// <summary>Writes the chart for <paramref name="result"/> to <paramref name="path"/> atomically.</summary>
     public static void Write(string path, EvaluationResult result, string title)

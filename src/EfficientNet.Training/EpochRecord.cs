@@ -17,7 +17,7 @@ namespace EfficientNet.Training;
 public sealed record EpochRecord(int Epoch, double TrainLoss, double TrainAccuracy, double ValLoss, double ValAccuracy, double LearningRate, double Seconds, double ImagesPerSecond, double ResidentMegabytes);
 
 /// <summary>history.csv: one line per epoch, rewritten atomically after each epoch.</summary>
-public static class HistoryCsv
+internal static class HistoryCsv
 {
     /// <summary>The header line.</summary>
     public const string Header = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,images_per_second,rss_mb";

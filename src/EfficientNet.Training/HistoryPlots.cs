@@ -4,7 +4,7 @@ using ScottPlot;
 namespace EfficientNet.Training;
 
 /// <summary>PNG charts of a run's history (ScottPlot), rewritten atomically after every epoch.</summary>
-public static class HistoryPlots
+internal static class HistoryPlots
 {
     private const int Width = 900;
     private const int Height = 540;

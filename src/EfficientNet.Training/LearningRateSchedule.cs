@@ -4,7 +4,7 @@ namespace EfficientNet.Training;
 /// The learning rate at each optimizer step: the schedule's value times a plateau scale that
 /// reduce-on-plateau lowers, never below the minimum.
 /// </summary>
-public sealed class LearningRateSchedule
+internal sealed class LearningRateSchedule
 {
     private readonly TrainOptions options;
     private readonly long totalSteps;

@@ -9,7 +9,7 @@ namespace EfficientNet.Training;
 /// benchmark measures exactly the training code path. Everything it allocates lives in one dispose
 /// scope, so native memory does not grow from step to step.
 /// </summary>
-public sealed class TrainStep(nn.Module<Tensor, Tensor> model, OptimizerHelper optimizer, double labelSmoothing, Device device)
+internal sealed class TrainStep(nn.Module<Tensor, Tensor> model, OptimizerHelper optimizer, double labelSmoothing, Device device)
 {
     /// <summary>Runs the step at learning rate <paramref name="learningRate"/>; returns the batch's mean loss and correct count.</summary>
     public (double Loss, long Correct) Run(Tensor images, Tensor labels, Tensor? softTargets, double learningRate)

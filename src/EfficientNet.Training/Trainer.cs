@@ -58,7 +58,7 @@ public static class Trainer
     }
 
     /// <summary>JSON settings for options.json (enums by name, indented).</summary>
-    public static JsonSerializerOptions OptionsJson { get; } = new(JsonSerializerDefaults.Web)
+    internal static JsonSerializerOptions OptionsJson { get; } = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,
         Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
@@ -213,7 +213,7 @@ public static class Trainer
     /// Fills in what <paramref name="options"/> leaves to defaults (variant, stem, resolution), taking
     /// them from the initial weights where there are some, so options.json records the full setup.
     /// </summary>
-    public static TrainOptions Resolve(TrainOptions options)
+    internal static TrainOptions Resolve(TrainOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         // The header only: the weights themselves are read once, when the model is built.
@@ -281,7 +281,7 @@ public static class Trainer
     }
 
     /// <summary>The optimizer <paramref name="options"/> asks for, over the model's trainable parameters.</summary>
-    public static OptimizerHelper CreateOptimizer(TrainOptions options, nn.Module model)
+    internal static OptimizerHelper CreateOptimizer(TrainOptions options, nn.Module model)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(model);

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace EfficientNet.Training;
 
 /// <summary>How to run the training benchmark.</summary>
-public sealed record TrainingBenchmarkOptions
+internal sealed record TrainingBenchmarkOptions
 {
     /// <summary>Variant, built with the CIFAR stem for 32x32 input and 10 classes.</summary>
     public string Variant { get; init; } = "b0";
@@ -35,7 +35,7 @@ public sealed record TrainingBenchmarkOptions
 /// <param name="Seconds">Timed seconds.</param>
 /// <param name="ImagesPerSecond">Training images per second.</param>
 /// <param name="ResidentMegabytes">RSS after each memory-check epoch.</param>
-public sealed record TrainingBenchmarkResult(int Batch, int Iterations, double Seconds, double ImagesPerSecond, IReadOnlyList<double> ResidentMegabytes)
+internal sealed record TrainingBenchmarkResult(int Batch, int Iterations, double Seconds, double ImagesPerSecond, IReadOnlyList<double> ResidentMegabytes)
 {
     /// <summary>Growth of RSS from the end of the first memory-check epoch to the end of the last, in percent.</summary>
     public double MemoryGrowthPercent => ResidentMegabytes.Count < 2 ? 0 : 100 * (ResidentMegabytes[^1] - ResidentMegabytes[0]) / ResidentMegabytes[0];
@@ -46,7 +46,7 @@ public sealed record TrainingBenchmarkResult(int Batch, int Iterations, double S
 /// cross-entropy, backward, Adam) of the CIFAR variant on random 32x32 batches. bench/pytorch_train.py
 /// runs the same step in PyTorch.
 /// </summary>
-public static class TrainingBenchmark
+internal static class TrainingBenchmark
 {
     /// <summary>Runs the benchmark.</summary>
     public static TrainingBenchmarkResult Run(TrainingBenchmarkOptions options, Device? device = null)

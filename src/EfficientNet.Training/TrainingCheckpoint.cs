@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace EfficientNet.Training;
 
 /// <summary>Where a run stands: enough, with the weights and optimizer, to continue exactly.</summary>
-public sealed record TrainingState
+internal sealed record TrainingState
 {
     /// <summary>0-based epoch in progress (equal to the epochs completed when <see cref="Batch"/> is 0).</summary>
     public int Epoch { get; init; }
@@ -60,7 +60,7 @@ public sealed record TrainingState
 /// the optimizer state, the RNG state and the <see cref="TrainingState"/>, in one file written
 /// atomically.
 /// </summary>
-public static class TrainingCheckpoint
+internal static class TrainingCheckpoint
 {
     private const string StateKey = "efficientnet.training";
     private const string OptimizerTensor = ModelCheckpoint.ExtraTensorPrefix + "optimizer";

@@ -5,7 +5,7 @@ using EfficientNet.Imaging;
 namespace EfficientNet.Training;
 
 /// <summary>Loads the training and validation sets a <see cref="TrainOptions"/> describes.</summary>
-public static class TrainingData
+internal static class TrainingData
 {
     /// <summary>Training set, validation set and the input normalisation to use with them.</summary>
     public static (ImageDataset Train, ImageDataset Validation, Normalization Normalization) Load(TrainOptions options)

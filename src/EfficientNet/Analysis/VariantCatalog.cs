@@ -14,10 +14,10 @@ namespace EfficientNet.Analysis;
 /// <param name="Macs">Multiply-accumulates per image at the native resolution (measured).</param>
 /// <param name="PublishedTop1">Published ImageNet top-1 (not measured).</param>
 /// <param name="Top1Source">Where <paramref name="PublishedTop1"/> is published.</param>
-public sealed record VariantRow(string Name, string DisplayName, int Resolution, double Width, double Depth, double Dropout, long Params, long Macs, double PublishedTop1, string Top1Source);
+internal sealed record VariantRow(string Name, string DisplayName, int Resolution, double Width, double Depth, double Dropout, long Params, long Macs, double PublishedTop1, string Top1Source);
 
 /// <summary>Builds each registered variant and measures it.</summary>
-public static class VariantCatalog
+internal static class VariantCatalog
 {
     /// <summary>One row per variant (optionally one family), measured on freshly built models.</summary>
     public static IReadOnlyList<VariantRow> Measure(ModelFamily? family = null) =>

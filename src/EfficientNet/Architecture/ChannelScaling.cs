@@ -6,7 +6,7 @@ namespace EfficientNet.Architecture;
 /// and <c>adjust_depth</c> in torchvision), so that scaled channel counts, and with them parameter
 /// counts and pretrained weight shapes, match the published models exactly.
 /// </summary>
-public static class ChannelScaling
+internal static class ChannelScaling
 {
     /// <summary>Channel counts are kept multiples of 8 so that vectorised kernels stay aligned.</summary>
     public const int Divisor = 8;

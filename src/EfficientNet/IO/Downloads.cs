@@ -9,7 +9,7 @@ public sealed record DownloadProgress(long Bytes, long? Total);
 /// HTTP downloads that stream to disk (never the whole body in memory), fail when the data stops
 /// coming, fail fast when there is no network, and never leave a partial file.
 /// </summary>
-public static class Downloads
+internal static class Downloads
 {
     /// <summary>How long connecting and receiving the response headers may take.</summary>
     public static readonly TimeSpan HeadersTimeout = TimeSpan.FromSeconds(30);

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace EfficientNet.Inference;
 
 /// <summary>How to run the inference benchmark.</summary>
-public sealed record InferenceBenchmarkOptions
+internal sealed record InferenceBenchmarkOptions
 {
     /// <summary>Images per forward pass.</summary>
     public int Batch { get; init; } = 16;
@@ -25,7 +25,7 @@ public sealed record InferenceBenchmarkOptions
 /// <param name="Seconds">Timed seconds.</param>
 /// <param name="ImagesPerSecond">Images classified per second.</param>
 /// <param name="MillisecondsPerBatch">Mean latency of one forward pass.</param>
-public sealed record BenchmarkResult(int Batch, int Resolution, int Iterations, double Seconds, double ImagesPerSecond, double MillisecondsPerBatch);
+internal sealed record BenchmarkResult(int Batch, int Resolution, int Iterations, double Seconds, double ImagesPerSecond, double MillisecondsPerBatch);
 
 /// <summary>
 /// Measures an engine's forward passes on random input through the real inference path
@@ -33,7 +33,7 @@ public sealed record BenchmarkResult(int Batch, int Resolution, int Iterations, 
 /// Runtime the copy into its tensor, the session run and the copy out). Not a unit test: it reports what
 /// it sees.
 /// </summary>
-public static class InferenceBenchmark
+internal static class InferenceBenchmark
 {
     /// <summary>Runs the benchmark on (batch, 3, resolution, resolution) random input.</summary>
     public static BenchmarkResult Run(IClassifierEngine engine, int resolution, InferenceBenchmarkOptions options)

@@ -1,10 +1,11 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Layers;
 
 /// <summary>BatchNorm epsilon and momentum (PyTorch convention: momentum weighs the new batch).</summary>
-public sealed record BatchNormSettings(double Eps, double Momentum);
+internal sealed record BatchNormSettings(double Eps, double Momentum);
 
 /// <summary>
 /// Conv2d → BatchNorm2d → optional SiLU, with children named "0", "1", "2" exactly like torchvision's
@@ -13,7 +14,7 @@ public sealed record BatchNormSettings(double Eps, double Momentum);
 /// two. Folding keeps the state dict as it is, is undone by <c>train()</c> and redone from the new weights
 /// when <see cref="Weights.StateDictLoader"/> loads a state dict.
 /// </summary>
-public sealed class ConvNormActivation : nn.Module<Tensor, Tensor>
+internal sealed class ConvNormActivation : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d conv;
     private readonly BatchNorm2d norm;
@@ -91,7 +92,12 @@ public sealed class ConvNormActivation : nn.Module<Tensor, Tensor>
     internal (Tensor Weight, Tensor Bias) FoldBatchNorm()
     {
         using var noGrad = no_grad();
-        var scale = norm.weight! / (norm.running_var! + norm.eps).sqrt();
+        // Scalars held by `using`: TorchSharp's add(Scalar) reads a temporary Scalar's handle and nothing keeps
+        // the temporary alive during the native call, so a GC in between could finalize (free) it first; seen
+        // once as "toFloat: Expected false to be true" while exporting V2-M under a busy test run.
+        using Scalar eps = norm.eps;
+        using Scalar one = 1;
+        var scale = norm.weight! / norm.running_var!.add(eps, one).sqrt();
         return (conv.weight! * scale.view(-1, 1, 1, 1), norm.bias! - norm.running_mean! * scale);
     }
 

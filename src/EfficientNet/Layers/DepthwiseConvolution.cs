@@ -17,7 +17,7 @@ namespace EfficientNet.Layers;
 /// (a transposed convolution, bit-identical to the native one), and the weight gradient equals the
 /// native one up to float summation order. Used only where it wins: see <see cref="Applies"/>.
 /// </remarks>
-public static class DepthwiseConvolution
+internal static class DepthwiseConvolution
 {
     /// <summary>
     /// Whether a training-mode forward should use <see cref="Apply"/>: a CPU tensor, gradients wanted

@@ -10,7 +10,7 @@ namespace EfficientNet.Layers;
 /// residual whose branch goes through stochastic depth. Children are torchvision's: <c>block</c> is a
 /// sequence indexed 0..n, so PyTorch weights load by key without a map.
 /// </summary>
-public sealed class MBConv : nn.Module<Tensor, Tensor>
+internal sealed class MBConv : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential block;
     private readonly StochasticDepth stochastic_depth;

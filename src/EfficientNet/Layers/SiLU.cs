@@ -7,7 +7,7 @@ namespace EfficientNet.Layers;
 /// overwritten in place: one activation-sized buffer fewer per layer at inference. With autograd on it
 /// allocates, as <c>nn.SiLU()</c> does. No parameters, so state dicts are unaffected.
 /// </summary>
-public sealed class SiLU : nn.Module<Tensor, Tensor>
+internal sealed class SiLU : nn.Module<Tensor, Tensor>
 {
     /// <summary>Creates the activation.</summary>
     public SiLU()

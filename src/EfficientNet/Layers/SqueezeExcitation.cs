@@ -8,7 +8,7 @@ namespace EfficientNet.Layers;
 /// down to <c>squeezeChannels</c>, SiLU, 1x1 conv back up, sigmoid gate on the input's channels.
 /// Field names (<c>fc1</c>, <c>fc2</c>) are torchvision's state-dict keys.
 /// </summary>
-public sealed class SqueezeExcitation : nn.Module<Tensor, Tensor>
+internal sealed class SqueezeExcitation : nn.Module<Tensor, Tensor>
 {
     private readonly AdaptiveAvgPool2d avgpool;
     private readonly Conv2d fc1;

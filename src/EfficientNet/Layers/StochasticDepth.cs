@@ -7,7 +7,7 @@ namespace EfficientNet.Layers;
 /// is dropped with probability <see cref="Probability"/> and the survivors are scaled by 1/(1-p), so
 /// the expected output is unchanged; in evaluation it is the identity.
 /// </summary>
-public sealed class StochasticDepth : nn.Module<Tensor, Tensor>
+internal sealed class StochasticDepth : nn.Module<Tensor, Tensor>
 {
     /// <summary>Creates the layer with drop probability <paramref name="probability"/> in [0, 1).</summary>
     public StochasticDepth(double probability)

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace EfficientNet.Runtime;
 
 /// <summary>Turns a device name into a libtorch device, with an actionable error.</summary>
-public static class Devices
+internal static class Devices
 {
     /// <summary>"cpu" or "cuda"; "cuda" needs a CUDA build of TorchSharp (see README).</summary>
     public static Device Parse(string name)

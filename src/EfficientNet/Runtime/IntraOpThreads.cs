@@ -10,7 +10,7 @@ namespace EfficientNet.Runtime;
 /// the two teams' spinning workers fight for the cores (measured: 80 → 60 training images/s).
 /// Limiting the helper thread to one thread leaves the cores to training.
 /// </summary>
-public static class IntraOpThreads
+internal static class IntraOpThreads
 {
     private static readonly Lazy<SetNumThreads?> OmpSetNumThreads = new(FindOpenMp);
 

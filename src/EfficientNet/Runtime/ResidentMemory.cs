@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace EfficientNet.Runtime;
 
 /// <summary>The process's resident memory, and a way to hand memory that is already free back to the OS.</summary>
-public static class ResidentMemory
+internal static class ResidentMemory
 {
     /// <summary>The resident set size in MiB.</summary>
     public static double Megabytes()

@@ -87,7 +87,7 @@ public static class ModelCheckpoint
 
     /// <summary>The model description in a file's metadata; null for a plain state dict (e.g. from torchvision).</summary>
     /// <exception cref="EfficientNetException">The metadata is present but unreadable or from a newer version.</exception>
-    public static CheckpointInfo? ReadInfo(WeightsFile file)
+    internal static CheckpointInfo? ReadInfo(WeightsFile file)
     {
         ArgumentNullException.ThrowIfNull(file);
         return Parse(file.Metadata, file.Path);

@@ -11,7 +11,7 @@ namespace EfficientNet.Weights;
 /// optional "__metadata__" map of strings, then the raw little-endian tensor bytes. Files written here
 /// load in Python with <c>safetensors.torch.load_file</c>.
 /// </summary>
-public static class SafetensorsFile
+internal static class SafetensorsFile
 {
     private const string MetadataKey = "__metadata__";
 

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace EfficientNet.Weights;
 
 /// <summary>State-dict helpers that keep PyTorch's conventions.</summary>
-public static class StateDict
+internal static class StateDict
 {
     /// <summary>
     /// A module's parameters and persistent buffers in PyTorch's order: each module's own parameters,

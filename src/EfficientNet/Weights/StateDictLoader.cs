@@ -41,7 +41,7 @@ public sealed class WeightsMismatchException : EfficientNetException
 /// a 1000-class backbone under a 10-class head). Nothing is copied unless everything fits. Layers whose
 /// BatchNorm is folded for inference are folded again from the loaded weights.
 /// </summary>
-public static class StateDictLoader
+internal static class StateDictLoader
 {
     private const int ShownPerList = 6;
 

@@ -19,7 +19,7 @@ public enum WeightsFormat
 /// <param name="Format">The detected format.</param>
 /// <param name="Tensors">Tensors by state-dict key, on the CPU.</param>
 /// <param name="Metadata">The safetensors "__metadata__" map; this library's checkpoints keep their model description there.</param>
-public sealed record WeightsFile(string Path, WeightsFormat Format, IReadOnlyDictionary<string, Tensor> Tensors, IReadOnlyDictionary<string, string> Metadata)
+internal sealed record WeightsFile(string Path, WeightsFormat Format, IReadOnlyDictionary<string, Tensor> Tensors, IReadOnlyDictionary<string, string> Metadata)
     : IDisposable
 {
     /// <summary>
