@@ -35,7 +35,7 @@ internal static class CachedFeatureTraining
         var device = Devices.Parse(options.Device);
         manual_seed(options.Seed);
 
-        var (train, validation, normalization) = TrainingData.Load(options);
+        var (train, validation, normalization) = TrainingData.Load(options, note => observer?.Message(note));
         using var model = Trainer.BuildModel(options, train.Classes.Count, null, ref normalization);
         model.to(device);
         string description = $"{model.Spec.DisplayName}{(model.Options.Cifar ? " (CIFAR stem)" : "")}, {model.NumClasses} classes, {model.Resolution}x{model.Resolution}, cached features";

@@ -73,7 +73,7 @@ public static class Trainer
         var device = Devices.Parse(options.Device);
         manual_seed(options.Seed);
 
-        var (train, validation, normalization) = TrainingData.Load(options);
+        var (train, validation, normalization) = TrainingData.Load(options, note => observer?.Message(note));
         bool cifarStem = options.Cifar!.Value;
         using var model = BuildModel(options, train.Classes.Count, resume ? Path.Combine(runDirectory, RunFiles.Last) : null, ref normalization);
         // Channels-last applies to the input batches only: measured on CIFAR B0 training, NHWC input

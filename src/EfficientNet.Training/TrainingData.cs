@@ -8,7 +8,9 @@ namespace EfficientNet.Training;
 internal static class TrainingData
 {
     /// <summary>Training set, validation set and the input normalisation to use with them.</summary>
-    public static (ImageDataset Train, ImageDataset Validation, Normalization Normalization) Load(TrainOptions options)
+    /// <param name="options">What to load.</param>
+    /// <param name="note">Told what the user should know, e.g. hidden folders skipped in an image root.</param>
+    public static (ImageDataset Train, ImageDataset Validation, Normalization Normalization) Load(TrainOptions options, Action<string>? note = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ImageDataset all, train, validation;
@@ -27,6 +29,13 @@ internal static class TrainingData
         else
         {
             int size = options.Resolution ?? Variants.Get(options.Variant ?? "b0").Resolution;
+            foreach (string root in new[] { options.Data!, options.ValData }.OfType<string>())
+            {
+                if (Directory.Exists(root) && ImageFolder.HiddenFolders(root) is { Count: > 0 } hidden)
+                {
+                    note?.Invoke($"skipped hidden folders in '{root}' (not classes): {string.Join(", ", hidden)}");
+                }
+            }
             all = ImageFolder.Load(options.Data!, size);
             normalization = Normalization.ImageNet;
             (train, validation) = options.ValData is { } valFolder

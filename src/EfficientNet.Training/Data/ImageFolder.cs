@@ -5,7 +5,8 @@ namespace EfficientNet.Data;
 /// <summary>
 /// An image-classification folder: <c>root/&lt;class&gt;/*.{jpg,jpeg,png}</c>, class names sorted
 /// ordinally (as torchvision's ImageFolder). Images are decoded once, resized (shorter side) and
-/// centre-cropped to a square of the model's resolution, and kept in memory.
+/// centre-cropped to a square of the model's resolution, and kept in memory. Hidden folders (names starting
+/// with '.', such as .git or .ipynb_checkpoints) are not classes and are skipped (<see cref="HiddenFolders"/>).
 /// </summary>
 public static class ImageFolder
 {
@@ -23,10 +24,10 @@ public static class ImageFolder
         {
             throw new EfficientNetException($"image folder not found: '{root}'");
         }
-        var found = Directory.GetDirectories(root).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
+        var found = Directory.GetDirectories(root).Select(Path.GetFileName).Where(name => !IsHidden(name!)).Order(StringComparer.Ordinal).ToArray();
         if (found.Length == 0)
         {
-            throw new EfficientNetException($"'{root}' has no class folders; expected {root}/<class>/*.jpg");
+            throw new EfficientNetException($"'{root}' has no class folders{(HiddenFolders(root).Count > 0 ? " (hidden ones are skipped)" : "")}; expected {root}/<class>/*.jpg");
         }
         if (classes is not null && !classes.SequenceEqual(found))
         {
@@ -66,4 +67,10 @@ public static class ImageFolder
         }
         return new ImageDataset(pixels, files.Select(f => f.Label).ToArray(), found!, size, size, root);
     }
+
+    /// <summary>The folders in <paramref name="root"/> that <see cref="Load"/> skips as hidden, sorted.</summary>
+    public static IReadOnlyList<string> HiddenFolders(string root) =>
+        Directory.GetDirectories(root).Select(d => Path.GetFileName(d)!).Where(IsHidden).Order(StringComparer.Ordinal).ToArray();
+
+    private static bool IsHidden(string name) => name.StartsWith('.');
 }

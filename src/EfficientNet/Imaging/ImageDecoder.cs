@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using SkiaSharp;
 using static TorchSharp.torch;
 
@@ -6,8 +7,19 @@ namespace EfficientNet.Imaging;
 /// <summary>Decodes image files (JPEG, PNG, WebP, BMP, GIF: whatever SkiaSharp reads) into model inputs.</summary>
 public static class ImageDecoder
 {
-    /// <summary>Decodes <paramref name="path"/> as 8-bit RGBA, unpremultiplied.</summary>
-    /// <exception cref="EfficientNetException">The file is missing or not a decodable image.</exception>
+    /// <summary>
+    /// Images with more pixels than this are refused before decoding (a decompression bomb: a small file that
+    /// claims a huge image). The same limit as Pillow's error threshold (2 x 89,478,485).
+    /// </summary>
+    public const long MaxPixels = 178_956_970;
+
+    /// <summary>
+    /// Decodes <paramref name="path"/> as 8-bit RGBA, unpremultiplied, turned upright as its EXIF orientation
+    /// says (a phone photo taken upright comes out upright).
+    /// </summary>
+    /// <exception cref="EfficientNetException">
+    /// The file is missing, not a decodable image, truncated (its data ends early), or larger than <see cref="MaxPixels"/>.
+    /// </exception>
     public static SKBitmap Decode(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -17,15 +29,62 @@ public static class ImageDecoder
         }
         using var codec = SKCodec.Create(path)
             ?? throw new EfficientNetException($"'{path}' is not an image SkiaSharp can decode (JPEG, PNG, WebP, BMP, GIF)");
+        long pixels = (long)codec.Info.Width * codec.Info.Height;
+        if (pixels > MaxPixels)
+        {
+            throw new EfficientNetException(
+                $"'{path}' claims {codec.Info.Width}x{codec.Info.Height} pixels, more than the {MaxPixels / 1e6:F0} megapixels images are decoded up to (a decompression bomb, or an image to shrink first)");
+        }
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var bitmap = new SKBitmap(info);
         var result = codec.GetPixels(info, bitmap.GetPixels());
-        if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
+        if (result != SKCodecResult.Success)
         {
             bitmap.Dispose();
-            throw new EfficientNetException($"cannot decode image '{path}': {result}");
+            throw new EfficientNetException(result == SKCodecResult.IncompleteInput
+                ? $"'{path}' is truncated: its image data ends early (a partial copy or download); copy it again or remove it"
+                : $"cannot decode image '{path}': {result}");
         }
-        return bitmap;
+        return Upright(bitmap, codec.EncodedOrigin);
+    }
+
+    /// <summary>
+    /// The bitmap as it is meant to be seen: EXIF orientations 2-8 (mirrored and/or rotated storage) remapped pixel
+    /// by pixel, without resampling. Disposes <paramref name="stored"/> when it returns a new bitmap.
+    /// </summary>
+    private static SKBitmap Upright(SKBitmap stored, SKEncodedOrigin origin)
+    {
+        if (origin == SKEncodedOrigin.TopLeft)
+        {
+            return stored;
+        }
+        int w = stored.Width, h = stored.Height;
+        bool swapsSides = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        var upright = new SKBitmap(new SKImageInfo(swapsSides ? h : w, swapsSides ? w : h, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        var from = MemoryMarshal.Cast<byte, uint>(stored.GetPixelSpan());
+        var to = MemoryMarshal.Cast<byte, uint>(upright.GetPixelSpan());
+        int fromRow = stored.RowBytes / 4, toRow = upright.RowBytes / 4;
+        for (int y = 0; y < upright.Height; y++)
+        {
+            for (int x = 0; x < upright.Width; x++)
+            {
+                // (sx, sy): the stored pixel shown at (x, y).
+                var (sx, sy) = origin switch
+                {
+                    SKEncodedOrigin.TopRight => (w - 1 - x, y),
+                    SKEncodedOrigin.BottomRight => (w - 1 - x, h - 1 - y),
+                    SKEncodedOrigin.BottomLeft => (x, h - 1 - y),
+                    SKEncodedOrigin.LeftTop => (y, x),
+                    SKEncodedOrigin.RightTop => (y, h - 1 - x),
+                    SKEncodedOrigin.RightBottom => (w - 1 - y, h - 1 - x),
+                    SKEncodedOrigin.LeftBottom => (w - 1 - y, x),
+                    _ => (x, y),
+                };
+                to[y * toRow + x] = from[sy * fromRow + sx];
+            }
+        }
+        stored.Dispose();
+        return upright;
     }
 
     /// <summary>Decodes, resizes, centre-crops and normalises one file into a (3, crop, crop) float tensor.</summary>
