@@ -55,14 +55,18 @@ internal static class WeightsCommand
         var variant = new Argument<string>("variant") { Description = "Variant, e.g. b0 or v2-s" };
         var tag = new Option<string?>("--tag") { Description = "Weights tag (default: torchvision's DEFAULT)" };
         var cache = new Option<string>("--cache") { Description = "Cache folder", DefaultValueFactory = _ => new TrainOptions().CacheDirectory };
+        var from = new Option<string?>("--from")
+        {
+            Description = "Fetch from this http(s) URL (a mirror) or local file instead of download.pytorch.org; the SHA-256 prefix is checked all the same",
+        };
         var command = new Command("download", "Download weights into the cache and verify their SHA-256 prefix (offline: says where to put the file)")
         {
-            variant, tag, cache,
+            variant, tag, cache, from,
         };
         command.SetAction(io.Guard(parse =>
         {
             var weights = PretrainedRegistry.Get(parse.GetValue(variant)!, parse.GetValue(tag));
-            string path = PretrainedRegistry.EnsureDownloaded(weights, parse.GetValue(cache)!, progress: new DownloadProgressLine(io.Err));
+            string path = PretrainedRegistry.EnsureDownloaded(weights, parse.GetValue(cache)!, parse.GetValue(from), new DownloadProgressLine(io.Err));
             io.Out.WriteLine($"{weights.Variant} {weights.Tag}: {path} (SHA-256 starts with {weights.Sha256Prefix}, as published)");
         }));
         return command;

@@ -81,16 +81,31 @@ public static class PretrainedRegistry
         Path.Combine(cacheDirectory, "weights", weights.FileName);
 
     /// <summary>
-    /// The verified local file of <paramref name="weights"/>: from the cache, or downloaded into it.
-    /// Offline, fails at once and says where to put the file.
+    /// The verified local file of <paramref name="weights"/>: from the cache, or fetched into it from torchvision's
+    /// address or from <paramref name="from"/> (another URL, e.g. a mirror, or a local copy). Offline, fails at once
+    /// and says where to put the file. A file whose SHA-256 does not start with the published prefix is never kept.
     /// </summary>
-    public static string EnsureDownloaded(PretrainedWeights weights, string cacheDirectory, Func<string, Stream>? download = null, IProgress<DownloadProgress>? progress = null)
+    /// <param name="weights">The registry entry.</param>
+    /// <param name="cacheDirectory">The cache; the file goes to <see cref="CachePath"/>.</param>
+    /// <param name="from">An http(s) URL or a local file to fetch from instead of <see cref="PretrainedWeights.Url"/>.</param>
+    /// <param name="progress">Told the bytes received after each chunk.</param>
+    public static string EnsureDownloaded(PretrainedWeights weights, string cacheDirectory, string? from = null, IProgress<DownloadProgress>? progress = null) =>
+        EnsureDownloaded(weights, cacheDirectory, from, progress, download: null);
+
+    /// <summary><see cref="EnsureDownloaded(PretrainedWeights, string, string?, IProgress{DownloadProgress}?)"/> with the opener replaced (tests).</summary>
+    internal static string EnsureDownloaded(PretrainedWeights weights, string cacheDirectory, string? from, IProgress<DownloadProgress>? progress, Func<string, Stream>? download)
     {
         ArgumentNullException.ThrowIfNull(weights);
         string target = CachePath(weights, cacheDirectory);
         if (!File.Exists(target))
         {
-            Downloads.ToFile(weights.Url, target, $"Get the file elsewhere and put it at '{target}', or pass it with --weights", download, path => Verify(path, weights), progress);
+            string source = from ?? weights.Url;
+            bool http = source.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || source.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+            if (!http && !File.Exists(source))
+            {
+                throw new EfficientNetException($"'{source}' is neither an http(s) URL nor an existing file; pass a mirror's URL of {weights.FileName} or a local copy of it");
+            }
+            Downloads.ToFile(source, target, $"Get the file elsewhere and put it at '{target}', or pass it with --weights", download ?? (http ? null : File.OpenRead), path => Verify(path, weights), progress);
         }
         Verify(target, weights);
         return target;

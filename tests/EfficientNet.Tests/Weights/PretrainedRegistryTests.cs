@@ -34,7 +34,7 @@ public class PretrainedRegistryTests
     {
         using var cache = new TempDir();
         var weights = PretrainedRegistry.Get("b0");
-        var e = Assert.Throws<EfficientNetException>(() => PretrainedRegistry.EnsureDownloaded(weights, cache.Path, _ => throw new HttpRequestException("no network")));
+        var e = Assert.Throws<EfficientNetException>(() => PretrainedRegistry.EnsureDownloaded(weights, cache.Path, null, null, _ => throw new HttpRequestException("no network")));
         Assert.Contains(PretrainedRegistry.CachePath(weights, cache.Path), e.Message, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFiles(cache.Path, "*", SearchOption.AllDirectories));
     }
@@ -44,7 +44,7 @@ public class PretrainedRegistryTests
     {
         using var cache = new TempDir();
         var weights = PretrainedRegistry.Get("b0");
-        var e = Assert.Throws<EfficientNetException>(() => PretrainedRegistry.EnsureDownloaded(weights, cache.Path, _ => new MemoryStream(new byte[1000])));
+        var e = Assert.Throws<EfficientNetException>(() => PretrainedRegistry.EnsureDownloaded(weights, cache.Path, null, null, _ => new MemoryStream(new byte[1000])));
         Assert.Contains("does not start with the published 3dd342df", e.Message, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFiles(cache.Path, "*", SearchOption.AllDirectories));
     }
@@ -57,7 +57,7 @@ public class PretrainedRegistryTests
         string path = PretrainedRegistry.CachePath(weights, cache.Path);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllText(path, "damaged");
-        var e = Assert.Throws<EfficientNetException>(() => PretrainedRegistry.EnsureDownloaded(weights, cache.Path, _ => throw new InvalidOperationException("must not download")));
+        var e = Assert.Throws<EfficientNetException>(() => PretrainedRegistry.EnsureDownloaded(weights, cache.Path, null, null, _ => throw new InvalidOperationException("must not download")));
         Assert.Contains(path, e.Message, StringComparison.Ordinal);
     }
 
