@@ -32,8 +32,7 @@ public static class CheckpointEvaluation
             DefaultNormalization = cifar ? Normalization.Cifar10 : Normalization.ImageNet,
         });
         var info = classifier.Info;
-        var classNames = info.ClassNames
-            ?? throw new EfficientNetException($"'{checkpoint}' does not record its class names; evaluate needs a checkpoint written by effnet train (or its export)");
+        var classNames = info.ClassNames;
         ImageDataset data;
         if (cifar)
         {
@@ -47,6 +46,14 @@ public static class CheckpointEvaluation
         {
             data = ImageFolder.Load(request.Data ?? throw new EfficientNetException("--data is required for --dataset folder"), info.Resolution, classNames);
         }
+        // A plain state dict records no class names: its outputs are taken to be the dataset's classes in order
+        // (sorted folder names, as torchvision's ImageFolder numbers them), when the counts agree.
+        if (classNames is null && data.Classes.Count != info.NumClasses)
+        {
+            throw new EfficientNetException(
+                $"'{checkpoint}' records no class names and has {info.NumClasses} outputs, but the dataset has {data.Classes.Count} classes");
+        }
+        classNames ??= data.Classes;
         if (!data.Classes.SequenceEqual(classNames))
         {
             throw new EfficientNetException(

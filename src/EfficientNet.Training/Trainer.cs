@@ -3,6 +3,7 @@ using System.Text.Json;
 using DataLoader = EfficientNet.Data.DataLoader;
 using EfficientNet.Data.Augmentation;
 using EfficientNet.Data;
+using EfficientNet.IO;
 using EfficientNet.Imaging;
 using EfficientNet.Models;
 using EfficientNet.Runtime;
@@ -33,7 +34,15 @@ public static class Trainer
     }
 
     /// <summary>Continues the run in <paramref name="runDirectory"/> with its saved options.</summary>
-    public static TrainingResult Resume(string runDirectory, ITrainingObserver? observer = null, CancellationToken cancellation = default)
+    /// <param name="runDirectory">The run folder.</param>
+    /// <param name="observer">Told about progress.</param>
+    /// <param name="epochs">
+    /// Train to this many epochs in all instead of the saved number (only more: a finished run goes on). Saved in
+    /// options.json; the cosine schedule is recomputed for the new length, so the learning rate rises again from
+    /// where the shorter schedule had brought it.
+    /// </param>
+    /// <param name="cancellation">Stops after the current step, with a checkpoint.</param>
+    public static TrainingResult Resume(string runDirectory, ITrainingObserver? observer = null, int? epochs = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(runDirectory);
         string optionsPath = Path.Combine(runDirectory, RunFiles.Options);
@@ -53,6 +62,16 @@ public static class Trainer
             throw new EfficientNetException($"'{optionsPath}' is corrupt: {e.Message}", e);
         }
         options.Validate();
+        if (epochs is int total && total != options.Epochs)
+        {
+            if (total < options.Epochs)
+            {
+                throw new EfficientNetException($"--epochs {total} with --resume: the run was set to train {options.Epochs} epochs; resuming can only extend it");
+            }
+            options = options with { Epochs = total };
+            AtomicFile.WriteAllText(optionsPath, JsonSerializer.Serialize(options, OptionsJson));
+            observer?.Message($"extended to {total} epochs (saved in {RunFiles.Options})");
+        }
         // Runs written before options were resolved at the start leave some null; resolving again is a no-op otherwise.
         return Run(Resolve(options), runDirectory, resume: true, observer, cancellation);
     }

@@ -18,13 +18,14 @@ internal static class EvaluateCommand
         var split = new Option<Cifar10Split>("--split") { Description = "CIFAR-10 split: test (test_batch.bin) or train (data_batch_1..5)", DefaultValueFactory = _ => Cifar10Split.Test };
         var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass", DefaultValueFactory = _ => 256 };
         var plot = new Option<string?>("--plot") { Description = "Confusion-matrix PNG (default: confusion-<split>.png beside the checkpoint)" };
+        var variant = CommonOptions.Variant(required: false);
         var engine = CommonOptions.Engine();
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var command = new Command("evaluate", "Accuracy, per-class accuracy and confusion matrix (text and PNG) of a checkpoint on a dataset")
         {
-            checkpoint, dataset, data, split, batch, plot, engine, threads, device, json,
+            checkpoint, variant, dataset, data, split, batch, plot, engine, threads, device, json,
         };
         command.SetAction(io.Guard(parse =>
         {
@@ -32,8 +33,12 @@ internal static class EvaluateCommand
             io.UseRetainingAllocator();
             string path = parse.GetValue(checkpoint)!;
             var kind = parse.GetValue(dataset);
+            if (kind == DatasetKind.Folder && parse.GetResult(split) is { Implicit: false })
+            {
+                throw new EfficientNetException("--split chooses a CIFAR-10 split; with --dataset folder, --data is the split (e.g. --data flowers/test)");
+            }
             string splitName = kind == DatasetKind.Cifar10 ? parse.GetValue(split).ToString().ToLowerInvariant() : Path.GetFileName(Path.TrimEndingDirectorySeparator(parse.GetValue(data) ?? "folder"));
-            var options = new ClassifierOptions { Engine = parse.GetValue(engine), Threads = parse.GetValue(threads), Device = Devices.Parse(parse.GetValue(device)!) };
+            var options = new ClassifierOptions { Variant = parse.GetValue(variant), Engine = parse.GetValue(engine), Threads = parse.GetValue(threads), Device = Devices.Parse(parse.GetValue(device)!) };
             var result = CheckpointEvaluation.Run(path, new EvaluationRequest(kind, parse.GetValue(data), parse.GetValue(split), parse.GetValue(batch)), options);
             string plotPath = parse.GetValue(plot) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $"confusion-{splitName}.png");
             ConfusionMatrixPlot.Write(plotPath, result, $"{Path.GetFileName(path)} on {kind.ToString().ToLowerInvariant()} {splitName}");

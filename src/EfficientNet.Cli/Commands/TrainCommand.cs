@@ -44,7 +44,7 @@ internal static class TrainCommand
         var maxBatches = new Option<int>("--max-batches") { Description = "Stop each epoch after this many batches (0: all; quick experiments)", DefaultValueFactory = _ => 0 };
         var trainLimit = new Option<int>("--train-limit") { Description = "Use a stratified subset of this many training images (0: all)", DefaultValueFactory = _ => 0 };
         var output = new Option<string?>("--out", "-o") { Description = "Run folder (default: runs/<dataset>-<variant>-<time>)" };
-        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder with its saved options" };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder with its saved options (with --epochs: train to that many epochs in all)" };
 
         var command = new Command("train", "Train a model (default: the source document's CIFAR-10 recipe) into a run folder with history, plots and checkpoints")
         {
@@ -63,8 +63,17 @@ internal static class TrainCommand
                 {
                     if (parse.GetValue(resume) is { } runDir)
                     {
+                        var ignored = command.Options
+                            .Where(o => o != resume && o != epochs && o != threads && parse.GetResult(o) is { Implicit: false })
+                            .Select(o => o.Name)
+                            .ToList();
+                        if (ignored.Count > 0)
+                        {
+                            throw new EfficientNetException(
+                                $"--resume continues the run with its saved options ({RunFiles.Options}); {string.Join(", ", ignored)} cannot change it (only --epochs, to train longer, and --threads can)");
+                        }
                         io.ApplyThreads(parse.GetValue(threads));
-                        return Trainer.Resume(runDir, observer, token);
+                        return Trainer.Resume(runDir, observer, parse.GetResult(epochs) is { Implicit: false } ? parse.GetValue(epochs) : null, token);
                     }
                     var options = new TrainOptions
                     {
