@@ -16,15 +16,22 @@ internal sealed class RunFolder(string directory, IReadOnlyList<string> classes,
 {
     public string LastPath => Path.Combine(directory, RunFiles.Last);
 
-    /// <summary>Refuses a folder that already holds a run, then writes options.json.</summary>
-    public static void Create(string directory, TrainOptions options)
+    /// <summary>
+    /// Refuses a folder that already holds a run with a checkpoint, then writes options.json. A folder whose run
+    /// stopped before its first checkpoint (options.json only: a bad image, a kill or a full disk in epoch 1) holds
+    /// nothing to keep and is reused; returns true then.
+    /// </summary>
+    public static bool Create(string directory, TrainOptions options)
     {
-        if (File.Exists(Path.Combine(directory, RunFiles.Last)) || File.Exists(Path.Combine(directory, RunFiles.Options)))
+        if (File.Exists(Path.Combine(directory, RunFiles.Last)))
         {
             throw new EfficientNetException($"'{directory}' already holds a run; continue it with --resume {directory} or pick another --out");
         }
+        bool reused = File.Exists(Path.Combine(directory, RunFiles.Options));
         Directory.CreateDirectory(directory);
+        AtomicFile.RemoveLeftovers(directory);
         AtomicFile.WriteAllText(Path.Combine(directory, RunFiles.Options), JsonSerializer.Serialize(options, Trainer.OptionsJson));
+        return reused;
     }
 
     /// <summary>Rewrites history.csv (e.g. when a resumed run's checkpoint is behind the file).</summary>

@@ -5,7 +5,7 @@ namespace EfficientNet.Training;
 
 /// <summary>
 /// One optimizer step on one batch: forward, cross-entropy with label smoothing (soft targets when
-/// mixing), backward, update. Shared by <see cref="Trainer"/> and the training benchmark so that the
+/// mixing), backward, update (skipped when the loss is not finite, which the caller then reports). Shared by <see cref="Trainer"/> and the training benchmark so that the
 /// benchmark measures exactly the training code path. Everything it allocates lives in one dispose
 /// scope, so native memory does not grow from step to step.
 /// </summary>
@@ -24,9 +24,15 @@ internal sealed class TrainStep(nn.Module<Tensor, Tensor> model, OptimizerHelper
         var target = labels.to(device);
         var logits = model.call(images.to(device));
         var loss = nn.functional.cross_entropy(logits, softTargets?.to(device) ?? target, label_smoothing: labelSmoothing);
+        float value = loss.item<float>();
+        if (!float.IsFinite(value))
+        {
+            // No update from a NaN or infinite loss: the weights stay those of the last finite step.
+            return (value, 0);
+        }
         optimizer.zero_grad();
         loss.backward();
         optimizer.step();
-        return (loss.item<float>(), logits.argmax(1).eq(target).sum().item<long>());
+        return (value, logits.argmax(1).eq(target).sum().item<long>());
     }
 }

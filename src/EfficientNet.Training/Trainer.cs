@@ -29,7 +29,10 @@ public static class Trainer
         ArgumentNullException.ThrowIfNull(runDirectory);
         options.Validate();
         options = Resolve(options);
-        RunFolder.Create(runDirectory, options);
+        if (RunFolder.Create(runDirectory, options))
+        {
+            observer?.Message($"'{runDirectory}' held a run that stopped before its first checkpoint; starting over in it");
+        }
         return Run(options, runDirectory, resume: false, observer, cancellation);
     }
 
@@ -46,11 +49,13 @@ public static class Trainer
     {
         ArgumentNullException.ThrowIfNull(runDirectory);
         string optionsPath = Path.Combine(runDirectory, RunFiles.Options);
-        if (!File.Exists(optionsPath) || !File.Exists(Path.Combine(runDirectory, RunFiles.Last)))
+        if (!File.Exists(optionsPath))
         {
             throw new EfficientNetException(
-                $"--resume: '{runDirectory}' has no {RunFiles.Options} and {RunFiles.Last}; it is not a run folder with a checkpoint (a run writes one after its first epoch)");
+                $"--resume: '{runDirectory}' has no {RunFiles.Options}; it is not a run folder (effnet train --out writes one)");
         }
+        AtomicFile.RemoveLeftovers(runDirectory);
+        bool hasCheckpoint = File.Exists(Path.Combine(runDirectory, RunFiles.Last));
         TrainOptions options;
         try
         {
@@ -72,8 +77,12 @@ public static class Trainer
             AtomicFile.WriteAllText(optionsPath, JsonSerializer.Serialize(options, OptionsJson));
             observer?.Message($"extended to {total} epochs (saved in {RunFiles.Options})");
         }
+        if (!hasCheckpoint)
+        {
+            observer?.Message($"'{runDirectory}' has no {RunFiles.Last} yet (the run stopped in its first epoch): starting it from the beginning with its saved options");
+        }
         // Runs written before options were resolved at the start leave some null; resolving again is a no-op otherwise.
-        return Run(Resolve(options), runDirectory, resume: true, observer, cancellation);
+        return Run(Resolve(options), runDirectory, resume: hasCheckpoint, observer, cancellation);
     }
 
     /// <summary>JSON settings for options.json (enums by name, indented).</summary>
@@ -158,6 +167,10 @@ public static class Trainer
                     {
                         lr = schedule.At(step);
                         var (loss, right) = trainStep.Run(batch.Images, batch.Labels, batch.Targets, lr);
+                        if (!double.IsFinite(loss))
+                        {
+                            throw Diverged($"training loss became {loss}", epoch, done, lr, folder, history.Count);
+                        }
                         lossSum += loss * batch.Count;
                         correct += right;
                         seen += batch.Count;
@@ -190,6 +203,10 @@ public static class Trainer
                 return Interrupt(folder, model, optimizer, Snapshot(batchesPerEpoch) with { PartialSeconds = trainSeconds }, runDirectory, stopping, observer);
             }
 
+            if (!double.IsFinite(val.Loss))
+            {
+                throw Diverged($"validation loss became {val.Loss}", epoch, batchesPerEpoch, lr, folder, history.Count);
+            }
             var record = new EpochRecord(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), val.Loss, val.Accuracy, lr,
                 trainSeconds + clock.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds), ResidentMemory.ReleaseAndMeasure());
             history.Add(record);
@@ -219,6 +236,20 @@ public static class Trainer
             observer?.Message($"best weights (epoch {stopping.BestEpoch}, validation accuracy {stopping.Best:P2}) are in {Path.Combine(runDirectory, RunFiles.Best)}");
         }
         return new TrainingResult(runDirectory, history, stopping.Best, stopping.BestEpoch, stoppedEarly, Interrupted: false);
+    }
+
+    /// <summary>
+    /// The error that ends a diverged run. Nothing is written for the failing epoch, so last.safetensors and
+    /// best.safetensors keep the last finite models.
+    /// </summary>
+    private static EfficientNetException Diverged(string what, int epoch, int batch, double lr, RunFolder folder, int epochsSaved)
+    {
+        string kept = File.Exists(folder.LastPath)
+            ? $"{folder.LastPath} still holds the last finite checkpoint ({epochsSaved} epochs)"
+            : "no checkpoint had been written yet";
+        return new EfficientNetException(
+            $"training diverged: the {what} at epoch {epoch + 1}, batch {batch + 1} (learning rate {lr:G3}); nothing was saved after it, so {kept}. " +
+            $"Try a lower --lr (e.g. {lr / 10:G3}) or a longer --warmup-epochs; if this is a resumed run, its checkpoint may be damaged");
     }
 
     private static TrainingResult Interrupt(RunFolder folder, EfficientNetModel model, OptimizerHelper optimizer, TrainingState state, string runDirectory, EarlyStopping stopping, ITrainingObserver? observer)

@@ -5,7 +5,7 @@ namespace EfficientNet.IO;
 /// file: the data goes to a temporary file in the same folder, is flushed to disk, then renamed over
 /// the target (an atomic rename on POSIX file systems). A failure leaves the old file untouched.
 /// </summary>
-internal static class AtomicFile
+internal static partial class AtomicFile
 {
     /// <summary>Creates or replaces <paramref name="path"/> with what <paramref name="write"/> puts in the stream.</summary>
     public static void Write(string path, Action<Stream> write)
@@ -31,6 +31,24 @@ internal static class AtomicFile
             throw;
         }
     }
+
+    /// <summary>
+    /// Deletes the temporary files that writes into <paramref name="directory"/> left behind when their process was
+    /// killed mid-write (the target itself was never touched); returns how many.
+    /// </summary>
+    public static int RemoveLeftovers(string directory)
+    {
+        if (!Directory.Exists(directory))
+        {
+            return 0;
+        }
+        var leftovers = Directory.GetFiles(directory, ".*.tmp").Where(f => TempName().IsMatch(Path.GetFileName(f))).ToList();
+        leftovers.ForEach(File.Delete);
+        return leftovers.Count;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\..+\.[0-9a-f]{32}\.tmp$")]
+    private static partial System.Text.RegularExpressions.Regex TempName();
 
     /// <summary>Fails before any work is done when the folder <paramref name="path"/> would be written to does not exist.</summary>
     public static void RequireFolder(string path)

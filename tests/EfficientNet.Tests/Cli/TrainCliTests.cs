@@ -32,7 +32,7 @@ public class TrainCliTests
     public void Resume_EmptyFolder_OneLineError()
     {
         using var dir = new TempDir();
-        Assert.Contains("not a run folder with a checkpoint", CliRunner.Fails("train", "--resume", dir.Path), StringComparison.Ordinal);
+        Assert.Contains("it is not a run folder", CliRunner.Fails("train", "--resume", dir.Path), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -117,7 +117,7 @@ public class TrainerTests
     {
         using var dir = new TempDir();
         var e = Assert.Throws<EfficientNetException>(() => Trainer.Resume(dir.Path));
-        Assert.Contains("not a run folder with a checkpoint", e.Message, StringComparison.Ordinal);
+        Assert.Contains("it is not a run folder", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

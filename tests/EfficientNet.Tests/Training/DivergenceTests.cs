@@ -1,0 +1,48 @@
+using EfficientNet.Training;
+
+namespace EfficientNet.Tests.Training;
+
+/// <summary>A diverged run stops with a message and never replaces a good model (issue 15, item 1).</summary>
+public class DivergenceTests
+{
+    private static readonly string Cifar = Path.Combine(TestPaths.SharedData, "cifar-10-batches-bin");
+
+    private static TrainOptions Small(double lr) =>
+        new() { Data = Cifar, Epochs = 2, BatchSize = 16, TrainLimit = 64, ValFraction = 0.002, Threads = 2, LearningRate = lr, WarmupEpochs = 0 };
+
+    [Fact]
+    public void Train_HugeLearningRate_StopsWithAMessageAndWritesNoModel()
+    {
+        using var dir = new TempDir();
+        string run = dir.File("run");
+
+        var e = Assert.Throws<EfficientNetException>(() => Trainer.Train(Small(1e30), run));
+
+        Assert.Contains("training diverged", e.Message, StringComparison.Ordinal);
+        Assert.Contains("--lr", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(run, RunFiles.Best)));
+    }
+
+    [Fact]
+    public void Resume_FromADamagedCheckpoint_StopsAndKeepsTheBestModel()
+    {
+        // The issue's case: 4 KiB of 0xFF (NaN as float32) inside last.safetensors' tensor data, then --resume.
+        using var dir = new TempDir();
+        string run = dir.File("run");
+        Trainer.Train(Small(0.002) with { Epochs = 1 }, run);
+        byte[] bestBefore = File.ReadAllBytes(Path.Combine(run, RunFiles.Best));
+        string last = Path.Combine(run, RunFiles.Last);
+        using (var file = new FileStream(last, FileMode.Open, FileAccess.Write))
+        {
+            file.Position = 1_000_000;
+            file.Write(Enumerable.Repeat((byte)0xFF, 4096).ToArray());
+        }
+
+        var e = Assert.Throws<EfficientNetException>(() => Trainer.Resume(run, epochs: 2));
+
+        Assert.Contains("training diverged", e.Message, StringComparison.Ordinal);
+        Assert.Contains("checkpoint may be damaged", e.Message, StringComparison.Ordinal);
+        Assert.Equal(bestBefore, File.ReadAllBytes(Path.Combine(run, RunFiles.Best)));
+        Assert.Single(HistoryCsv.Read(Path.Combine(run, RunFiles.History)));
+    }
+}
