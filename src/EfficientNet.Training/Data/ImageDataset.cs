@@ -3,36 +3,66 @@ using static TorchSharp.torch;
 namespace EfficientNet.Data;
 
 /// <summary>
-/// Labelled images held in memory as 8-bit RGB planes, (N, 3, H, W) in one array: CIFAR-10 is 150 MB
-/// this way, and batches are cut from it without decoding anything during training.
+/// Labelled images held in memory as 8-bit RGB planes, (N, 3, H, W): CIFAR-10 is 150 MB this way, and batches
+/// are cut from it without decoding anything during training. The planes live in chunks of at most
+/// <see cref="ChunkBytes"/> (whole images each), so a dataset may be larger than .NET's 2 GiB array limit
+/// (e.g. 720 images at 1024x1024 are 2.3 GB); it must fit in memory.
 /// </summary>
 public sealed class ImageDataset
 {
-    private readonly byte[] pixels;
+    /// <summary>Largest chunk of pixel planes: 1 GiB.</summary>
+    internal const int ChunkBytes = 1 << 30;
+
+    private readonly byte[][] chunks;
+    private readonly int imagesPerChunk;
     private readonly int[] labels;
 
-    /// <summary>Wraps pixel planes and labels; validates sizes and label range.</summary>
+    /// <summary>Wraps pixel planes (one array) and labels; validates sizes and label range.</summary>
     public ImageDataset(byte[] pixels, int[] labels, IReadOnlyList<string> classes, int height, int width, string source)
+        : this([pixels ?? throw new ArgumentNullException(nameof(pixels))], Math.Max(1, labels?.Length ?? 0), labels!, classes, height, width, source)
     {
-        ArgumentNullException.ThrowIfNull(pixels);
+    }
+
+    /// <summary>Wraps pixel planes in chunks of <paramref name="imagesPerChunk"/> images (the last may hold fewer).</summary>
+    internal ImageDataset(byte[][] chunks, int imagesPerChunk, int[] labels, IReadOnlyList<string> classes, int height, int width, string source)
+    {
+        ArgumentNullException.ThrowIfNull(chunks);
         ArgumentNullException.ThrowIfNull(labels);
         ArgumentNullException.ThrowIfNull(classes);
-        if (pixels.LongLength != (long)labels.Length * 3 * height * width)
+        long imageBytes = 3L * height * width;
+        if (chunks.Sum(c => c.LongLength) != labels.Length * imageBytes || chunks.SkipLast(1).Any(c => c.LongLength != imagesPerChunk * imageBytes))
         {
-            throw new ArgumentException($"{pixels.Length} bytes do not hold {labels.Length} images of 3x{height}x{width}");
+            throw new ArgumentException($"{chunks.Sum(c => c.LongLength)} bytes in {chunks.Length} chunks do not hold {labels.Length} images of 3x{height}x{width}");
         }
         int bad = Array.FindIndex(labels, l => l < 0 || l >= classes.Count);
         if (bad >= 0)
         {
             throw new EfficientNetException($"{source}: image {bad} has label {labels[bad]}, outside 0..{classes.Count - 1}");
         }
-        this.pixels = pixels;
+        this.chunks = chunks;
+        this.imagesPerChunk = imagesPerChunk;
         this.labels = labels;
         Classes = classes;
         Height = height;
         Width = width;
         Source = source;
     }
+
+    /// <summary>Zeroed chunks for <paramref name="count"/> images of <paramref name="imageBytes"/>, at most <paramref name="chunkBytes"/> each.</summary>
+    internal static (byte[][] Chunks, int ImagesPerChunk) AllocateChunks(int count, int imageBytes, int chunkBytes = ChunkBytes)
+    {
+        int perChunk = Math.Max(1, chunkBytes / imageBytes);
+        var result = new byte[(count + perChunk - 1) / perChunk][];
+        for (int c = 0; c < result.Length; c++)
+        {
+            result[c] = new byte[(long)Math.Min(perChunk, count - c * perChunk) * imageBytes];
+        }
+        return (result, perChunk);
+    }
+
+    /// <summary>Where image <paramref name="index"/> of a chunked store lies.</summary>
+    internal static Span<byte> ImageIn(byte[][] chunks, int imagesPerChunk, int imageBytes, int index) =>
+        chunks[index / imagesPerChunk].AsSpan(index % imagesPerChunk * imageBytes, imageBytes);
 
     /// <summary>Number of images.</summary>
     public int Count => labels.Length;
@@ -52,35 +82,37 @@ public sealed class ImageDataset
     /// <summary>The labels, in dataset order.</summary>
     public IReadOnlyList<int> Labels => labels;
 
-    private int ImageBytes => 3 * Height * Width;
+    private int ImageBytes => checked(3 * Height * Width);
 
     /// <summary>The images at <paramref name="indices"/>, in that order.</summary>
     public ImageDataset Subset(IReadOnlyList<int> indices, string? source = null)
     {
         ArgumentNullException.ThrowIfNull(indices);
-        byte[] data = new byte[(long)indices.Count * ImageBytes];
+        var (data, perChunk) = AllocateChunks(indices.Count, ImageBytes);
         int[] subsetLabels = new int[indices.Count];
         for (int i = 0; i < indices.Count; i++)
         {
-            Buffer.BlockCopy(pixels, indices[i] * ImageBytes, data, i * ImageBytes, ImageBytes);
+            Image(indices[i]).CopyTo(ImageIn(data, perChunk, ImageBytes, i));
             subsetLabels[i] = labels[indices[i]];
         }
-        return new ImageDataset(data, subsetLabels, Classes, Height, Width, source ?? Source);
+        return new ImageDataset(data, perChunk, subsetLabels, Classes, Height, Width, source ?? Source);
     }
 
     /// <summary>A batch: images as float (B, 3, H, W) in [0, 1] and labels as int64 (B).</summary>
     public (Tensor Images, Tensor Labels) Batch(ReadOnlySpan<int> indices)
     {
-        byte[] data = new byte[indices.Length * ImageBytes];
+        byte[] data = new byte[checked(indices.Length * ImageBytes)];
         long[] batchLabels = new long[indices.Length];
         for (int i = 0; i < indices.Length; i++)
         {
-            Buffer.BlockCopy(pixels, indices[i] * ImageBytes, data, i * ImageBytes, ImageBytes);
+            Image(indices[i]).CopyTo(data.AsSpan(i * ImageBytes, ImageBytes));
             batchLabels[i] = labels[indices[i]];
         }
         using var bytes = tensor(data, [indices.Length, 3, Height, Width]);
         return (bytes.to(float32).div_(255), tensor(batchLabels));
     }
+
+    private Span<byte> Image(int index) => ImageIn(chunks, imagesPerChunk, ImageBytes, index);
 
     /// <summary>Images per class, in class order.</summary>
     public int[] ClassCounts()

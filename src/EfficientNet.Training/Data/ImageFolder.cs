@@ -17,7 +17,11 @@ public static class ImageFolder
     /// <param name="size">Side of the square the images are resized and cropped to.</param>
     /// <param name="classes">Expected class names (e.g. the training folder's for a validation folder); null to read them.</param>
     /// <exception cref="EfficientNetException">Missing or empty folders, mismatched classes, or an unreadable image (named).</exception>
-    public static ImageDataset Load(string root, int size, IReadOnlyList<string>? classes = null)
+    public static ImageDataset Load(string root, int size, IReadOnlyList<string>? classes = null) =>
+        Load(root, size, classes, ImageDataset.ChunkBytes);
+
+    /// <summary><see cref="Load(string, int, IReadOnlyList{string}?)"/> with chunks of at most <paramref name="chunkBytes"/> (tests).</summary>
+    internal static ImageDataset Load(string root, int size, IReadOnlyList<string>? classes, int chunkBytes)
     {
         ArgumentNullException.ThrowIfNull(root);
         if (!Directory.Exists(root))
@@ -49,15 +53,15 @@ public static class ImageFolder
             files.AddRange(images.Select(f => (f, label)));
         }
 
-        int imageBytes = 3 * size * size;
-        byte[] pixels = new byte[(long)files.Count * imageBytes];
+        int imageBytes = checked(3 * size * size);
+        var (chunks, perChunk) = ImageDataset.AllocateChunks(files.Count, imageBytes, chunkBytes);
         try
         {
             Parallel.For(0, files.Count, i =>
             {
                 using var bitmap = ImageDecoder.Decode(files[i].Path);
                 byte[] rgb = ImageDecoder.ResizeAndCrop(bitmap, size, size);
-                Buffer.BlockCopy(rgb, 0, pixels, i * imageBytes, imageBytes);
+                rgb.CopyTo(ImageDataset.ImageIn(chunks, perChunk, imageBytes, i));
             });
         }
         catch (AggregateException e) when (e.InnerExceptions.OfType<EfficientNetException>().Any())
@@ -65,10 +69,10 @@ public static class ImageFolder
             // Report the first unreadable image as it is, not wrapped.
             throw e.InnerExceptions.OfType<EfficientNetException>().First();
         }
-        return new ImageDataset(pixels, files.Select(f => f.Label).ToArray(), found!, size, size, root);
+        return new ImageDataset(chunks, perChunk, files.Select(f => f.Label).ToArray(), found!, size, size, root);
     }
 
-    /// <summary>The folders in <paramref name="root"/> that <see cref="Load"/> skips as hidden, sorted.</summary>
+    /// <summary>The folders in <paramref name="root"/> that <see cref="Load(string, int, IReadOnlyList{string}?)"/> skips as hidden, sorted.</summary>
     public static IReadOnlyList<string> HiddenFolders(string root) =>
         Directory.GetDirectories(root).Select(d => Path.GetFileName(d)!).Where(IsHidden).Order(StringComparer.Ordinal).ToArray();
 
