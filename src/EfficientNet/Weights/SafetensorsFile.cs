@@ -15,6 +15,12 @@ internal static class SafetensorsFile
 {
     private const string MetadataKey = "__metadata__";
 
+    /// <summary>
+    /// Metadata key of the SHA-256 of the tensor bytes (in file order), written with every file that has metadata
+    /// (this library's checkpoints) and checked on read, so that a damaged file is reported as such.
+    /// </summary>
+    public const string ChecksumKey = "efficientnet.tensors_sha256";
+
     // Guards against reading a huge bogus header from a file that is not safetensors at all.
     private const long MaxHeaderBytes = 100L << 20;
 
@@ -51,11 +57,24 @@ internal static class SafetensorsFile
         {
             tensors.Add(name, ReadTensor(stream, name, node, dataStart));
         }
+        var metadata = Metadata(header);
+        if (metadata.TryGetValue(ChecksumKey, out string? recorded))
+        {
+            var inFileOrder = header.Where(kv => kv.Key != MetadataKey)
+                .OrderBy(kv => kv.Value!["data_offsets"]![0]!.GetValue<long>())
+                .Select(kv => tensors[kv.Key]);
+            string actual = Checksum(inFileOrder);
+            if (!string.Equals(actual, recorded, StringComparison.Ordinal))
+            {
+                throw new InvalidDataException(
+                    $"its tensor bytes have SHA-256 {actual[..12]}…, not the {recorded[..Math.Min(12, recorded.Length)]}… recorded when it was written: the file is damaged (disk or copy errors); use another copy, or an earlier checkpoint");
+            }
+        }
         foreach (var tensor in tensors.Values)
         {
             tensor.MoveToOuterDisposeScope();
         }
-        return (tensors, Metadata(header));
+        return (tensors, metadata);
     }
 
     // The JSON header; leaves the stream at the first data byte.
@@ -99,13 +118,22 @@ internal static class SafetensorsFile
         }
         long[] shape = entry["shape"]!.AsArray().Select(v => v!.GetValue<long>()).ToArray();
         long[] offsets = entry["data_offsets"]!.AsArray().Select(v => v!.GetValue<long>()).ToArray();
-        var tensor = empty(shape, dtype.Type);
-        long expected = tensor.NumberOfElements * tensor.ElementSize;
+        // Checked against the file before anything is allocated: a small file may claim a huge tensor.
+        long expected;
+        try
+        {
+            expected = checked(shape.Aggregate(1L, (n, d) => d < 0 ? throw new InvalidDataException($"tensor '{name}' has a negative dimension") : n * d) * ElementSize(dtype.Type));
+        }
+        catch (OverflowException)
+        {
+            throw new InvalidDataException($"tensor '{name}' claims a shape [{string.Join(", ", shape)}] too large for any file");
+        }
         if (offsets.Length != 2 || offsets[1] - offsets[0] != expected || dataStart + offsets[1] > stream.Length)
         {
             throw new InvalidDataException(
                 $"tensor '{name}' needs bytes {string.Join("..", offsets)} ({expected} bytes) but the file has {stream.Length - dataStart} data bytes; it may be truncated");
         }
+        var tensor = empty(shape, dtype.Type);
         stream.Position = dataStart + offsets[0];
         tensor.ReadBytesFromStream(stream, 1 << 20);
         return tensor;
@@ -120,7 +148,8 @@ internal static class SafetensorsFile
         var header = new JsonObject();
         if (metadata is { Count: > 0 })
         {
-            header[MetadataKey] = new JsonObject(metadata.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value))));
+            var withChecksum = metadata.Where(kv => kv.Key != ChecksumKey).Append(KeyValuePair.Create(ChecksumKey, Checksum(list.Select(kv => kv.Value))));
+            header[MetadataKey] = new JsonObject(withChecksum.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value))));
         }
         long offset = 0;
         foreach (var (name, tensor) in list)
@@ -149,4 +178,24 @@ internal static class SafetensorsFile
             tensor.detach().cpu().contiguous().WriteBytesToStream(stream, 1 << 20);
         }
     }
+
+    /// <summary>Lower-case hex SHA-256 of the tensors' bytes as they are written (contiguous, CPU), one after another.</summary>
+    private static string Checksum(IEnumerable<Tensor> tensors)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var tensor in tensors)
+        {
+            using var scope = NewDisposeScope();
+            hash.AppendData(tensor.detach().cpu().contiguous().bytes);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    private static long ElementSize(ScalarType type) => type switch
+    {
+        ScalarType.Float64 or ScalarType.Int64 => 8,
+        ScalarType.Float32 or ScalarType.Int32 => 4,
+        ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
+        _ => 1,
+    };
 }
