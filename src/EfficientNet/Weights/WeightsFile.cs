@@ -115,6 +115,7 @@ internal sealed record WeightsFile(string Path, WeightsFormat Format, IReadOnlyD
     {
         // The unpickler also makes intermediate tensors (storages) that nothing disposes: the scope frees them,
         // and everything read when the file fails part-way.
+        PyTorchArchiveCheck.Check(path);
         using var scope = NewDisposeScope();
         Hashtable table = PyTorchUnpickler.UnpickleStateDict(path);
         // Training scripts often wrap the state dict: {"state_dict": {...}} or {"model": {...}}.
