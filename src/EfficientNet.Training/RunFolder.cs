@@ -41,6 +41,10 @@ internal sealed class RunFolder(string directory, IReadOnlyList<string> classes,
     public void SaveLast(EfficientNetModel model, OptimizerHelper optimizer, TrainingState state) =>
         TrainingCheckpoint.Save(LastPath, model, optimizer, state, classes, normalization);
 
+    /// <summary>Writes the model the run ends with.</summary>
+    public void SaveFinal(EfficientNetModel model) =>
+        ModelCheckpoint.Save(model, Path.Combine(directory, RunFiles.Final), classes, normalization);
+
     /// <summary>Everything after a validated epoch: best model (when it is), checkpoint, history, plots.</summary>
     public void EndEpoch(EfficientNetModel model, OptimizerHelper optimizer, TrainingState state, bool best)
     {

@@ -121,7 +121,10 @@ public sealed record TrainOptions
     /// <summary>Early stopping on validation accuracy: epochs without improvement (0: off).</summary>
     public int EarlyStoppingPatience { get; init; } = 15;
 
-    /// <summary>Reload the best epoch's weights when training ends.</summary>
+    /// <summary>
+    /// When training ends, final.safetensors (<see cref="RunFiles.Final"/>) holds the best epoch's weights (by
+    /// validation accuracy); false: the last epoch's.
+    /// </summary>
     public bool RestoreBestWeights { get; init; } = true;
 
     /// <summary>Reduce-on-plateau on validation loss: epochs without improvement before reducing (0: off).</summary>

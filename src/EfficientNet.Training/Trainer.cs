@@ -231,11 +231,19 @@ public static class Trainer
             }
         }
 
+        var result = new TrainingResult(runDirectory, history, stopping.Best, stopping.BestEpoch, stoppedEarly, Interrupted: false);
         if (options.RestoreBestWeights && stopping.BestEpoch > 0)
         {
-            observer?.Message($"best weights (epoch {stopping.BestEpoch}, validation accuracy {stopping.Best:P2}) are in {Path.Combine(runDirectory, RunFiles.Best)}");
+            using var best = ModelLoader.Load(result.BestModelPath);
+            folder.SaveFinal(best.Model);
+            observer?.Message($"{result.FinalModelPath} holds the best epoch's weights (epoch {stopping.BestEpoch}, validation accuracy {stopping.Best:P2})");
         }
-        return new TrainingResult(runDirectory, history, stopping.Best, stopping.BestEpoch, stoppedEarly, Interrupted: false);
+        else if (history.Count > 0)
+        {
+            folder.SaveFinal(model);
+            observer?.Message($"{result.FinalModelPath} holds the last epoch's weights (epoch {history.Count})");
+        }
+        return result;
     }
 
     /// <summary>

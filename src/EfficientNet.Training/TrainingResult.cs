@@ -14,6 +14,12 @@ public sealed record TrainingResult(string RunDirectory, IReadOnlyList<EpochReco
 
     /// <summary>The resumable checkpoint.</summary>
     public string LastCheckpointPath => Path.Combine(RunDirectory, RunFiles.Last);
+
+    /// <summary>
+    /// The model the run ends with (written when it was not interrupted): the best epoch's weights with
+    /// <see cref="TrainOptions.RestoreBestWeights"/>, else the last epoch's.
+    /// </summary>
+    public string FinalModelPath => Path.Combine(RunDirectory, RunFiles.Final);
 }
 
 /// <summary>File names inside a run folder.</summary>
@@ -30,4 +36,7 @@ public static class RunFiles
 
     /// <summary>Model checkpoint of the best validation accuracy.</summary>
     public const string Best = "best.safetensors";
+
+    /// <summary>The model a finished run ends with (see <see cref="TrainingResult.FinalModelPath"/>).</summary>
+    public const string Final = "final.safetensors";
 }
