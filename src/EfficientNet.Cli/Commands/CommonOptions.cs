@@ -35,10 +35,17 @@ internal static class CommonOptions
         Description = "torch (TorchSharp) or onnxruntime (ONNX Runtime on the model's ONNX export); default: onnxruntime for .onnx files, torch otherwise",
     };
 
+    public static Option<TestTimeAugmentation> Tta() => new("--tta")
+    {
+        Description = "Test-time augmentation: none, or flip (the mean of the probabilities of each image and its mirror; two forward passes)",
+        DefaultValueFactory = _ => TestTimeAugmentation.None,
+    };
+
     /// <summary>The options that open a classifier (<see cref="Classifier.Open"/>), read from a parse.</summary>
-    public static ClassifierOptions ClassifierOptions(ParseResult parse, Option<EngineKind?> engine, Option<string> variant, Option<int> threads, Option<string> device) => new()
+    public static ClassifierOptions ClassifierOptions(ParseResult parse, Option<EngineKind?> engine, Option<string> variant, Option<int> threads, Option<string> device, Option<TestTimeAugmentation> tta) => new()
     {
         Engine = parse.GetValue(engine),
+        TestTimeAugmentation = parse.GetValue(tta),
         Variant = parse.GetValue(variant),
         Threads = parse.GetValue(threads),
         Device = Devices.Parse(parse.GetValue(device)!),

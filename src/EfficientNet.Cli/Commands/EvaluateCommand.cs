@@ -20,12 +20,13 @@ internal static class EvaluateCommand
         var plot = new Option<string?>("--plot") { Description = "Confusion-matrix PNG (default: confusion-<split>.png beside the checkpoint)" };
         var variant = CommonOptions.Variant(required: false);
         var engine = CommonOptions.Engine();
+        var tta = CommonOptions.Tta();
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var command = new Command("evaluate", "Accuracy, per-class accuracy and confusion matrix (text and PNG) of a checkpoint on a dataset")
         {
-            checkpoint, variant, dataset, data, split, batch, plot, engine, threads, device, json,
+            checkpoint, variant, dataset, data, split, batch, plot, engine, tta, threads, device, json,
         };
         command.SetAction(io.Guard(parse =>
         {
@@ -38,7 +39,7 @@ internal static class EvaluateCommand
                 throw new EfficientNetException("--split chooses a CIFAR-10 split; with --dataset folder, --data is the split (e.g. --data flowers/test)");
             }
             string splitName = kind == DatasetKind.Cifar10 ? parse.GetValue(split).ToString().ToLowerInvariant() : Path.GetFileName(Path.TrimEndingDirectorySeparator(parse.GetValue(data) ?? "folder"));
-            var options = new ClassifierOptions { Variant = parse.GetValue(variant), Engine = parse.GetValue(engine), Threads = parse.GetValue(threads), Device = Devices.Parse(parse.GetValue(device)!) };
+            var options = CommonOptions.ClassifierOptions(parse, engine, variant, threads, device, tta);
             var result = CheckpointEvaluation.Run(path, new EvaluationRequest(kind, parse.GetValue(data), parse.GetValue(split), parse.GetValue(batch)), options);
             string plotPath = parse.GetValue(plot) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $"confusion-{splitName}.png");
             ConfusionMatrixPlot.Write(plotPath, result, $"{Path.GetFileName(path)} on {kind.ToString().ToLowerInvariant()} {splitName}");
@@ -55,10 +56,12 @@ internal static class EvaluateCommand
                     confusion = Enumerable.Range(0, result.Classes.Count).Select(t => Enumerable.Range(0, result.Classes.Count).Select(p => result.Confusion[t, p]).ToArray()),
                     confusionPlot = plotPath,
                     engine = Classifier.EngineFor(path, parse.GetValue(engine)).ToString().ToLowerInvariant(),
+                    tta = options.TestTimeAugmentation.ToString().ToLowerInvariant(),
                 });
                 return;
             }
-            io.Out.WriteLine($"accuracy {result.Accuracy:P2} on {result.Count} images ({kind.ToString().ToLowerInvariant()} {splitName}), loss {result.Loss:F4}");
+            string augmented = options.TestTimeAugmentation == TestTimeAugmentation.Flip ? ", each averaged with its mirror (--tta flip)" : "";
+            io.Out.WriteLine($"accuracy {result.Accuracy:P2} on {result.Count} images ({kind.ToString().ToLowerInvariant()} {splitName}){augmented}, loss {result.Loss:F4}");
             io.Out.WriteLine();
             var perClassTable = new TextTable("class", ">accuracy", ">images");
             for (int i = 0; i < result.Classes.Count; i++)

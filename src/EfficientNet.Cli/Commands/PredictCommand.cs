@@ -18,12 +18,13 @@ internal static class PredictCommand
         var top = new Option<int>("--top") { Description = "How many classes to show", DefaultValueFactory = _ => 5 };
         var labels = new Option<string?>("--labels") { Description = "Class names, one per line (default: the checkpoint's)" };
         var engine = CommonOptions.Engine();
+        var tta = CommonOptions.Tta();
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var command = new Command("predict", "Classify images with the preprocessing the weights expect (resize, centre crop, normalisation): one --image, or --images into --out")
         {
-            variant, weights, image, images, output, batch, shard, top, labels, engine, threads, device, json,
+            variant, weights, image, images, output, batch, shard, top, labels, engine, tta, threads, device, json,
         };
         command.SetAction(io.Guard(parse =>
         {
@@ -49,14 +50,14 @@ internal static class PredictCommand
             }
             io.ApplyThreads(parse.GetValue(threads));
             io.UseRetainingAllocator();
-            var options = CommonOptions.ClassifierOptions(parse, engine, variant, threads, device) with
+            var options = CommonOptions.ClassifierOptions(parse, engine, variant, threads, device, tta) with
             {
                 Labels = parse.GetValue(labels) is { } labelsPath ? Classifier.ReadLabels(labelsPath) : null,
             };
             using var classifier = Classifier.Open(parse.GetValue(weights)!, options);
             if (many is not null)
             {
-                PredictMany(io, classifier, many, outPath!, new BatchPredictionOptions { Batch = parse.GetValue(batch), Top = parse.GetValue(top), Shard = shardValue }, parse.GetValue(json));
+                PredictMany(io, classifier, many, outPath!, new BatchPredictionOptions { Batch = parse.GetValue(batch), Top = parse.GetValue(top), Shard = shardValue }, parse.GetValue(json), options.TestTimeAugmentation);
                 return;
             }
             var predictions = classifier.Predict(one!, parse.GetValue(top));
@@ -76,7 +77,7 @@ internal static class PredictCommand
         return command;
     }
 
-    private static void PredictMany(CliIO io, Classifier classifier, string source, string output, BatchPredictionOptions options, bool json)
+    private static void PredictMany(CliIO io, Classifier classifier, string source, string output, BatchPredictionOptions options, bool json, TestTimeAugmentation tta)
     {
         var progress = new ProgressLine(io.Err);
         var summary = CliIO.WithInterruption(token => BatchPrediction.Run(classifier, source, output, options, progress, token));
@@ -96,6 +97,7 @@ internal static class PredictCommand
                 summary.ImagesPerSecond,
                 summary.Interrupted,
                 engine = classifier.Engine.Kind.ToString().ToLowerInvariant(),
+                tta = tta.ToString().ToLowerInvariant(),
             });
         }
         else

@@ -33,6 +33,9 @@ public sealed record ClassifierOptions
 
     /// <summary>The normalisation for weights that record none (plain state dicts); null: ImageNet statistics.</summary>
     public Normalization? DefaultNormalization { get; init; }
+
+    /// <summary>Test-time augmentation: <see cref="TestTimeAugmentation.Flip"/> averages each image with its mirror.</summary>
+    public TestTimeAugmentation TestTimeAugmentation { get; init; }
 }
 
 /// <summary>
@@ -61,13 +64,14 @@ public sealed class Classifier(IClassifierEngine engine, ClassifierInfo info) : 
         ArgumentNullException.ThrowIfNull(path);
         options ??= new ClassifierOptions();
         var classifier = IsOnnx(path) ? OpenOnnx(path, options) : OpenWeights(path, options);
-        if (options.Labels is null)
+        if (options.Labels is null && options.TestTimeAugmentation == TestTimeAugmentation.None)
         {
             return classifier;
         }
         try
         {
-            return new Classifier(classifier.Engine, classifier.Info.WithLabels(options.Labels));
+            var engine = options.TestTimeAugmentation == TestTimeAugmentation.Flip ? new FlipAveragedEngine(classifier.Engine) : classifier.Engine;
+            return new Classifier(engine, options.Labels is null ? classifier.Info : classifier.Info.WithLabels(options.Labels));
         }
         catch
         {
