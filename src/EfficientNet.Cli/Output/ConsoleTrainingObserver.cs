@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Text.Json;
+using EfficientNet.Data.Augmentation;
 using EfficientNet.Training;
 
 namespace EfficientNet.Cli.Output;
@@ -24,7 +24,28 @@ internal sealed class ConsoleTrainingObserver(TextWriter output, bool live) : IT
         {
             output.WriteLine($"resuming at epoch {at.Epoch}, batch {at.Batch}");
         }
-        output.WriteLine("options: " + JsonSerializer.Serialize(start.Options, Trainer.OptionsJson).Replace("\n", "\n  ", StringComparison.Ordinal));
+        output.WriteLine($"options: {Summary(start.Options)}; every option is in {Path.Combine(start.RunDirectory, RunFiles.Options)}");
+    }
+
+    /// <summary>The options that shape the run, in one line.</summary>
+    private static string Summary(TrainOptions o)
+    {
+        var a = o.Augmentation;
+        var augmentation = new List<string>();
+        if (a.Flip) { augmentation.Add("flip"); }
+        if (a.CropPadding > 0) { augmentation.Add($"crop with padding {a.CropPadding}"); }
+        if (a.Rotation > 0) { augmentation.Add($"rotation {a.Rotation:G3}"); }
+        if (a.Zoom > 0) { augmentation.Add($"zoom {a.Zoom:G3}"); }
+        if (a.Translation > 0) { augmentation.Add($"translation {a.Translation:G3}"); }
+        if (a.Contrast > 0) { augmentation.Add($"contrast {a.Contrast:G3}"); }
+        if (a.Policy != AutoAugmentKind.None) { augmentation.Add(a.Policy.ToString()); }
+        if (a.Mixup > 0) { augmentation.Add($"mixup {a.Mixup:G3}"); }
+        if (a.Cutmix > 0) { augmentation.Add($"cutmix {a.Cutmix:G3}"); }
+        string optimizer = o.Optimizer.ToString().ToLowerInvariant() + (o.Optimizer == OptimizerKind.Sgd ? $" momentum {o.Momentum:G3}{(o.Nesterov ? " nesterov" : "")}" : "");
+        string schedule = o.Schedule == ScheduleKind.Cosine ? $"cosine, {o.WarmupEpochs:G3} warmup epochs" : "constant";
+        return $"{o.Epochs} epochs, batch {o.BatchSize}, {optimizer}, lr {o.LearningRate:G3} ({schedule}), weight decay {o.WeightDecay:G3}, " +
+            $"label smoothing {o.LabelSmoothing:G3}, stochastic depth {o.StochasticDepth:G3}, augmentation {(augmentation.Count > 0 ? string.Join(", ", augmentation) : "none")}, " +
+            $"early stopping {(o.EarlyStoppingPatience > 0 ? $"after {o.EarlyStoppingPatience} epochs" : "off")}, seed {o.Seed}";
     }
 
     public void BatchDone(BatchProgress p)
