@@ -1,11 +1,11 @@
 using System.Diagnostics;
-using DataLoader = EfficientNet.Data.DataLoader;
 using EfficientNet.Data;
 using EfficientNet.Imaging;
 using EfficientNet.Models;
 using EfficientNet.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
+using DataLoader = EfficientNet.Data.DataLoader;
 
 namespace EfficientNet.Training;
 

@@ -1,10 +1,10 @@
-using DataLoader = EfficientNet.Data.DataLoader;
 using EfficientNet.Data;
 using EfficientNet.Imaging;
 using EfficientNet.Inference;
 using EfficientNet.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
+using DataLoader = EfficientNet.Data.DataLoader;
 
 namespace EfficientNet.Training;
 

@@ -1,16 +1,16 @@
 using System.Diagnostics;
 using System.Text.Json;
-using DataLoader = EfficientNet.Data.DataLoader;
-using EfficientNet.Data.Augmentation;
 using EfficientNet.Data;
+using EfficientNet.Data.Augmentation;
 using EfficientNet.IO;
 using EfficientNet.Imaging;
 using EfficientNet.Models;
 using EfficientNet.Runtime;
 using EfficientNet.Weights;
-using TorchSharp.Modules;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
+using DataLoader = EfficientNet.Data.DataLoader;
 
 namespace EfficientNet.Training;
 

@@ -3,8 +3,8 @@ using EfficientNet.Data;
 using EfficientNet.Imaging;
 using EfficientNet.Models;
 using EfficientNet.Weights;
-using TorchSharp.Modules;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Training;

@@ -1,5 +1,5 @@
-using EfficientNet.Data.Augmentation;
 using EfficientNet.Data;
+using EfficientNet.Data.Augmentation;
 using EfficientNet.Imaging;
 using EfficientNet.Layers;
 
