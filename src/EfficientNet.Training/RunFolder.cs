@@ -45,6 +45,14 @@ internal sealed class RunFolder(string directory, IReadOnlyList<string> classes,
     public void SaveFinal(EfficientNetModel model) =>
         ModelCheckpoint.Save(model, Path.Combine(directory, RunFiles.Final), classes, normalization);
 
+    /// <summary>Makes the best model the one the run ends with: best.safetensors copied, as it is, to final.safetensors.</summary>
+    public void CopyBestToFinal() =>
+        AtomicFile.Write(Path.Combine(directory, RunFiles.Final), stream =>
+        {
+            using var best = File.OpenRead(Path.Combine(directory, RunFiles.Best));
+            best.CopyTo(stream);
+        });
+
     /// <summary>Everything after a validated epoch: best model (when it is), checkpoint, history, plots.</summary>
     public void EndEpoch(EfficientNetModel model, OptimizerHelper optimizer, TrainingState state, bool best)
     {

@@ -234,8 +234,7 @@ public static class Trainer
         var result = new TrainingResult(runDirectory, history, stopping.Best, stopping.BestEpoch, stoppedEarly, Interrupted: false);
         if (options.RestoreBestWeights && stopping.BestEpoch > 0)
         {
-            using var best = ModelLoader.Load(result.BestModelPath);
-            folder.SaveFinal(best.Model);
+            folder.CopyBestToFinal();
             observer?.Message($"{result.FinalModelPath} holds the best epoch's weights (epoch {stopping.BestEpoch}, validation accuracy {stopping.Best:P2})");
         }
         else if (history.Count > 0)
