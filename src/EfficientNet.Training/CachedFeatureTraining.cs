@@ -82,7 +82,7 @@ internal static class CachedFeatureTraining
                 clock.Elapsed.TotalSeconds, train.Count / Math.Max(1e-9, trainSeconds), ResidentMemory.ReleaseAndMeasure());
             history.Add(record);
             bool best = stopping.Update(epoch + 1, valAccuracy);
-            folder.EndEpoch(model, optimizer, new TrainingState { Epoch = epoch + 1, Step = stepIndex, BestAccuracy = stopping.Best, BestEpoch = stopping.BestEpoch, StopWait = stopping.Wait, History = history }, best);
+            folder.EndEpoch(model, optimizer, average: null, new TrainingState { Epoch = epoch + 1, Step = stepIndex, BestAccuracy = stopping.Best, BestEpoch = stopping.BestEpoch, StopWait = stopping.Wait, History = history }, best);
             observer?.EpochDone(record, best);
         }
         return new TrainingResult(runDirectory, history, stopping.Best, stopping.BestEpoch, stopping.ShouldStop, Interrupted: false);

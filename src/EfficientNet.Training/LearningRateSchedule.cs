@@ -28,10 +28,14 @@ internal sealed class LearningRateSchedule
         double value = options.Schedule switch
         {
             ScheduleKind.Constant => options.LearningRate,
-            // Linear warmup to the peak (from step 1, so the first step is not 0), then half a cosine to 0.
+            // Linear warmup to the peak (from step 1, so the first step is not 0), then a straight line or half a cosine to 0.
             _ when step < warmupSteps => options.LearningRate * (step + 1) / warmupSteps,
-            _ => options.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(1.0, (double)(step - warmupSteps) / Math.Max(1, totalSteps - warmupSteps)))),
+            ScheduleKind.Linear => options.LearningRate * (1 - DecayProgress(step)),
+            _ => options.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * DecayProgress(step))),
         };
         return Math.Max(options.MinLearningRate, value * PlateauScale);
     }
+
+    /// <summary>How far past the warmup <paramref name="step"/> is: 0 at its end, 1 at the last step.</summary>
+    private double DecayProgress(long step) => Math.Min(1.0, (double)(step - warmupSteps) / Math.Max(1, totalSteps - warmupSteps));
 }

@@ -37,9 +37,9 @@ internal sealed class RunFolder(string directory, IReadOnlyList<string> classes,
     /// <summary>Rewrites history.csv (e.g. when a resumed run's checkpoint is behind the file).</summary>
     public void WriteHistory(IReadOnlyList<EpochRecord> history) => HistoryCsv.Write(Path.Combine(directory, RunFiles.History), history);
 
-    /// <summary>Writes the resumable checkpoint.</summary>
-    public void SaveLast(EfficientNetModel model, OptimizerHelper optimizer, TrainingState state) =>
-        TrainingCheckpoint.Save(LastPath, model, optimizer, state, classes, normalization);
+    /// <summary>Writes the resumable checkpoint: the trained model, its optimizer and its weight average (when kept).</summary>
+    public void SaveLast(EfficientNetModel model, OptimizerHelper optimizer, WeightAverage? average, TrainingState state) =>
+        TrainingCheckpoint.Save(LastPath, model, optimizer, average, state, classes, normalization);
 
     /// <summary>Writes the model the run ends with.</summary>
     public void SaveFinal(EfficientNetModel model) =>
@@ -53,14 +53,17 @@ internal sealed class RunFolder(string directory, IReadOnlyList<string> classes,
             best.CopyTo(stream);
         });
 
-    /// <summary>Everything after a validated epoch: best model (when it is), checkpoint, history, plots.</summary>
-    public void EndEpoch(EfficientNetModel model, OptimizerHelper optimizer, TrainingState state, bool best)
+    /// <summary>
+    /// Everything after a validated epoch: the best model (when the validated model, the weight average if kept, is
+    /// the best so far), the checkpoint, history, plots.
+    /// </summary>
+    public void EndEpoch(EfficientNetModel model, OptimizerHelper optimizer, WeightAverage? average, TrainingState state, bool best)
     {
         if (best)
         {
-            ModelCheckpoint.Save(model, Path.Combine(directory, RunFiles.Best), classes, normalization);
+            ModelCheckpoint.Save(average?.Model ?? model, Path.Combine(directory, RunFiles.Best), classes, normalization);
         }
-        SaveLast(model, optimizer, state);
+        SaveLast(model, optimizer, average, state);
         WriteHistory(state.History);
         HistoryPlots.Write(directory, state.History, description);
     }

@@ -109,6 +109,9 @@ public static class Trainer
         // optimizer state contiguous, which TorchSharp's optimizer serialisation requires.
         model.to(device);
         using var optimizer = CreateOptimizer(options, model);
+        using var average = options.EmaDecay > 0 ? new WeightAverage(model, options.EmaDecay) : null;
+        // The model that is validated and saved as best and final.
+        var validated = average?.Model ?? model;
 
         int prefetch = options.Prefetch ?? (Environment.ProcessorCount > get_num_threads() ? 3 : 0);
         var trainLoader = new DataLoader(
@@ -127,7 +130,7 @@ public static class Trainer
 
         string description = $"{model.Spec.DisplayName}{(cifarStem ? " (CIFAR stem)" : "")}, {model.NumClasses} classes, {model.Resolution}x{model.Resolution}";
         var folder = new RunFolder(runDirectory, train.Classes, normalization, description);
-        var state = resume ? TrainingCheckpoint.Load(folder.LastPath, model, optimizer) : new TrainingState();
+        var state = resume ? TrainingCheckpoint.Load(folder.LastPath, model, optimizer, average) : new TrainingState();
         var history = state.History.ToList();
         // history.csv may be ahead of or behind an interrupted checkpoint; the checkpoint is the truth.
         folder.WriteHistory(history);
@@ -171,6 +174,7 @@ public static class Trainer
                         {
                             throw Diverged($"training loss became {loss}", epoch, done, lr, folder, history.Count);
                         }
+                        average?.Update(step);
                         lossSum += loss * batch.Count;
                         correct += right;
                         seen += batch.Count;
@@ -182,7 +186,7 @@ public static class Trainer
                         seen / Math.Max(1e-9, elapsed), TimeSpan.FromSeconds((batchesPerEpoch - done) * clock.Elapsed.TotalSeconds / Math.Max(1, done - startBatch))));
                     if (cancellation.IsCancellationRequested)
                     {
-                        return Interrupt(folder, model, optimizer, Snapshot(done), runDirectory, stopping, observer);
+                        return Interrupt(folder, model, optimizer, average, Snapshot(done), runDirectory, stopping, observer);
                     }
                     if (done >= batchesPerEpoch)
                     {
@@ -196,11 +200,11 @@ public static class Trainer
             EvaluationResult val;
             try
             {
-                val = Evaluator.Run(model, validationLoader, device, options.LabelSmoothing, cancellation);
+                val = Evaluator.Run(validated, validationLoader, device, options.LabelSmoothing, cancellation);
             }
             catch (OperationCanceledException)
             {
-                return Interrupt(folder, model, optimizer, Snapshot(batchesPerEpoch) with { PartialSeconds = trainSeconds }, runDirectory, stopping, observer);
+                return Interrupt(folder, model, optimizer, average, Snapshot(batchesPerEpoch) with { PartialSeconds = trainSeconds }, runDirectory, stopping, observer);
             }
 
             if (!double.IsFinite(val.Loss))
@@ -219,7 +223,7 @@ public static class Trainer
             }
             bool best = stopping.Update(epoch + 1, val.Accuracy);
             stoppedEarly = stopping.ShouldStop;
-            folder.EndEpoch(model, optimizer, new TrainingState
+            folder.EndEpoch(model, optimizer, average, new TrainingState
             {
                 Epoch = epoch + 1, Batch = 0, Step = step, PlateauScale = schedule.PlateauScale, PlateauBest = plateau.Best, PlateauWait = plateau.Wait,
                 BestAccuracy = stopping.Best, BestEpoch = stopping.BestEpoch, StopWait = stopping.Wait, History = history,
@@ -239,7 +243,7 @@ public static class Trainer
         }
         else if (history.Count > 0)
         {
-            folder.SaveFinal(model);
+            folder.SaveFinal(validated);
             observer?.Message($"{result.FinalModelPath} holds the last epoch's weights (epoch {history.Count})");
         }
         return result;
@@ -259,9 +263,10 @@ public static class Trainer
             $"Try a lower --lr (e.g. {lr / 10:G3}) or a longer --warmup-epochs; if this is a resumed run, its checkpoint may be damaged");
     }
 
-    private static TrainingResult Interrupt(RunFolder folder, EfficientNetModel model, OptimizerHelper optimizer, TrainingState state, string runDirectory, EarlyStopping stopping, ITrainingObserver? observer)
+    private static TrainingResult Interrupt(
+        RunFolder folder, EfficientNetModel model, OptimizerHelper optimizer, WeightAverage? average, TrainingState state, string runDirectory, EarlyStopping stopping, ITrainingObserver? observer)
     {
-        folder.SaveLast(model, optimizer, state);
+        folder.SaveLast(model, optimizer, average, state);
         observer?.Message($"interrupted at epoch {state.Epoch + 1}, batch {state.Batch}: checkpoint written to {folder.LastPath}; continue with --resume {runDirectory}");
         return new TrainingResult(runDirectory, state.History, stopping.Best, stopping.BestEpoch, StoppedEarly: false, Interrupted: true);
     }
@@ -337,17 +342,39 @@ public static class Trainer
         return model;
     }
 
-    /// <summary>The optimizer <paramref name="options"/> asks for, over the model's trainable parameters.</summary>
+    /// <summary>
+    /// The optimizer <paramref name="options"/> asks for, over the model's trainable parameters. With weight decay,
+    /// two parameter groups: convolution and linear weights decayed, the rest (BatchNorm, biases) not; without, one
+    /// group (the layout of runs saved before the groups existed).
+    /// </summary>
     internal static OptimizerHelper CreateOptimizer(TrainOptions options, nn.Module model)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(model);
         var parameters = model.parameters().Where(p => p.requires_grad).ToList();
+        double decay = options.WeightDecay;
+        if (decay == 0)
+        {
+            return options.Optimizer switch
+            {
+                OptimizerKind.Adam => optim.Adam(parameters, options.LearningRate),
+                OptimizerKind.AdamW => optim.AdamW(parameters, options.LearningRate, weight_decay: 0),
+                _ => optim.SGD(parameters, options.LearningRate, momentum: options.Momentum, nesterov: options.Nesterov),
+            };
+        }
+        var decayed = parameters.Where(p => p.dim() > 1).ToList();
+        var notDecayed = parameters.Where(p => p.dim() <= 1).ToList();
         return options.Optimizer switch
         {
-            OptimizerKind.Adam => optim.Adam(parameters, options.LearningRate, weight_decay: options.WeightDecay),
-            OptimizerKind.AdamW => optim.AdamW(parameters, options.LearningRate, weight_decay: options.WeightDecay),
-            _ => optim.SGD(parameters, options.LearningRate, momentum: options.Momentum, weight_decay: options.WeightDecay, nesterov: options.Nesterov),
+            OptimizerKind.Adam => optim.Adam(
+                [new Adam.ParamGroup(decayed, new Adam.Options { weight_decay = decay }), new Adam.ParamGroup(notDecayed, new Adam.Options { weight_decay = 0 })],
+                options.LearningRate),
+            OptimizerKind.AdamW => optim.AdamW(
+                [new AdamW.ParamGroup(decayed, new AdamW.Options { weight_decay = decay }), new AdamW.ParamGroup(notDecayed, new AdamW.Options { weight_decay = 0 })],
+                options.LearningRate),
+            _ => optim.SGD(
+                [new SGD.ParamGroup(decayed, new SGD.Options { weight_decay = decay }), new SGD.ParamGroup(notDecayed, new SGD.Options { weight_decay = 0 })],
+                options.LearningRate, momentum: options.Momentum, nesterov: options.Nesterov),
         };
     }
 }

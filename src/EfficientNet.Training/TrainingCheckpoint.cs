@@ -66,8 +66,8 @@ internal static class TrainingCheckpoint
     private const string OptimizerTensor = ModelCheckpoint.ExtraTensorPrefix + "optimizer";
     private const string RngTensor = ModelCheckpoint.ExtraTensorPrefix + "rng";
 
-    /// <summary>Writes everything needed to resume to <paramref name="path"/>.</summary>
-    public static void Save(string path, EfficientNetModel model, OptimizerHelper optimizer, TrainingState state, IReadOnlyList<string> classNames, Normalization normalization)
+    /// <summary>Writes everything needed to resume to <paramref name="path"/> (with the weight average, when there is one).</summary>
+    public static void Save(string path, EfficientNetModel model, OptimizerHelper optimizer, WeightAverage? average, TrainingState state, IReadOnlyList<string> classNames, Normalization normalization)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         using var memory = new MemoryStream();
@@ -83,15 +83,15 @@ internal static class TrainingCheckpoint
             classNames,
             normalization,
             new Dictionary<string, string> { [StateKey] = JsonSerializer.Serialize(state, ModelCheckpoint.Json) },
-            [KeyValuePair.Create(OptimizerTensor, optimizerBytes), KeyValuePair.Create(RngTensor, rng)]);
+            [KeyValuePair.Create(OptimizerTensor, optimizerBytes), KeyValuePair.Create(RngTensor, rng), .. average?.CheckpointTensors() ?? []]);
     }
 
     /// <summary>
-    /// Restores weights, optimizer and RNG from <paramref name="path"/> into an already built model
-    /// and optimizer; returns the saved state.
+    /// Restores weights, optimizer, RNG and the weight average (when the run keeps one) from <paramref name="path"/>
+    /// into an already built model and optimizer; returns the saved state.
     /// </summary>
     /// <exception cref="EfficientNetException">The file is missing, not a training checkpoint, or for another model.</exception>
-    public static TrainingState Load(string path, EfficientNetModel model, OptimizerHelper optimizer)
+    public static TrainingState Load(string path, EfficientNetModel model, OptimizerHelper optimizer, WeightAverage? average)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -113,6 +113,7 @@ internal static class TrainingCheckpoint
             optimizer.load_state_dict(reader);
         }
         torch.random.set_rng_state(file.Tensors[RngTensor]);
+        average?.Load(file.Tensors, path);
         return JsonSerializer.Deserialize<TrainingState>(json, ModelCheckpoint.Json)
             ?? throw new EfficientNetException($"'{path}' has an empty training state");
     }

@@ -56,4 +56,8 @@ internal static class CommonOptions
         Description = "cpu or cuda (cuda needs a CUDA build of TorchSharp)",
         DefaultValueFactory = _ => "cpu",
     };
+
+    /// <summary>The option's value when the command line gives it, else <paramref name="fallback"/> (a recipe's value).</summary>
+    public static T GivenOr<T>(this ParseResult parse, Option<T> option, T fallback) =>
+        parse.GetResult(option) is { Implicit: false } ? parse.GetValue(option)! : fallback;
 }

@@ -20,21 +20,28 @@ internal static class TrainCommand
         var cifarStem = new Option<bool?>("--cifar-stem") { Description = "Stride-1 stem for small images (default: true for cifar10, false for folders)" };
         var resolution = new Option<int?>("--resolution") { Description = "Input size (default: 32 for cifar10, the variant's for folders)" };
         var dropout = new Option<double?>("--dropout") { Description = "Dropout before the classifier (default: the variant's)" };
-        var depth = new Option<double>("--stochastic-depth") { Description = "Stochastic-depth rate of the last block", DefaultValueFactory = _ => d.StochasticDepth };
-        var epochs = new Option<int>("--epochs", "-e") { Description = "Epochs", DefaultValueFactory = _ => d.Epochs };
+        var recipe = new Option<TrainRecipe>("--recipe")
+        {
+            Description = "Every option below at once: document (the source document's: Adam, cosine, Keras augmentation, 100 epochs with early stopping) " +
+                "or fast (Nesterov SGD 0.1, linear decay, weight decay 5e-4, crop and flip, weight average 0.999, 30 epochs); options given beside it win",
+            DefaultValueFactory = _ => TrainRecipe.Document,
+        };
+        var depth = new Option<double>("--stochastic-depth") { Description = "Stochastic-depth rate of the last block (default: the recipe's)" };
+        var epochs = new Option<int>("--epochs", "-e") { Description = "Epochs (default: the recipe's)" };
         var batch = new Option<int>("--batch", "-b") { Description = "Batch size", DefaultValueFactory = _ => d.BatchSize };
-        var optimizer = new Option<OptimizerKind>("--optimizer") { Description = "adam, adamw or sgd", DefaultValueFactory = _ => d.Optimizer };
-        var lr = new Option<double>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => d.LearningRate };
-        var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay", DefaultValueFactory = _ => d.WeightDecay };
-        var momentum = new Option<double>("--momentum") { Description = "SGD momentum", DefaultValueFactory = _ => d.Momentum };
-        var nesterov = new Option<bool>("--nesterov") { Description = "Nesterov momentum (SGD)" };
-        var schedule = new Option<ScheduleKind>("--schedule") { Description = "cosine (linear warmup, cosine decay, per batch) or constant", DefaultValueFactory = _ => d.Schedule };
-        var warmup = new Option<double>("--warmup-epochs") { Description = "Warmup epochs (cosine)", DefaultValueFactory = _ => d.WarmupEpochs };
-        var smoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing", DefaultValueFactory = _ => d.LabelSmoothing };
-        var patience = new Option<int>("--patience") { Description = "Early stopping: epochs without a better validation accuracy (0: off)", DefaultValueFactory = _ => d.EarlyStoppingPatience };
-        var plateauPatience = new Option<int>("--plateau-patience") { Description = "Reduce LR after this many epochs without a lower validation loss (0: off)", DefaultValueFactory = _ => d.PlateauPatience };
-        var plateauFactor = new Option<double>("--plateau-factor") { Description = "Factor applied to the LR on a plateau", DefaultValueFactory = _ => d.PlateauFactor };
-        var minLr = new Option<double>("--min-lr") { Description = "Lowest learning rate", DefaultValueFactory = _ => d.MinLearningRate };
+        var optimizer = new Option<OptimizerKind>("--optimizer") { Description = "adam, adamw or sgd (default: the recipe's)" };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate (default: the recipe's)" };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay of convolution and linear weights; none on BatchNorm and biases (default: the recipe's)" };
+        var momentum = new Option<double>("--momentum") { Description = "SGD momentum (default: the recipe's)" };
+        var nesterov = new Option<bool>("--nesterov") { Description = "Nesterov momentum for SGD; --nesterov false turns it off (default: the recipe's)" };
+        var schedule = new Option<ScheduleKind>("--schedule") { Description = "cosine or linear (warmup, then decay to 0, per batch) or constant (default: the recipe's)" };
+        var warmup = new Option<double>("--warmup-epochs") { Description = "Warmup epochs of the cosine and linear schedules (default: the recipe's)" };
+        var smoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing (default: the recipe's)" };
+        var ema = new Option<double>("--ema") { Description = "Decay of a weight average (e.g. 0.999) validated and saved as the model; 0: off (default: the recipe's)" };
+        var patience = new Option<int>("--patience") { Description = "Early stopping: epochs without a better validation accuracy, 0: off (default: the recipe's)" };
+        var plateauPatience = new Option<int>("--plateau-patience") { Description = "Reduce LR after this many epochs without a lower validation loss, 0: off (default: the recipe's)" };
+        var plateauFactor = new Option<double>("--plateau-factor") { Description = "Factor applied to the LR on a plateau (default: the recipe's)" };
+        var minLr = new Option<double>("--min-lr") { Description = "Lowest learning rate (default: the recipe's)" };
         var augmentation = new AugmentationCliOptions();
         var seed = new Option<int>("--seed") { Description = "Seed for initialisation, data order and augmentation", DefaultValueFactory = _ => d.Seed };
         var threads = CommonOptions.Threads();
@@ -48,8 +55,8 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a model (default: the source document's CIFAR-10 recipe) into a run folder with history, plots and checkpoints")
         {
-            dataset, data, valData, valFraction, cache, variant, cifarStem, resolution, dropout, depth, epochs, batch, optimizer, lr, weightDecay, momentum, nesterov,
-            schedule, warmup, smoothing, patience, plateauPatience, plateauFactor, minLr,
+            dataset, data, valData, valFraction, cache, variant, cifarStem, resolution, recipe, dropout, depth, epochs, batch, optimizer, lr, weightDecay, momentum, nesterov,
+            schedule, warmup, smoothing, ema, patience, plateauPatience, plateauFactor, minLr,
             seed, threads, device, nchw, prefetch, maxBatches, trainLimit, output, resume,
         };
         augmentation.AddTo(command);
@@ -75,17 +82,19 @@ internal static class TrainCommand
                         io.ApplyThreads(parse.GetValue(threads));
                         return Trainer.Resume(runDir, observer, parse.GetResult(epochs) is { Implicit: false } ? parse.GetValue(epochs) : null, token);
                     }
-                    var options = new TrainOptions
+                    var r = TrainOptions.FromRecipe(parse.GetValue(recipe));
+                    var options = r with
                     {
                         Dataset = parse.GetValue(dataset), Data = parse.GetValue(data), ValData = parse.GetValue(valData), ValFraction = parse.GetValue(valFraction),
                         CacheDirectory = parse.GetValue(cache)!, Variant = parse.GetValue(variant)!, Cifar = parse.GetValue(cifarStem), Resolution = parse.GetValue(resolution),
-                        Dropout = parse.GetValue(dropout), StochasticDepth = parse.GetValue(depth), Epochs = parse.GetValue(epochs), BatchSize = parse.GetValue(batch),
-                        Optimizer = parse.GetValue(optimizer), LearningRate = parse.GetValue(lr), WeightDecay = parse.GetValue(weightDecay), Momentum = parse.GetValue(momentum),
-                        Nesterov = parse.GetValue(nesterov), Schedule = parse.GetValue(schedule), WarmupEpochs = parse.GetValue(warmup), LabelSmoothing = parse.GetValue(smoothing),
-                        EarlyStoppingPatience = parse.GetValue(patience), PlateauPatience = parse.GetValue(plateauPatience), PlateauFactor = parse.GetValue(plateauFactor),
-                        MinLearningRate = parse.GetValue(minLr), Seed = parse.GetValue(seed), Threads = parse.GetValue(threads), Device = parse.GetValue(device)!,
-                        ChannelsLast = !parse.GetValue(nchw), Prefetch = parse.GetValue(prefetch), MaxBatchesPerEpoch = parse.GetValue(maxBatches), TrainLimit = parse.GetValue(trainLimit),
-                        Augmentation = augmentation.Read(parse),
+                        Dropout = parse.GetValue(dropout) ?? r.Dropout, StochasticDepth = parse.GivenOr(depth, r.StochasticDepth), Epochs = parse.GivenOr(epochs, r.Epochs), BatchSize = parse.GetValue(batch),
+                        Optimizer = parse.GivenOr(optimizer, r.Optimizer), LearningRate = parse.GivenOr(lr, r.LearningRate), WeightDecay = parse.GivenOr(weightDecay, r.WeightDecay),
+                        Momentum = parse.GivenOr(momentum, r.Momentum), Nesterov = parse.GivenOr(nesterov, r.Nesterov), Schedule = parse.GivenOr(schedule, r.Schedule),
+                        WarmupEpochs = parse.GivenOr(warmup, r.WarmupEpochs), LabelSmoothing = parse.GivenOr(smoothing, r.LabelSmoothing), EmaDecay = parse.GivenOr(ema, r.EmaDecay),
+                        EarlyStoppingPatience = parse.GivenOr(patience, r.EarlyStoppingPatience), PlateauPatience = parse.GivenOr(plateauPatience, r.PlateauPatience),
+                        PlateauFactor = parse.GivenOr(plateauFactor, r.PlateauFactor), MinLearningRate = parse.GivenOr(minLr, r.MinLearningRate), Seed = parse.GetValue(seed),
+                        Threads = parse.GetValue(threads), Device = parse.GetValue(device)!, ChannelsLast = !parse.GetValue(nchw), Prefetch = parse.GetValue(prefetch),
+                        MaxBatchesPerEpoch = parse.GetValue(maxBatches), TrainLimit = parse.GetValue(trainLimit), Augmentation = augmentation.Read(parse, r.Augmentation),
                     };
                     string runDirectory = parse.GetValue(output)
                         ?? Path.Combine("runs", $"{options.Dataset.ToString().ToLowerInvariant()}-{options.Variant}-{DateTime.Now:yyyyMMdd-HHmmss}");

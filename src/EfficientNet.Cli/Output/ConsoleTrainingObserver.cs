@@ -38,14 +38,16 @@ internal sealed class ConsoleTrainingObserver(TextWriter output, bool live) : IT
         if (a.Zoom > 0) { augmentation.Add($"zoom {a.Zoom:G3}"); }
         if (a.Translation > 0) { augmentation.Add($"translation {a.Translation:G3}"); }
         if (a.Contrast > 0) { augmentation.Add($"contrast {a.Contrast:G3}"); }
+        if (a.Cutout > 0) { augmentation.Add($"cutout {a.Cutout}"); }
         if (a.Policy != AutoAugmentKind.None) { augmentation.Add(a.Policy.ToString()); }
         if (a.Mixup > 0) { augmentation.Add($"mixup {a.Mixup:G3}"); }
         if (a.Cutmix > 0) { augmentation.Add($"cutmix {a.Cutmix:G3}"); }
         string optimizer = o.Optimizer.ToString().ToLowerInvariant() + (o.Optimizer == OptimizerKind.Sgd ? $" momentum {o.Momentum:G3}{(o.Nesterov ? " nesterov" : "")}" : "");
-        string schedule = o.Schedule == ScheduleKind.Cosine ? $"cosine, {o.WarmupEpochs:G3} warmup epochs" : "constant";
+        string schedule = o.Schedule == ScheduleKind.Constant ? "constant" : $"{o.Schedule.ToString().ToLowerInvariant()}, {o.WarmupEpochs:G3} warmup epochs";
         return $"{o.Epochs} epochs, batch {o.BatchSize}, {optimizer}, lr {o.LearningRate:G3} ({schedule}), weight decay {o.WeightDecay:G3}, " +
             $"label smoothing {o.LabelSmoothing:G3}, stochastic depth {o.StochasticDepth:G3}, augmentation {(augmentation.Count > 0 ? string.Join(", ", augmentation) : "none")}, " +
-            $"early stopping {(o.EarlyStoppingPatience > 0 ? $"after {o.EarlyStoppingPatience} epochs" : "off")}, seed {o.Seed}";
+            $"weight average {(o.EmaDecay > 0 ? $"{o.EmaDecay:G4}" : "off")}, early stopping {(o.EarlyStoppingPatience > 0 ? $"after {o.EarlyStoppingPatience} epochs" : "off")}, " +
+            $"final model: {(o.RestoreBestWeights ? "best epoch" : "last epoch")}, seed {o.Seed}";
     }
 
     public void BatchDone(BatchProgress p)

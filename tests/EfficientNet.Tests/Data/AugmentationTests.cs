@@ -104,17 +104,57 @@ public class AugmentationTests
     }
 
     [Fact]
-    public void CropWithPadding_ZeroIsIdentity_OtherwiseShiftedWindow()
+    public void CropWithPadding_ZeroIsIdentity_OtherwiseAWindowOfTheReflectPaddedImage()
     {
         var x = Images();
         Assert.Same(x, new RandomCropWithPadding(0).Apply(x, new Random(1)));
-        using var filled = ones(8, 3, 10, 10);
-        using var y = new RandomCropWithPadding(3).Apply(filled, new Random(5));
-        Assert.Equal(filled.shape, y.shape);
-        // A shifted window of a zero-padded image of ones keeps at least a 7x7 block of ones.
-        using var kept = y.sum([1, 2, 3]);
-        Assert.InRange(kept.min().item<float>(), 3 * 49f, 3 * 100f);
-        Assert.True(y.max().item<float>() == 1f);
+        const int padding = 3, size = 8;
+        using var y = new RandomCropWithPadding(padding).Apply(x, new Random(5));
+        Assert.Equal(x.shape, y.shape);
+        // Reflect padding mirrors without repeating the edge pixel: index -1 reads 1, index size reads size - 2.
+        static int Reflect(int i) => i < 0 ? -i : i >= size ? 2 * (size - 1) - i : i;
+        var random = new Random(5); // the transform draws top, then left, per image
+        float[] source = x.data<float>().ToArray(), cropped = y.data<float>().ToArray();
+        for (int n = 0; n < 4; n++)
+        {
+            int top = random.Next(2 * padding + 1), left = random.Next(2 * padding + 1);
+            for (int c = 0; c < 3; c++)
+            {
+                for (int r = 0; r < size; r++)
+                {
+                    for (int col = 0; col < size; col++)
+                    {
+                        float expected = source[((n * 3 + c) * size + Reflect(top + r - padding)) * size + Reflect(left + col - padding)];
+                        Assert.Equal(expected, cropped[((n * 3 + c) * size + r) * size + col]);
+                    }
+                }
+            }
+        }
+        using var tooSmall = zeros(1, 3, 3, 3);
+        Assert.Throws<EfficientNetException>(() => new RandomCropWithPadding(3).Apply(tooSmall, new Random(1)));
+    }
+
+    [Fact]
+    public void Cutout_GreysOneClippedSquarePerImage_AndKeepsTheRest()
+    {
+        var x = Images(16, 12);
+        Assert.Same(x, new Cutout(0).Apply(x, new Random(1)));
+        using var y = new Cutout(4).Apply(x, new Random(7));
+        var random = new Random(7); // the transform draws the centre row, then column, per image
+        for (int n = 0; n < 16; n++)
+        {
+            int cy = random.Next(12), cx = random.Next(12);
+            using var mask = zeros(12, 12, dtype: ScalarType.Bool);
+            mask[Math.Max(0, cy - 2)..Math.Min(12, cy + 2), Math.Max(0, cx - 2)..Math.Min(12, cx + 2)] = tensor(true);
+            using var inside = y[n].masked_select(mask.expand(3, 12, 12));
+            Assert.True(inside.eq(0.5f).all().item<bool>(), $"image {n}: the square is grey");
+            using var outsideBefore = x[n].masked_select(mask.logical_not().expand(3, 12, 12));
+            using var outsideAfter = y[n].masked_select(mask.logical_not().expand(3, 12, 12));
+            TensorAssert.Identical(outsideBefore, outsideAfter);
+            int side = Math.Min(12, cy + 2) - Math.Max(0, cy - 2), width = Math.Min(12, cx + 2) - Math.Max(0, cx - 2);
+            Assert.Equal(3L * side * width, inside.numel());
+        }
+        Assert.False(x.eq(0.5f).any().item<bool>(), "the input is not changed in place");
     }
 
     [Theory]

@@ -19,29 +19,50 @@ public class OptimizerAndCallbackRunTests
     {
         public OneParameter() : base("one")
         {
-            Weight = new TorchSharp.Modules.Parameter(tensor(Start));
+            // A 2 x 2 matrix, as a convolution or linear weight (the parameters weight decay applies to), and a bias.
+            Weight = new TorchSharp.Modules.Parameter(tensor(Start).view(2, 2));
+            Bias = new TorchSharp.Modules.Parameter(tensor(Start));
             register_parameter("weight", Weight);
+            register_parameter("bias", Bias);
         }
 
         public TorchSharp.Modules.Parameter Weight { get; }
+
+        public TorchSharp.Modules.Parameter Bias { get; }
     }
 
     /// <summary>Within float32 rounding of the formula (the updates are 1e-3 to 1e-1).</summary>
     private static void Close(double expected, float actual) =>
         Assert.True(Math.Abs(expected - actual) <= 1e-6, $"expected {expected}, got {actual}");
 
-    /// <summary>The parameter after one optimizer step of the loss sum(weight * Gradient).</summary>
-    private static float[] OneStep(TrainOptions options)
+    /// <summary>The weight after one optimizer step of the loss sum(weight * Gradient) + sum(bias * Gradient).</summary>
+    private static float[] OneStep(TrainOptions options) => OneStepBoth(options).Weight;
+
+    private static (float[] Weight, float[] Bias) OneStepBoth(TrainOptions options)
     {
         var module = new OneParameter();
         using var optimizer = Trainer.CreateOptimizer(options, module);
         optimizer.zero_grad();
-        using (var loss = (module.Weight * tensor(Gradient)).sum())
+        using (var loss = (module.Weight.flatten() * tensor(Gradient)).sum() + (module.Bias * tensor(Gradient)).sum())
         {
             loss.backward();
         }
         optimizer.step();
-        return module.Weight.detach().data<float>().ToArray();
+        return (module.Weight.detach().data<float>().ToArray(), module.Bias.detach().data<float>().ToArray());
+    }
+
+    [Theory]
+    [InlineData(OptimizerKind.Sgd)]
+    [InlineData(OptimizerKind.Adam)]
+    [InlineData(OptimizerKind.AdamW)]
+    public void WeightDecay_SkipsBiasesAndNormParameters(OptimizerKind kind)
+    {
+        // Strong decay, so that it flips the sign of one weight's gradient: Adam's first step only sees signs.
+        const double lr = 0.01, decay = 10;
+        var decayed = OneStepBoth(new TrainOptions { Optimizer = kind, LearningRate = lr, WeightDecay = decay, Momentum = 0 });
+        var plain = OneStepBoth(new TrainOptions { Optimizer = kind, LearningRate = lr, WeightDecay = 0, Momentum = 0 });
+        Assert.Equal(plain.Bias, decayed.Bias);
+        Assert.NotEqual(plain.Weight, decayed.Weight);
     }
 
     [Theory]
@@ -65,7 +86,8 @@ public class OptimizerAndCallbackRunTests
     [Fact]
     public void Adam_AddsWeightDecayToTheGradient_AdamWDecaysTheWeights()
     {
-        const double lr = 0.01, decay = 0.1, eps = 1e-8;
+        // Decay strong enough to flip the sign of the last weight's gradient: Adam's first step sees only signs.
+        const double lr = 0.01, decay = 10, eps = 1e-8;
 
         float[] adam = OneStep(new TrainOptions { Optimizer = OptimizerKind.Adam, LearningRate = lr, WeightDecay = decay });
         float[] adamW = OneStep(new TrainOptions { Optimizer = OptimizerKind.AdamW, LearningRate = lr, WeightDecay = decay });

@@ -20,6 +20,32 @@ public class ScheduleAndCallbackTests
     }
 
     [Fact]
+    public void Linear_WarmsUpThenFallsInAStraightLineToZero()
+    {
+        var options = new TrainOptions { Schedule = ScheduleKind.Linear, Epochs = 10, WarmupEpochs = 2, LearningRate = 0.1, MinLearningRate = 0 };
+        var schedule = new LearningRateSchedule(options, stepsPerEpoch: 100);
+        Assert.Equal(0.1 / 200, schedule.At(0), 12);
+        Assert.Equal(0.1, schedule.At(199), 12);
+        Assert.Equal(0.1, schedule.At(200), 12);
+        Assert.Equal(0.075, schedule.At(400), 12); // a quarter of the way down
+        Assert.Equal(0.05, schedule.At(600), 12);
+        Assert.Equal(0.1 / 800, schedule.At(999), 12); // the last step: one step's worth above 0
+        Assert.Equal(0, schedule.At(1000), 12);
+    }
+
+    [Fact]
+    public void Recipes_DocumentIsTheDefaults_FastIsTheSgdRecipe()
+    {
+        Assert.Equal(new TrainOptions(), TrainOptions.FromRecipe(TrainRecipe.Document));
+        var fast = TrainOptions.FromRecipe(TrainRecipe.Fast);
+        fast.Validate();
+        Assert.Equal((30, OptimizerKind.Sgd, 0.1, 0.9, true, 5e-4), (fast.Epochs, fast.Optimizer, fast.LearningRate, fast.Momentum, fast.Nesterov, fast.WeightDecay));
+        Assert.Equal((ScheduleKind.Linear, 2.0, 0.1, 0.2, 0.0, 0.999), (fast.Schedule, fast.WarmupEpochs, fast.LabelSmoothing, fast.Dropout, fast.StochasticDepth, fast.EmaDecay));
+        Assert.Equal((0, 0, false), (fast.EarlyStoppingPatience, fast.PlateauPatience, fast.RestoreBestWeights));
+        Assert.Equal(EfficientNet.Data.Augmentation.AugmentationOptions.None with { Flip = true, CropPadding = 4 }, fast.Augmentation);
+    }
+
+    [Fact]
     public void Constant_IsTheBaseRateTimesThePlateauScale()
     {
         var schedule = new LearningRateSchedule(new TrainOptions { Schedule = ScheduleKind.Constant, LearningRate = 0.1 }, 10) { PlateauScale = 0.25 };

@@ -78,14 +78,17 @@ public class TrainerTests
         Assert.Equal(10, last.Model.NumClasses);
     }
 
-    [Fact]
-    public void Resume_AfterInterruption_EndsExactlyAsAnUninterruptedRun()
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.9)] // with a weight average, which the checkpoint must carry
+    public void Resume_AfterInterruption_EndsExactlyAsAnUninterruptedRun(double emaDecay)
     {
         using var dir = new TempDir();
-        var straight = Trainer.Train(Tiny, dir.File("straight"));
+        var options = Tiny with { EmaDecay = emaDecay };
+        var straight = Trainer.Train(options, dir.File("straight"));
 
         using var cancel = new CancellationTokenSource();
-        var interrupted = Trainer.Train(Tiny, dir.File("resumed"), new CancelAt(epoch: 2, batch: 2, cancel), cancel.Token);
+        var interrupted = Trainer.Train(options, dir.File("resumed"), new CancelAt(epoch: 2, batch: 2, cancel), cancel.Token);
         Assert.True(interrupted.Interrupted);
         Assert.Single(interrupted.History);
         var resumed = Trainer.Resume(dir.File("resumed"));
@@ -98,6 +101,7 @@ public class TrainerTests
         {
             TensorAssert.Identical(tensor, b.Tensors[key]);
         }
+        Assert.Equal(emaDecay > 0, b.Tensors.Keys.Any(k => k.StartsWith(WeightAverage.CheckpointPrefix, StringComparison.Ordinal)));
     }
 
     [Fact]

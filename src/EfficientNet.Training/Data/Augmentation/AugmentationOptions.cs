@@ -34,8 +34,11 @@ public sealed record AugmentationOptions
     /// <summary>Largest relative contrast change.</summary>
     public double Contrast { get; init; } = 0.1;
 
-    /// <summary>Random crop after zero padding by this many pixels (0: off; 4 is the classic CIFAR setting).</summary>
+    /// <summary>Random crop after reflect padding by this many pixels (0: off; 4 is the classic CIFAR setting).</summary>
     public int CropPadding { get; init; }
+
+    /// <summary>Cutout: side of the grey square hidden in each image, in pixels (0: off; 16 is the paper's CIFAR-10 setting).</summary>
+    public int Cutout { get; init; }
 
     /// <summary>RandAugment or TrivialAugment before the other transforms.</summary>
     public AutoAugmentKind Policy { get; init; } = AutoAugmentKind.None;
@@ -59,9 +62,9 @@ public sealed record AugmentationOptions
                 throw new EfficientNetException($"--{name} must be between 0 and {max}, got {value}");
             }
         }
-        if (CropPadding < 0)
+        if (CropPadding < 0 || Cutout < 0)
         {
-            throw new EfficientNetException($"--crop-padding must be 0 or positive, got {CropPadding}");
+            throw new EfficientNetException($"--crop-padding and --cutout must be 0 (off) or positive, got {CropPadding} and {Cutout}");
         }
         if (Mixup < 0 || Cutmix < 0)
         {
@@ -69,7 +72,7 @@ public sealed record AugmentationOptions
         }
     }
 
-    /// <summary>The per-image transforms in the order they run (policy, crop, flip, affine, contrast).</summary>
+    /// <summary>The per-image transforms in the order they run (policy, crop, flip, affine, contrast, cutout).</summary>
     public IReadOnlyList<IBatchTransform> BuildTransforms()
     {
         Validate();
@@ -97,6 +100,10 @@ public sealed record AugmentationOptions
         if (Contrast > 0)
         {
             transforms.Add(new RandomContrast(Contrast));
+        }
+        if (Cutout > 0)
+        {
+            transforms.Add(new Cutout(Cutout));
         }
         return transforms;
     }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Data.Augmentation;
@@ -79,7 +80,10 @@ public sealed record RandomAffine(double RotationTurns, double Zoom, double Tran
 /// </summary>
 internal readonly record struct AffineParameters(double Angle, double Scale, double ShiftX, double ShiftY, double ShearX = 0, double ShearY = 0);
 
-/// <summary>Pads by <paramref name="Padding"/> pixels (zeros) and crops a random window of the original size back.</summary>
+/// <summary>
+/// Pads by <paramref name="Padding"/> pixels, mirroring the image at its edges (reflect padding, as the CIFAR recipe
+/// this library's fast recipe comes from), and crops a random window of the original size back.
+/// </summary>
 public sealed record RandomCropWithPadding(int Padding = 4) : IBatchTransform
 {
     /// <inheritdoc/>
@@ -93,8 +97,12 @@ public sealed record RandomCropWithPadding(int Padding = 4) : IBatchTransform
         }
         int n = (int)images.shape[0];
         long h = images.shape[2], w = images.shape[3];
+        if (Padding >= Math.Min(h, w))
+        {
+            throw new EfficientNetException($"--crop-padding {Padding} must be smaller than the image ({w}x{h}): reflect padding mirrors the image's own pixels");
+        }
         using var scope = NewDisposeScope();
-        var padded = nn.functional.pad(images, [Padding, Padding, Padding, Padding]);
+        var padded = nn.functional.pad(images, [Padding, Padding, Padding, Padding], PaddingModes.Reflect);
         var crops = new Tensor[n];
         for (int i = 0; i < n; i++)
         {

@@ -1,0 +1,91 @@
+using EfficientNet.Models;
+using EfficientNet.Training;
+using EfficientNet.Weights;
+using static TorchSharp.torch;
+
+namespace EfficientNet.Tests.Training;
+
+/// <summary>The weight average moves each float weight and statistic by the formula, copies counters, and is what a run validates and saves.</summary>
+public class WeightAverageTests
+{
+    private static readonly string Cifar = Path.Combine(TestPaths.SharedData, "cifar-10-batches-bin");
+
+    [Fact]
+    public void Update_AveragesWeightsAndStatistics_CopiesCounters()
+    {
+        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true });
+        using var average = new WeightAverage(model, decay: 0.75);
+        var live = model.state_dict();
+        var averaged = average.Model.state_dict();
+        var before = live.ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        using (no_grad())
+        {
+            foreach (var (name, value) in live)
+            {
+                if (value.is_floating_point())
+                {
+                    value.add_(1);
+                }
+                else
+                {
+                    value.fill_(7);
+                }
+            }
+        }
+
+        average.Update(steps: 1000); // (1 + 1000) / (10 + 1000) > 0.75, so the decay is 0.75
+
+        Assert.Equal(0.75, average.DecayAt(1000));
+        foreach (var (name, value) in averaged)
+        {
+            if (value.is_floating_point())
+            {
+                // 0.75 x old + 0.25 x (old + 1)
+                using var expected = before[name] + 0.25;
+                Assert.True(value.allclose(expected, rtol: 0, atol: 1e-5), name);
+            }
+            else
+            {
+                Assert.True(value.eq(7).all().item<bool>(), $"{name} is copied");
+            }
+        }
+        Assert.Contains(averaged.Keys, k => k.EndsWith("running_var", StringComparison.Ordinal));
+        Assert.Contains(averaged.Keys, k => k.EndsWith("num_batches_tracked", StringComparison.Ordinal));
+        Assert.False(average.Model.training);
+    }
+
+    [Fact]
+    public void DecayAt_StartsLowSoTheInitialisationFades()
+    {
+        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true });
+        using var average = new WeightAverage(model, decay: 0.999);
+        Assert.Equal(0.1, average.DecayAt(0), 12);
+        Assert.Equal(0.5, average.DecayAt(8), 12);
+        Assert.Equal(0.999, average.DecayAt(1_000_000), 12);
+    }
+
+    [Fact]
+    public void Run_WithAverage_SavesTheAverageAsBestAndFinal()
+    {
+        using var dir = new TempDir();
+        var options = new TrainOptions
+        {
+            Data = Cifar, Epochs = 1, BatchSize = 16, TrainLimit = 48, ValFraction = 0.002, Seed = 5, Threads = 2, EmaDecay = 0.5, RestoreBestWeights = false,
+        };
+        var result = Trainer.Train(options, dir.File("run"));
+
+        using var last = WeightsFile.Read(result.LastCheckpointPath);
+        using var final = WeightsFile.Read(result.FinalModelPath);
+        using var best = WeightsFile.Read(result.BestModelPath);
+        int compared = 0;
+        foreach (var (name, saved) in final.Tensors)
+        {
+            TensorAssert.Identical(last.Tensors[WeightAverage.CheckpointPrefix + name], saved);
+            TensorAssert.Identical(saved, best.Tensors[name]);
+            compared++;
+        }
+        Assert.Equal(360, compared);
+        // The trained weights themselves differ from the average (after 3 steps with decay 0.5, they must).
+        Assert.Contains(final.Tensors, kv => kv.Value.is_floating_point() && !kv.Value.equal(last.Tensors[kv.Key]).all().item<bool>());
+    }
+}
