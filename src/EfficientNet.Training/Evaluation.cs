@@ -27,13 +27,27 @@ public static class Evaluator
     /// <summary>Evaluates <paramref name="model"/> on every batch of <paramref name="loader"/> (epoch 0 order).</summary>
     public static EvaluationResult Run(nn.Module<Tensor, Tensor> model, DataLoader loader, Device device, double labelSmoothing = 0, CancellationToken cancellation = default)
     {
+        ArgumentNullException.ThrowIfNull(loader);
+        return Run(model, loader.Epoch(0, 0, cancellation), loader.Data.Classes, device, labelSmoothing);
+    }
+
+    /// <summary>Evaluates the logits <paramref name="logitsOf"/> computes (an engine's) on every batch of <paramref name="loader"/>.</summary>
+    public static EvaluationResult Run(Func<Tensor, Tensor> logitsOf, DataLoader loader, double labelSmoothing = 0, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(loader);
+        return Run(logitsOf, loader.Epoch(0, 0, cancellation), loader.Data.Classes, labelSmoothing);
+    }
+
+    /// <summary>Evaluates <paramref name="model"/> in evaluation mode, without gradients, on <paramref name="batches"/>.</summary>
+    internal static EvaluationResult Run(nn.Module<Tensor, Tensor> model, IEnumerable<Batch> batches, IReadOnlyList<string> classes, Device device, double labelSmoothing)
+    {
         ArgumentNullException.ThrowIfNull(model);
         bool wasTraining = model.training;
         model.eval();
         try
         {
             using var noGrad = no_grad();
-            return Run(images => model.call(images.to(device)), loader, labelSmoothing, cancellation);
+            return Run(images => model.call(images.to(device)), batches, classes, labelSmoothing);
         }
         finally
         {
@@ -41,16 +55,14 @@ public static class Evaluator
         }
     }
 
-    /// <summary>Evaluates the logits <paramref name="logitsOf"/> computes (an engine's) on every batch of <paramref name="loader"/>.</summary>
-    public static EvaluationResult Run(Func<Tensor, Tensor> logitsOf, DataLoader loader, double labelSmoothing = 0, CancellationToken cancellation = default)
+    private static EvaluationResult Run(Func<Tensor, Tensor> logitsOf, IEnumerable<Batch> batches, IReadOnlyList<string> classes, double labelSmoothing)
     {
         ArgumentNullException.ThrowIfNull(logitsOf);
-        ArgumentNullException.ThrowIfNull(loader);
-        int k = loader.Data.Classes.Count;
+        int k = classes.Count;
         var confusion = new long[k, k];
         double lossSum = 0;
         long seen = 0;
-        foreach (var batch in loader.Epoch(0, 0, cancellation))
+        foreach (var batch in batches)
         {
             using (batch)
             using (NewDisposeScope())
@@ -68,6 +80,6 @@ public static class Evaluator
             }
         }
         long correct = Enumerable.Range(0, k).Sum(i => confusion[i, i]);
-        return new EvaluationResult(lossSum / seen, (double)correct / seen, loader.Data.Classes, confusion);
+        return new EvaluationResult(lossSum / seen, (double)correct / seen, classes, confusion);
     }
 }

@@ -81,7 +81,8 @@ public sealed record FineTuneOptions
         Dataset = Dataset, Data = Data, ValData = ValData, ValFraction = ValFraction, Variant = Variant, Resolution = Resolution,
         InitialWeights = Weights, ReplaceHead = true, Head = Head, Freeze = FreezeSpec.HeadOnly,
         Epochs = Phase1Epochs, LearningRate = Phase1LearningRate, Schedule = ScheduleKind.Constant, WarmupEpochs = 0,
-        BatchSize = BatchSize, Augmentation = Augmentation, LabelSmoothing = LabelSmoothing, EarlyStoppingPatience = 0, PlateauPatience = 0,
+        BatchSize = BatchSize, LabelSmoothing = LabelSmoothing, EarlyStoppingPatience = 0, PlateauPatience = 0, RestoreBestWeights = false,
+        CachedFeatures = CacheFeatures, Augmentation = CacheFeatures ? AugmentationOptions.None : Augmentation,
         Seed = Seed, Threads = Threads, Device = Device,
     };
 
@@ -96,7 +97,7 @@ public sealed record FineTuneOptions
     /// <summary>The phase 2 training options, starting from phase 1's final weights.</summary>
     public TrainOptions Phase2(string phase1Weights) => Phase1() with
     {
-        InitialWeights = phase1Weights, ReplaceHead = false, Variant = null,
+        InitialWeights = phase1Weights, ReplaceHead = false, Variant = null, CachedFeatures = false, Augmentation = Augmentation,
         Freeze = Phase2Freeze,
         Epochs = Phase2Epochs, LearningRate = Phase2LearningRate,
     };
@@ -142,27 +143,21 @@ public static class FineTuner
 
         string phase1Dir = Path.Combine(runDirectory, "phase1");
         observer?.Message($"phase 1: {options.Head} head on the frozen backbone, {options.Phase1Epochs} epochs at {options.Phase1LearningRate:G3}{(options.CacheFeatures ? ", cached features" : "")}");
-        var phase1 = options.CacheFeatures
-            ? CachedFeatureTraining.Train(options.Phase1(), phase1Dir, observer, cancellation)
-            : Trainer.Train(options.Phase1(), phase1Dir, observer, cancellation);
-        string final = phase1.LastCheckpointPath;
+        var phase1 = Trainer.Train(options.Phase1(), phase1Dir, observer, cancellation);
         TrainingResult? phase2 = null;
         if (!phase1.Interrupted && options.RunsPhase2)
         {
             observer?.Message($"phase 2: last {options.Unfreeze} backbone layers unfrozen, {options.Phase2Epochs} epochs at {options.Phase2LearningRate:G3}");
-            phase2 = Trainer.Train(options.Phase2(phase1.LastCheckpointPath), Path.Combine(runDirectory, "phase2"), observer, cancellation);
-            final = phase2.LastCheckpointPath;
+            phase2 = Trainer.Train(options.Phase2(phase1.FinalModelPath), Path.Combine(runDirectory, "phase2"), observer, cancellation);
         }
         if (phase1.Interrupted || phase2?.Interrupted == true)
         {
             throw new OperationCanceledException("fine-tuning interrupted; the phase's checkpoint can be continued with effnet train --resume");
         }
 
+        // Both phases train a fixed number of epochs and end with their last epoch's model.
         string finalModel = Path.Combine(runDirectory, "final.safetensors");
-        using (var loaded = Weights.ModelLoader.Load(final))
-        {
-            Weights.ModelCheckpoint.Save(loaded.Model, finalModel, loaded.ClassNames, loaded.Normalization);
-        }
+        AtomicFile.Copy((phase2 ?? phase1).FinalModelPath, finalModel);
         // A validation folder gets a full evaluation (per class, confusion); a held-out split is what
         // the last epoch already measured.
         var evaluation = options.ValData is { } folder

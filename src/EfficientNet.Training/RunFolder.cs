@@ -14,6 +14,9 @@ namespace EfficientNet.Training;
 /// </summary>
 internal sealed class RunFolder(string directory, IReadOnlyList<string> classes, Normalization normalization, string description)
 {
+    /// <summary>The run folder.</summary>
+    public string RunDirectory => directory;
+
     public string LastPath => Path.Combine(directory, RunFiles.Last);
 
     /// <summary>
@@ -46,12 +49,7 @@ internal sealed class RunFolder(string directory, IReadOnlyList<string> classes,
         ModelCheckpoint.Save(model, Path.Combine(directory, RunFiles.Final), classes, normalization);
 
     /// <summary>Makes the best model the one the run ends with: best.safetensors copied, as it is, to final.safetensors.</summary>
-    public void CopyBestToFinal() =>
-        AtomicFile.Write(Path.Combine(directory, RunFiles.Final), stream =>
-        {
-            using var best = File.OpenRead(Path.Combine(directory, RunFiles.Best));
-            best.CopyTo(stream);
-        });
+    public void CopyBestToFinal() => AtomicFile.Copy(Path.Combine(directory, RunFiles.Best), Path.Combine(directory, RunFiles.Final));
 
     /// <summary>
     /// Everything after a validated epoch: the best model (when the validated model, the weight average if kept, is

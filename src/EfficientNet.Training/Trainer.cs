@@ -22,7 +22,10 @@ namespace EfficientNet.Training;
 /// </summary>
 public static class Trainer
 {
-    /// <summary>Starts a new run in <paramref name="runDirectory"/> (which must not already hold one).</summary>
+    /// <summary>
+    /// Starts a new run in <paramref name="runDirectory"/> (which must not already hold one): a full model on images, or
+    /// the head on cached backbone features (<see cref="TrainOptions.CachedFeatures"/>), through the same loop.
+    /// </summary>
     public static TrainingResult Train(TrainOptions options, string runDirectory, ITrainingObserver? observer = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -102,173 +105,26 @@ public static class Trainer
         manual_seed(options.Seed);
 
         var (train, validation, normalization) = TrainingData.Load(options, note => observer?.Message(note));
-        bool cifarStem = options.Cifar!.Value;
         using var model = BuildModel(options, train.Classes.Count, resume ? Path.Combine(runDirectory, RunFiles.Last) : null, ref normalization);
         // Channels-last applies to the input batches only: measured on CIFAR B0 training, NHWC input
         // with NCHW weights was as fast as NHWC weights (105 vs 97 images/s), and it keeps the
         // optimizer state contiguous, which TorchSharp's optimizer serialisation requires.
         model.to(device);
-        using var optimizer = CreateOptimizer(options, model);
+        using ITrainingInputs inputs = options.CachedFeatures
+            ? CachedFeatureInputs.Compute(model, train, validation, normalization, options, device, observer, cancellation)
+            : new ImageInputs(train, validation, normalization, options, device);
+        using var optimizer = CreateOptimizer(options, inputs.Trained(model));
         using var average = options.EmaDecay > 0 ? new WeightAverage(model, options.EmaDecay) : null;
-        // The model that is validated and saved as best and final.
-        var validated = average?.Model ?? model;
 
-        int prefetch = options.Prefetch ?? (Environment.ProcessorCount > get_num_threads() ? 3 : 0);
-        var trainLoader = new DataLoader(
-            train,
-            new LoaderOptions(options.BatchSize, Shuffle: true, DropLast: true, options.Seed, prefetch, options.ChannelsLast),
-            normalization,
-            options.Augmentation.BuildTransforms(),
-            new BatchMixer(options.Augmentation.Mixup, options.Augmentation.Cutmix));
-        var validationLoader = new DataLoader(
-            validation,
-            new LoaderOptions(options.BatchSize, Shuffle: false, DropLast: false, options.Seed, prefetch, options.ChannelsLast),
-            normalization);
-        int batchesPerEpoch = options.MaxBatchesPerEpoch > 0 ? Math.Min(options.MaxBatchesPerEpoch, trainLoader.BatchesPerEpoch) : trainLoader.BatchesPerEpoch;
-        var schedule = new LearningRateSchedule(options, batchesPerEpoch);
-        var trainStep = new TrainStep(model, optimizer, options.LabelSmoothing, device);
-
-        string description = $"{model.Spec.DisplayName}{(cifarStem ? " (CIFAR stem)" : "")}, {model.NumClasses} classes, {model.Resolution}x{model.Resolution}";
+        string description = $"{model.Spec.DisplayName}{(model.Options.Cifar ? " (CIFAR stem)" : "")}, {model.NumClasses} classes, {model.Resolution}x{model.Resolution}" +
+            (options.CachedFeatures ? ", cached features" : "");
         var folder = new RunFolder(runDirectory, train.Classes, normalization, description);
         var state = resume ? TrainingCheckpoint.Load(folder.LastPath, model, optimizer, average) : new TrainingState();
-        var history = state.History.ToList();
         // history.csv may be ahead of or behind an interrupted checkpoint; the checkpoint is the truth.
-        folder.WriteHistory(history);
-        schedule.PlateauScale = state.PlateauScale;
-        var plateau = new ReduceOnPlateau(options.PlateauPatience, options.PlateauFactor) { Best = state.PlateauBest, Wait = state.PlateauWait };
-        var stopping = new EarlyStopping(options.EarlyStoppingPatience) { Best = state.BestAccuracy, BestEpoch = state.BestEpoch, Wait = state.StopWait };
-        observer?.Started(new TrainingStart(options, description, train.Count, validation.Count, batchesPerEpoch, runDirectory, resume ? (state.Epoch + 1, state.Batch) : null));
-
-        bool stoppedEarly = false;
-        long step = state.Step;
-        for (int epoch = state.Epoch; epoch < options.Epochs && !stoppedEarly; epoch++)
-        {
-            bool continuing = resume && epoch == state.Epoch;
-            double lossSum = continuing ? state.PartialLoss : 0;
-            long correct = continuing ? state.PartialCorrect : 0, seen = continuing ? state.PartialSeen : 0;
-            double trainSeconds = continuing ? state.PartialSeconds : 0;
-            int startBatch = continuing ? state.Batch : 0;
-            var clock = Stopwatch.StartNew();
-            double lr = schedule.At(step);
-            model.train();
-
-            TrainingState Snapshot(int nextBatch) => new()
-            {
-                Epoch = epoch, Batch = nextBatch, Step = step, PlateauScale = schedule.PlateauScale, PlateauBest = plateau.Best, PlateauWait = plateau.Wait,
-                BestAccuracy = stopping.Best, BestEpoch = stopping.BestEpoch, StopWait = stopping.Wait,
-                PartialLoss = lossSum, PartialCorrect = correct, PartialSeen = seen, PartialSeconds = trainSeconds + clock.Elapsed.TotalSeconds, History = history,
-            };
-
-            int done = startBatch;
-            if (startBatch < batchesPerEpoch)
-            {
-                // Not cancelled from outside: the token is checked after each step, so the step in
-                // flight finishes and the checkpoint records a clean batch boundary.
-                foreach (var batch in trainLoader.Epoch(epoch, startBatch, CancellationToken.None))
-                {
-                    using (batch)
-                    {
-                        lr = schedule.At(step);
-                        var (loss, right) = trainStep.Run(batch.Images, batch.Labels, batch.Targets, lr);
-                        if (!double.IsFinite(loss))
-                        {
-                            throw Diverged($"training loss became {loss}", epoch, done, lr, folder, history.Count);
-                        }
-                        average?.Update(step);
-                        lossSum += loss * batch.Count;
-                        correct += right;
-                        seen += batch.Count;
-                    }
-                    step++;
-                    done++;
-                    double elapsed = trainSeconds + clock.Elapsed.TotalSeconds;
-                    observer?.BatchDone(new BatchProgress(epoch + 1, options.Epochs, done, batchesPerEpoch, lossSum / seen, (double)correct / seen, lr,
-                        seen / Math.Max(1e-9, elapsed), TimeSpan.FromSeconds((batchesPerEpoch - done) * clock.Elapsed.TotalSeconds / Math.Max(1, done - startBatch))));
-                    if (cancellation.IsCancellationRequested)
-                    {
-                        return Interrupt(folder, model, optimizer, average, Snapshot(done), runDirectory, stopping, observer);
-                    }
-                    if (done >= batchesPerEpoch)
-                    {
-                        break;
-                    }
-                }
-            }
-            trainSeconds += clock.Elapsed.TotalSeconds;
-            clock.Restart();
-
-            EvaluationResult val;
-            try
-            {
-                val = Evaluator.Run(validated, validationLoader, device, options.LabelSmoothing, cancellation);
-            }
-            catch (OperationCanceledException)
-            {
-                return Interrupt(folder, model, optimizer, average, Snapshot(batchesPerEpoch) with { PartialSeconds = trainSeconds }, runDirectory, stopping, observer);
-            }
-
-            if (!double.IsFinite(val.Loss))
-            {
-                throw Diverged($"validation loss became {val.Loss}", epoch, batchesPerEpoch, lr, folder, history.Count);
-            }
-            var record = new EpochRecord(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), val.Loss, val.Accuracy, lr,
-                trainSeconds + clock.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds), ResidentMemory.ReleaseAndMeasure());
-            history.Add(record);
-
-            double factor = plateau.Update(val.Loss);
-            if (factor < 1)
-            {
-                schedule.PlateauScale *= factor;
-                observer?.Message($"validation loss has not improved for {options.PlateauPatience} epochs: learning rate scale now {schedule.PlateauScale:G3}");
-            }
-            bool best = stopping.Update(epoch + 1, val.Accuracy);
-            stoppedEarly = stopping.ShouldStop;
-            folder.EndEpoch(model, optimizer, average, new TrainingState
-            {
-                Epoch = epoch + 1, Batch = 0, Step = step, PlateauScale = schedule.PlateauScale, PlateauBest = plateau.Best, PlateauWait = plateau.Wait,
-                BestAccuracy = stopping.Best, BestEpoch = stopping.BestEpoch, StopWait = stopping.Wait, History = history,
-            }, best);
-            observer?.EpochDone(record, best);
-            if (stoppedEarly)
-            {
-                observer?.Message($"early stopping: no better validation accuracy for {options.EarlyStoppingPatience} epochs (best {stopping.Best:P2} at epoch {stopping.BestEpoch})");
-            }
-        }
-
-        var result = new TrainingResult(runDirectory, history, stopping.Best, stopping.BestEpoch, stoppedEarly, Interrupted: false);
-        if (options.RestoreBestWeights && stopping.BestEpoch > 0)
-        {
-            folder.CopyBestToFinal();
-            observer?.Message($"{result.FinalModelPath} holds the best epoch's weights (epoch {stopping.BestEpoch}, validation accuracy {stopping.Best:P2})");
-        }
-        else if (history.Count > 0)
-        {
-            folder.SaveFinal(validated);
-            observer?.Message($"{result.FinalModelPath} holds the last epoch's weights (epoch {history.Count})");
-        }
-        return result;
-    }
-
-    /// <summary>
-    /// The error that ends a diverged run. Nothing is written for the failing epoch, so last.safetensors and
-    /// best.safetensors keep the last finite models.
-    /// </summary>
-    private static EfficientNetException Diverged(string what, int epoch, int batch, double lr, RunFolder folder, int epochsSaved)
-    {
-        string kept = File.Exists(folder.LastPath)
-            ? $"{folder.LastPath} still holds the last finite checkpoint ({epochsSaved} epochs)"
-            : "no checkpoint had been written yet";
-        return new EfficientNetException(
-            $"training diverged: the {what} at epoch {epoch + 1}, batch {batch + 1} (learning rate {lr:G3}); nothing was saved after it, so {kept}. " +
-            $"Try a lower --lr (e.g. {lr / 10:G3}) or a longer --warmup-epochs; if this is a resumed run, its checkpoint may be damaged");
-    }
-
-    private static TrainingResult Interrupt(
-        RunFolder folder, EfficientNetModel model, OptimizerHelper optimizer, WeightAverage? average, TrainingState state, string runDirectory, EarlyStopping stopping, ITrainingObserver? observer)
-    {
-        folder.SaveLast(model, optimizer, average, state);
-        observer?.Message($"interrupted at epoch {state.Epoch + 1}, batch {state.Batch}: checkpoint written to {folder.LastPath}; continue with --resume {runDirectory}");
-        return new TrainingResult(runDirectory, state.History, stopping.Best, stopping.BestEpoch, StoppedEarly: false, Interrupted: true);
+        folder.WriteHistory(state.History);
+        var loop = new TrainingLoop(options, model, inputs, optimizer, average, folder, device, observer, state);
+        observer?.Started(new TrainingStart(options, description, train.Count, validation.Count, loop.BatchesPerEpoch, runDirectory, resume ? (state.Epoch + 1, state.Batch) : null));
+        return loop.Run(state, resume, cancellation);
     }
 
     /// <summary>

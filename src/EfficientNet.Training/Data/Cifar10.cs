@@ -13,6 +13,13 @@ public enum Cifar10Split
 
     /// <summary>test_batch.bin (10,000 images).</summary>
     Test,
+
+    /// <summary>
+    /// The 5,000 training images <c>effnet train</c> holds out for validation by default (10% of each class, seed 42:
+    /// <see cref="DatasetSplit.DefaultValidationFraction"/>, <see cref="DatasetSplit.DefaultSeed"/>), the set its
+    /// reported validation accuracies are measured on.
+    /// </summary>
+    Validation,
 }
 
 /// <summary>
@@ -42,7 +49,7 @@ public static class Cifar10
 
     /// <summary>The files of a split.</summary>
     public static IReadOnlyList<string> Files(Cifar10Split split) =>
-        split == Cifar10Split.Train ? Enumerable.Range(1, 5).Select(i => $"data_batch_{i}.bin").ToArray() : ["test_batch.bin"];
+        split == Cifar10Split.Test ? ["test_batch.bin"] : Enumerable.Range(1, 5).Select(i => $"data_batch_{i}.bin").ToArray();
 
     /// <summary>Reads a split from a folder holding the .bin files (and optionally batches.meta.txt).</summary>
     /// <exception cref="EfficientNetException">A file is missing or its size is not a whole number of records.</exception>
@@ -84,7 +91,10 @@ public static class Cifar10
                 Buffer.BlockCopy(file, offset + 1, pixels, n * (RecordBytes - 1), RecordBytes - 1);
             }
         }
-        return new ImageDataset(pixels, labels, ReadClasses(directory), 32, 32, $"CIFAR-10 {split.ToString().ToLowerInvariant()} ({directory})");
+        var dataset = new ImageDataset(pixels, labels, ReadClasses(directory), 32, 32, $"CIFAR-10 {split.ToString().ToLowerInvariant()} ({directory})");
+        return split == Cifar10Split.Validation
+            ? DatasetSplit.Split(dataset, DatasetSplit.DefaultValidationFraction, DatasetSplit.DefaultSeed).Validation
+            : dataset;
     }
 
     /// <summary>

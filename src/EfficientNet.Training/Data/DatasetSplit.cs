@@ -3,6 +3,12 @@ namespace EfficientNet.Data;
 /// <summary>Seeded, stratified train/validation splits.</summary>
 public static class DatasetSplit
 {
+    /// <summary>The share of each class a training run holds out for validation unless told otherwise.</summary>
+    public const double DefaultValidationFraction = 0.1;
+
+    /// <summary>The seed training runs (and their validation split) use unless told otherwise.</summary>
+    public const int DefaultSeed = 42;
+
     /// <summary>
     /// Holds out <paramref name="fraction"/> of each class for validation (rounded, at least one image
     /// of every class that has two or more), the same way for the same seed.

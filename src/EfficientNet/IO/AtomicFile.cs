@@ -80,4 +80,12 @@ internal static partial class AtomicFile
             using var writer = new StreamWriter(stream, leaveOpen: true);
             writer.Write(text);
         });
+
+    /// <summary>Atomically makes <paramref name="path"/> a copy of <paramref name="source"/>.</summary>
+    public static void Copy(string source, string path) =>
+        Write(path, stream =>
+        {
+            using var from = File.OpenRead(source);
+            from.CopyTo(stream);
+        });
 }

@@ -20,6 +20,28 @@ public class TrainCliTests
     }
 
     [Fact]
+    public void Train_Recipe_SetsEveryOption_AndOptionsGivenBesideItWin()
+    {
+        using var dir = new TempDir();
+        string run = dir.File("run");
+        var (exit, _, err) = CliRunner.Run("train", "--recipe", "fast", "--lr", "0.05", "--cutout", "8", "--epochs", "1", "--max-batches", "1", "--batch", "16",
+            "--train-limit", "32", "--val-fraction", "0.002", "--threads", "2", "--data", Cifar, "--out", run);
+        Assert.True(exit == 0, err);
+        var saved = System.Text.Json.JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(Path.Combine(run, RunFiles.Options)), Trainer.OptionsJson)!;
+        var fast = TrainOptions.FromRecipe(TrainRecipe.Fast);
+        Assert.Equal((0.05, 8, 1), (saved.LearningRate, saved.Augmentation.Cutout, saved.Epochs));
+        Assert.Equal(
+            (fast.Optimizer, fast.Nesterov, fast.WeightDecay, fast.Schedule, fast.EmaDecay, fast.RestoreBestWeights, fast.StochasticDepth, fast.Augmentation.CropPadding, fast.Augmentation.Rotation),
+            (saved.Optimizer, saved.Nesterov, saved.WeightDecay, saved.Schedule, saved.EmaDecay, saved.RestoreBestWeights, saved.StochasticDepth, saved.Augmentation.CropPadding, saved.Augmentation.Rotation));
+
+        string document = dir.File("document");
+        (exit, _, err) = CliRunner.Run("train", "--epochs", "1", "--max-batches", "1", "--batch", "16", "--train-limit", "32", "--val-fraction", "0.002", "--threads", "2", "--data", Cifar, "--out", document);
+        Assert.True(exit == 0, err);
+        var defaults = System.Text.Json.JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(Path.Combine(document, RunFiles.Options)), Trainer.OptionsJson)!;
+        Assert.Equal((OptimizerKind.Adam, 0.002, ScheduleKind.Cosine, 0.0, new TrainOptions().Augmentation), (defaults.Optimizer, defaults.LearningRate, defaults.Schedule, defaults.EmaDecay, defaults.Augmentation));
+    }
+
+    [Fact]
     public void Train_CorruptCifarFile_NamesIt()
     {
         using var dir = Data.Cifar10Tests.FakeCifar(records: 2);

@@ -60,6 +60,40 @@ public class FineTuneTests
     }
 
     [Fact]
+    public void CachedFeatures_GoThroughTheTrainersLoop_AndResumeExactlyAfterAnInterruption()
+    {
+        using var dir = new TempDir();
+        string pretrained = Pretrained(dir);
+        var options = Options(pretrained, cache: true).Phase1() with { PlateauPatience = 1 };
+        Assert.True(options.CachedFeatures);
+        var straight = Trainer.Train(options, dir.File("straight"));
+
+        using var cancel = new CancellationTokenSource();
+        var interrupted = Trainer.Train(options, dir.File("resumed"), new CancelAt(epoch: 2, batch: 3, cancel), cancel.Token);
+        Assert.True(interrupted.Interrupted);
+        var resumed = Trainer.Resume(dir.File("resumed"));
+
+        Assert.Equal(2, resumed.History.Count);
+        Assert.Equal(straight.History.Select(h => (h.TrainLoss, h.ValLoss, h.ValAccuracy)), resumed.History.Select(h => (h.TrainLoss, h.ValLoss, h.ValAccuracy)));
+        Assert.Contains("\"cachedFeatures\": true", File.ReadAllText(Path.Combine(dir.File("resumed"), RunFiles.Options)), StringComparison.Ordinal);
+        Assert.Contains("\"flip\": false", File.ReadAllText(Path.Combine(dir.File("resumed"), RunFiles.Options)), StringComparison.Ordinal);
+        using var a = WeightsFile.Read(straight.FinalModelPath);
+        using var b = WeightsFile.Read(resumed.FinalModelPath);
+        foreach (var (key, tensor) in a.Tensors)
+        {
+            TensorAssert.Identical(tensor, b.Tensors[key]);
+        }
+    }
+
+    [Fact]
+    public void CachedFeatures_WithoutAFrozenBackbone_AreRefused()
+    {
+        var options = new TrainOptions { CachedFeatures = true, Freeze = FreezeSpec.UnfreezeLast(3) };
+        var e = Assert.Throws<EfficientNetException>(options.Validate);
+        Assert.Contains("cached features need the whole backbone frozen", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Run_UnfreezeMoreThanTheBackboneHas_FailsBeforeTraining()
     {
         using var dir = new TempDir();

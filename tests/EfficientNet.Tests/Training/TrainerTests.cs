@@ -138,27 +138,28 @@ public class TrainerTests
         var e = Assert.Throws<EfficientNetException>(() => Trainer.Train(options, dir.File("run")));
         Assert.Contains("at least two", e.Message, StringComparison.Ordinal);
     }
+}
 
-    private sealed class CancelAt(int epoch, int batch, CancellationTokenSource cancel) : ITrainingObserver
+/// <summary>Cancels a run after 1-based <c>epoch</c>'s batch <c>batch</c>, as Ctrl+C there would.</summary>
+internal sealed class CancelAt(int epoch, int batch, CancellationTokenSource cancel) : ITrainingObserver
+{
+    public void Started(TrainingStart start)
     {
-        public void Started(TrainingStart start)
-        {
-        }
+    }
 
-        public void BatchDone(BatchProgress progress)
+    public void BatchDone(BatchProgress progress)
+    {
+        if (progress.Epoch == epoch && progress.Batch == batch)
         {
-            if (progress.Epoch == epoch && progress.Batch == batch)
-            {
-                cancel.Cancel();
-            }
+            cancel.Cancel();
         }
+    }
 
-        public void EpochDone(EpochRecord record, bool best)
-        {
-        }
+    public void EpochDone(EpochRecord record, bool best)
+    {
+    }
 
-        public void Message(string text)
-        {
-        }
+    public void Message(string text)
+    {
     }
 }
