@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using System.Text.Json;
-using EfficientNet.Data;
-using EfficientNet.Data.Augmentation;
 using EfficientNet.IO;
 using EfficientNet.Imaging;
 using EfficientNet.Models;
@@ -10,7 +7,6 @@ using EfficientNet.Weights;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using DataLoader = EfficientNet.Data.DataLoader;
 
 namespace EfficientNet.Training;
 
