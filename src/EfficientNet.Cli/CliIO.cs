@@ -12,8 +12,10 @@ public sealed class CliIO(TextWriter output, TextWriter error)
     public bool RetainingAllocator { get; private set; }
 
     /// <summary>
-    /// For inference verbs: keep large blocks in the heap (see <see cref="NativeAllocator"/>). Not for
-    /// training, where measured it fragmented the heap (RSS +40% over 300 steps) without a speed gain.
+    /// Keep large blocks in the heap (see <see cref="NativeAllocator"/>), for inference and training verbs alike.
+    /// Training, measured on 2026-11-27 (AVX-512 EPYC, 2 threads, CIFAR B0, batch 128): <c>bench train</c> 145 images/s
+    /// with glibc's defaults, 199 retaining; the fast-recipe CIFAR-10 run 177–196 images/s per epoch before, 221–239
+    /// after, resident memory at epoch ends 661–849 MiB before, 801–950 MiB after.
     /// </summary>
     public void UseRetainingAllocator() => RetainingAllocator = NativeAllocator.Configure();
 

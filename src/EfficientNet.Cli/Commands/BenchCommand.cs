@@ -125,6 +125,7 @@ internal static class BenchCommand
         command.SetAction(io.Guard(parse =>
         {
             io.ApplyThreads(parse.GetValue(threads));
+            io.UseRetainingAllocator();
             var dev = Devices.Parse(parse.GetValue(device)!);
             var result = TrainingBenchmark.Run(new TrainingBenchmarkOptions
             {
@@ -143,6 +144,7 @@ internal static class BenchCommand
                     result.Batch,
                     threads = TorchSharp.torch.get_num_threads(),
                     channelsLast = !parse.GetValue(nchw),
+                    retainingAllocator = io.RetainingAllocator,
                     result.Iterations,
                     result.Seconds,
                     result.ImagesPerSecond,
@@ -151,7 +153,7 @@ internal static class BenchCommand
                 });
                 return;
             }
-            io.Out.WriteLine($"CIFAR {parse.GetValue(variant)} training step, batch {result.Batch}, {(parse.GetValue(nchw) ? "NCHW" : "channels-last")} input, {TorchSharp.torch.get_num_threads()} threads");
+            io.Out.WriteLine($"CIFAR {parse.GetValue(variant)} training step, batch {result.Batch}, {(parse.GetValue(nchw) ? "NCHW" : "channels-last")} input, {TorchSharp.torch.get_num_threads()} threads, {(io.RetainingAllocator ? "retaining" : "system")} allocator");
             io.Out.WriteLine($"{Format.Fixed(result.ImagesPerSecond, 1)} images/s ({result.Iterations} steps in {Format.Fixed(result.Seconds, 1)} s)");
             if (result.ResidentMegabytes.Count > 0)
             {

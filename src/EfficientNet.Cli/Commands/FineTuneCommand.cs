@@ -40,6 +40,7 @@ internal static class FineTuneCommand
         augmentation.AddTo(command);
         command.SetAction(io.Guard(parse =>
         {
+            io.UseRetainingAllocator();
             var options = new FineTuneOptions
             {
                 Weights = parse.GetValue(weights)!, Variant = parse.GetValue(variant), Dataset = parse.GetValue(dataset), Data = parse.GetValue(data),

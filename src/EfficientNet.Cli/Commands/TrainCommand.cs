@@ -65,6 +65,7 @@ internal static class TrainCommand
             int exit = 0;
             var body = io.Guard(_ =>
             {
+                io.UseRetainingAllocator();
                 var observer = io.TrainingObserver();
                 var result = CliIO.WithInterruption(token =>
                 {
