@@ -7,7 +7,8 @@ namespace EfficientNet.Training;
 /// <summary>
 /// An exponential moving average of a model's weights and buffers (BatchNorm running statistics included), kept in a
 /// second model of the same architecture that can be evaluated and saved like any other. Integer buffers (the
-/// BatchNorm batch counters) are copied, not averaged.
+/// BatchNorm batch counters) are copied, not averaged. Frozen parameters (no gradient when the average starts)
+/// are copied once and left alone: they cannot change, and averaging them would only add rounding.
 /// </summary>
 internal sealed class WeightAverage : IDisposable
 {
@@ -30,12 +31,16 @@ internal sealed class WeightAverage : IDisposable
             parameter.requires_grad = false;
         }
         var live = model.state_dict();
-        pairs = Model.state_dict().Select(kv => (kv.Value, live[kv.Key])).ToArray();
-        using var noGrad = no_grad();
-        foreach (var (average, current) in pairs)
+        var all = Model.state_dict().Select(kv => (Name: kv.Key, Average: kv.Value, Live: live[kv.Key])).ToArray();
+        using (no_grad())
         {
-            average.copy_(current);
+            foreach (var (_, average, current) in all)
+            {
+                average.copy_(current);
+            }
         }
+        var frozen = model.named_parameters().Where(p => !p.parameter.requires_grad).Select(p => p.name).ToHashSet();
+        pairs = all.Where(e => !frozen.Contains(e.Name)).Select(e => (e.Average, e.Live)).ToArray();
     }
 
     /// <summary>The averaged model (always in evaluation mode).</summary>

@@ -55,6 +55,38 @@ public class WeightAverageTests
     }
 
     [Fact]
+    public void Update_LeavesFrozenParametersExactlyAsTheyWere()
+    {
+        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true });
+        foreach (var (_, parameter) in model.named_parameters().Where(p => p.name.StartsWith("features.", StringComparison.Ordinal)))
+        {
+            parameter.requires_grad = false;
+        }
+        using var average = new WeightAverage(model, decay: 0.999);
+        var frozenName = model.named_parameters().First(p => !p.parameter.requires_grad).name;
+        var trainedName = model.named_parameters().First(p => p.parameter.requires_grad).name;
+        var live = model.state_dict();
+        for (int step = 0; step < 50; step++)
+        {
+            average.Update(step);
+        }
+        using (no_grad())
+        {
+            live[trainedName].add_(1);
+        }
+        average.Update(50);
+
+        var averaged = average.Model.state_dict();
+        // d x w + (1 - d) x w rounds differently from w for some weights; a frozen weight must not go through it.
+        Assert.True(averaged[frozenName].eq(live[frozenName]).all().item<bool>(), frozenName);
+        foreach (var (name, parameter) in model.named_parameters().Where(p => !p.parameter.requires_grad))
+        {
+            Assert.True(averaged[name].eq(parameter).all().item<bool>(), name);
+        }
+        Assert.False(averaged[trainedName].eq(live[trainedName]).all().item<bool>(), $"{trainedName} is averaged");
+    }
+
+    [Fact]
     public void DecayAt_StartsLowSoTheInitialisationFades()
     {
         using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true });
