@@ -24,7 +24,9 @@ internal static class ResidentMemory
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        GC.Collect();
+        // Aggressive also hands the GC's free regions back to the OS; a plain collection kept 500-580 MiB of them
+        // committed beside a 149 MiB live heap in CIFAR training, and that is what made resident memory swing.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         if (OperatingSystem.IsLinux())
         {
             try
