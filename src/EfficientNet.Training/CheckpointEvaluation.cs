@@ -36,11 +36,8 @@ public static class CheckpointEvaluation
         ImageDataset data;
         if (cifar)
         {
-            if (info.Resolution != 32)
-            {
-                throw new EfficientNetException($"'{checkpoint}' expects {info.Resolution}x{info.Resolution} input; CIFAR-10 images are 32x32");
-            }
-            data = Cifar10.Load(request.Data ?? Cifar10.EnsureAvailable(request.CacheDirectory ?? new TrainOptions().CacheDirectory), request.Split);
+            data = Cifar10.Load(request.Data ?? Cifar10.EnsureAvailable(request.CacheDirectory ?? new TrainOptions().CacheDirectory), request.Split)
+                .Resized(info.Resolution);
         }
         else
         {

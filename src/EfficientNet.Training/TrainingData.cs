@@ -19,10 +19,6 @@ internal static class TrainingData
         {
             string folder = options.Data ?? Cifar10.EnsureAvailable(options.CacheDirectory);
             all = Cifar10.Load(folder, Cifar10Split.Train);
-            if (options.Resolution is int r && r != 32)
-            {
-                throw new EfficientNetException($"CIFAR-10 images are 32x32; --resolution {r} is not supported for --dataset cifar10");
-            }
             normalization = Normalization.Cifar10;
             (train, validation) = DatasetSplit.Split(all, options.ValFraction, options.Seed);
         }
@@ -49,6 +45,12 @@ internal static class TrainingData
         if (options.TrainLimit > 0 && options.TrainLimit < train.Count)
         {
             (train, _) = DatasetSplit.Split(train, 1 - (double)options.TrainLimit / train.Count, options.Seed);
+        }
+        // CIFAR-10 at another resolution: resized once here, after the split, as prediction resizes a 32x32 file.
+        if (options.Dataset == DatasetKind.Cifar10 && options.Resolution is int resolution and not 32)
+        {
+            (train, validation) = (train.Resized(resolution), validation.Resized(resolution));
+            note?.Invoke($"CIFAR-10 resized to {resolution}x{resolution} (bicubic): {(train.Count + validation.Count) * 3L * resolution * resolution / (1 << 20)} MiB of pixels in memory");
         }
         return (train, validation, normalization);
     }

@@ -18,7 +18,7 @@ internal static class TrainCommand
         var variant = CommonOptions.Variant(required: false);
         variant.DefaultValueFactory = _ => "b0";
         var cifarStem = new Option<bool?>("--cifar-stem") { Description = "Stride-1 stem for small images (default: true for cifar10, false for folders)" };
-        var resolution = new Option<int?>("--resolution") { Description = "Input size (default: 32 for cifar10, the variant's for folders)" };
+        var resolution = new Option<int?>("--resolution") { Description = "Input size (default: 32 for cifar10, the variant's for folders); CIFAR-10 images are resized to it once at load, bicubic, as predict resizes a file" };
         var dropout = new Option<double?>("--dropout") { Description = "Dropout before the classifier (default: the variant's)" };
         var recipe = new Option<TrainRecipe>("--recipe")
         {

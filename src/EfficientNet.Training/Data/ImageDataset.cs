@@ -1,3 +1,4 @@
+using EfficientNet.Imaging;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Data;
@@ -96,6 +97,26 @@ public sealed class ImageDataset
             subsetLabels[i] = labels[indices[i]];
         }
         return new ImageDataset(data, perChunk, subsetLabels, Classes, Height, Width, source ?? Source);
+    }
+
+    /// <summary>
+    /// Every image resized to <paramref name="size"/> x <paramref name="size"/> as prediction resizes a file of it
+    /// (<see cref="ImageDecoder.ResizePlanes"/>: shorter side, centre crop, bicubic); this dataset when it already has that size.
+    /// </summary>
+    public ImageDataset Resized(int size)
+    {
+        if (size < 1)
+        {
+            throw new EfficientNetException($"image size must be positive, got {size}");
+        }
+        if (Height == size && Width == size)
+        {
+            return this;
+        }
+        int resizedBytes = checked(3 * size * size);
+        var (data, perChunk) = AllocateChunks(Count, resizedBytes);
+        Parallel.For(0, Count, i => ImageDecoder.ResizePlanes(Image(i), Width, Height, size).CopyTo(ImageIn(data, perChunk, resizedBytes, i)));
+        return new ImageDataset(data, perChunk, labels, Classes, size, size, Source);
     }
 
     /// <summary>A batch: images as float (B, 3, H, W) in [0, 1] and labels as int64 (B).</summary>

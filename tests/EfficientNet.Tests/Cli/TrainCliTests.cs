@@ -72,6 +72,23 @@ public class TrainCliTests
         Assert.True(new FileInfo(dir.File("confusion.png")).Length > 1000);
     }
 
+    [Fact]
+    public void Train_CifarAtAnotherResolution_TrainsAndEvaluatesAtIt()
+    {
+        using var dir = new TempDir();
+        string run = dir.File("run");
+        var (exit, output, err) = CliRunner.Run("train", "--resolution", "40", "--epochs", "1", "--max-batches", "1", "--batch", "16", "--train-limit", "32",
+            "--val-fraction", "0.002", "--threads", "2", "--data", Cifar, "--out", run);
+        Assert.True(exit == 0, err);
+        Assert.Contains("CIFAR-10 resized to 40x40", output + err, StringComparison.Ordinal);
+        string checkpoint = Path.Combine(run, RunFiles.Final);
+        Assert.Equal(40, EfficientNet.Weights.ModelCheckpoint.ReadInfo(checkpoint)!.Options.Resolution);
+
+        var json = CliRunner.Json("evaluate", "--checkpoint", checkpoint, "--data", Cifar, "--split", "validation", "--json");
+        Assert.Equal(5_000, json.GetProperty("count").GetInt64());
+        Assert.InRange(json.GetProperty("accuracy").GetDouble(), 0, 1);
+    }
+
     [Theory]
     [InlineData("-INT")]  // Ctrl+C
     [InlineData("-TERM")] // kill, services, containers

@@ -84,6 +84,22 @@ public class ImageDecoderTests
         Assert.Contains("2 labels given for a model with 3 classes", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void ResizePlanes_GivesWhatResizingTheSameImageFromAFileGives()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("noise.png");
+        var random = new Random(3);
+        byte[] planes = new byte[3 * 32 * 32];
+        random.NextBytes(planes);
+        WritePng(path, 32, 32, (x, y) => new SKColor(planes[y * 32 + x], planes[1024 + y * 32 + x], planes[2048 + y * 32 + x]));
+        using var decoded = ImageDecoder.Decode(path);
+
+        Assert.Equal(ImageDecoder.ResizeAndCrop(decoded, 48, 48), ImageDecoder.ResizePlanes(planes, 32, 32, 48));
+        Assert.Equal(planes, ImageDecoder.ResizePlanes(planes, 32, 32, 32));
+        Assert.Throws<ArgumentException>(() => ImageDecoder.ResizePlanes(planes, 32, 16, 48));
+    }
+
     private static void WritePng(string path, int width, int height, Func<int, int, SKColor> color)
     {
         using var bitmap = new SKBitmap(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
