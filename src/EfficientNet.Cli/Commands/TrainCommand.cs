@@ -18,12 +18,12 @@ internal static class TrainCommand
         var variant = CommonOptions.Variant(required: false);
         variant.DefaultValueFactory = _ => "b0";
         var cifarStem = new Option<bool?>("--cifar-stem") { Description = "Stride-1 stem for small images (default: true for cifar10, false for folders)" };
-        var resolution = new Option<int?>("--resolution") { Description = "Input size (default: 32 for cifar10, the variant's for folders); CIFAR-10 images are resized to it once at load, bicubic, as predict resizes a file" };
+        var resolution = new Option<int?>("--resolution") { Description = "Input size (default: 32 for cifar10, 40 with --recipe fast, the variant's for folders); CIFAR-10 images are resized to it once at load, bicubic, as predict resizes a file" };
         var dropout = new Option<double?>("--dropout") { Description = "Dropout before the classifier (default: the variant's)" };
         var recipe = new Option<TrainRecipe>("--recipe")
         {
             Description = "Every option below at once: document (the source document's: Adam, cosine, Keras augmentation, 100 epochs with early stopping) " +
-                "or fast (Nesterov SGD 0.1, linear decay, weight decay 5e-4, crop and flip, weight average 0.999, 30 epochs); options given beside it win",
+                "or fast (Nesterov SGD 0.1, linear decay, weight decay 5e-4, crop and flip, weight average 0.999, 30 epochs, CIFAR-10 at 40x40); options given beside it win",
             DefaultValueFactory = _ => TrainRecipe.Document,
         };
         var depth = new Option<double>("--stochastic-depth") { Description = "Stochastic-depth rate of the last block (default: the recipe's)" };
@@ -83,11 +83,11 @@ internal static class TrainCommand
                         io.ApplyThreads(parse.GetValue(threads));
                         return Trainer.Resume(runDir, observer, parse.GetResult(epochs) is { Implicit: false } ? parse.GetValue(epochs) : null, token);
                     }
-                    var r = TrainOptions.FromRecipe(parse.GetValue(recipe));
+                    var r = TrainOptions.FromRecipe(parse.GetValue(recipe), parse.GetValue(dataset));
                     var options = r with
                     {
-                        Dataset = parse.GetValue(dataset), Data = parse.GetValue(data), ValData = parse.GetValue(valData), ValFraction = parse.GetValue(valFraction),
-                        CacheDirectory = parse.GetValue(cache)!, Variant = parse.GetValue(variant)!, Cifar = parse.GetValue(cifarStem), Resolution = parse.GetValue(resolution),
+                        Data = parse.GetValue(data), ValData = parse.GetValue(valData), ValFraction = parse.GetValue(valFraction),
+                        CacheDirectory = parse.GetValue(cache)!, Variant = parse.GetValue(variant)!, Cifar = parse.GetValue(cifarStem), Resolution = parse.GetValue(resolution) ?? r.Resolution,
                         Dropout = parse.GetValue(dropout) ?? r.Dropout, StochasticDepth = parse.GivenOr(depth, r.StochasticDepth), Epochs = parse.GivenOr(epochs, r.Epochs), BatchSize = parse.GetValue(batch),
                         Optimizer = parse.GivenOr(optimizer, r.Optimizer), LearningRate = parse.GivenOr(lr, r.LearningRate), WeightDecay = parse.GivenOr(weightDecay, r.WeightDecay),
                         Momentum = parse.GivenOr(momentum, r.Momentum), Nesterov = parse.GivenOr(nesterov, r.Nesterov), Schedule = parse.GivenOr(schedule, r.Schedule),

@@ -12,6 +12,7 @@ public class TrainCliTests
     [InlineData("--epochs must be positive, got 0", "--epochs", "0")]
     [InlineData("--val-fraction must be between 0 and 1", "--val-fraction", "1.5")]
     [InlineData("--threads must be 0 (the default) or positive, got -1", "--threads", "-1")]
+    [InlineData("--resolution must be at least 32 pixels, got 0", "--resolution", "0")]
     public void Train_BadOption_OneLineError(string expected, string option, string value)
     {
         using var dir = new TempDir();
@@ -28,8 +29,8 @@ public class TrainCliTests
             "--train-limit", "32", "--val-fraction", "0.002", "--threads", "2", "--data", Cifar, "--out", run);
         Assert.True(exit == 0, err);
         var saved = System.Text.Json.JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(Path.Combine(run, RunFiles.Options)), Trainer.OptionsJson)!;
-        var fast = TrainOptions.FromRecipe(TrainRecipe.Fast);
-        Assert.Equal((0.05, 8, 1), (saved.LearningRate, saved.Augmentation.Cutout, saved.Epochs));
+        var fast = TrainOptions.FromRecipe(TrainRecipe.Fast, DatasetKind.Cifar10);
+        Assert.Equal((0.05, 8, 1, 40), (saved.LearningRate, saved.Augmentation.Cutout, saved.Epochs, saved.Resolution));
         Assert.Equal(
             (fast.Optimizer, fast.Nesterov, fast.WeightDecay, fast.Schedule, fast.EmaDecay, fast.RestoreBestWeights, fast.StochasticDepth, fast.Augmentation.CropPadding, fast.Augmentation.Rotation),
             (saved.Optimizer, saved.Nesterov, saved.WeightDecay, saved.Schedule, saved.EmaDecay, saved.RestoreBestWeights, saved.StochasticDepth, saved.Augmentation.CropPadding, saved.Augmentation.Rotation));
