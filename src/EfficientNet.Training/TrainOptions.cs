@@ -50,8 +50,8 @@ public enum TrainRecipe
     /// linear decay to 0, weight decay 5e-4 on convolution and linear weights, reflect-padded random crops (4 pixels)
     /// and flips, label smoothing 0.1, dropout 0.2, no stochastic depth, an exponential moving average of the weights
     /// (decay 0.999) as the model, no early stopping or plateau reduction, and the last epoch's model as the result.
-    /// CIFAR-10 is upsampled to 40x40 (the last stages then see 5x5 and 3x3 maps
-    /// instead of 4x4 and 2x2: 89.4% validation accuracy in 30 epochs against 88.5% at 32x32).
+    /// CIFAR-10 is upsampled to 48x48 (the last stages then see 6x6 and 3x3 maps instead of 4x4 and 2x2): 90.1%
+    /// validation accuracy in 30 epochs, against 89.4% at 40x40 and 88.5% at 32x32.
     /// </summary>
     Fast,
 }
@@ -64,6 +64,7 @@ public enum TrainRecipe
 /// deliberate difference: the peak learning rate is 0.002, not the document's 0.01, because in a
 /// 3-epoch pilot on 8,000 images 0.01 diverged early (training loss above chance, 19.7% validation
 /// accuracy) where 0.002 reached 25.3%. Printed at the start and saved as options.json in the run folder.
+/// <c>FromRecipe(TrainRecipe.Fast, dataset)</c> gives the better recipe, the one <c>effnet train</c> uses by default.
 /// </summary>
 public sealed record TrainOptions
 {
@@ -229,7 +230,7 @@ public sealed record TrainOptions
     }
 
     /// <summary>The input size the fast recipe trains CIFAR-10 at (the 32x32 images resized once at load).</summary>
-    private const int FastCifarResolution = 40;
+    private const int FastCifarResolution = 48;
 
     /// <summary>Every option as <paramref name="recipe"/> sets it for <paramref name="dataset"/> (see <see cref="TrainRecipe"/>).</summary>
     public static TrainOptions FromRecipe(TrainRecipe recipe, DatasetKind dataset) => recipe switch

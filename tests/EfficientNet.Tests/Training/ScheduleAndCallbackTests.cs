@@ -40,7 +40,7 @@ public class ScheduleAndCallbackTests
         Assert.Equal(new TrainOptions { Dataset = DatasetKind.Folder }, TrainOptions.FromRecipe(TrainRecipe.Document, DatasetKind.Folder));
         var fast = TrainOptions.FromRecipe(TrainRecipe.Fast, DatasetKind.Cifar10);
         fast.Validate();
-        Assert.Equal((DatasetKind.Cifar10, 40), (fast.Dataset, fast.Resolution));
+        Assert.Equal((DatasetKind.Cifar10, 48), (fast.Dataset, fast.Resolution));
         Assert.Equal(fast with { Dataset = DatasetKind.Folder, Resolution = null }, TrainOptions.FromRecipe(TrainRecipe.Fast, DatasetKind.Folder));
         Assert.Equal((30, OptimizerKind.Sgd, 0.1, 0.9, true, 5e-4), (fast.Epochs, fast.Optimizer, fast.LearningRate, fast.Momentum, fast.Nesterov, fast.WeightDecay));
         Assert.Equal((ScheduleKind.Linear, 2.0, 0.1, 0.2, 0.0, 0.999), (fast.Schedule, fast.WarmupEpochs, fast.LabelSmoothing, fast.Dropout, fast.StochasticDepth, fast.EmaDecay));
