@@ -36,7 +36,7 @@ foreach (var layer in layers)
     total[0] += tf0 * layer[3]; total[1] += tf1 * layer[3]; total[2] += tb0 * layer[3]; total[3] += tb1 * layer[3];
     Console.WriteLine($"{string.Join("x", shape),-18} {tf0,9:F2} {tf1,6:F2} {tf0 / tf1,6:F2} | {tb0,9:F2} {tb1,6:F2} {tb0 / tb1,6:F2} | {err}");
 }
-Console.WriteLine($"sum over the 33 layers: forward {total[0]:F1} -> {total[1]:F1} ms, backward {total[2]:F1} -> {total[3]:F1} ms; saved {total[0] - total[1] + total[2] - total[3]:F1} ms per step");
+Console.WriteLine($"sum over the {layers.Sum(l => l[3])} layers: forward {total[0]:F1} -> {total[1]:F1} ms, backward {total[2]:F1} -> {total[3]:F1} ms; saved {total[0] - total[1] + total[2] - total[3]:F1} ms per step");
 
 static double Median(Action f)
 {

@@ -1,6 +1,5 @@
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 #include <omp.h>
 
 /* Adds a thread's float partial sums (s, q) into its double accumulators (acc: 2 x C) and clears them,
