@@ -22,7 +22,7 @@ public class SampleAppTests
         {
             string[] fields = line.Split('\t');
             Assert.Equal(row.GetProperty("label").GetString(), fields[0]);
-            Assert.Equal(row.GetProperty("probability").GetDouble(), double.Parse(fields[1], CultureInfo.InvariantCulture), 4);
+            Assert.Equal(row.GetProperty("probability").GetDouble(), double.Parse(fields[1], CultureInfo.InvariantCulture), 1e-5); // the sample prints 6 decimals (5e-7) and runs ONNX Runtime, not libtorch
         }
     }
 

@@ -31,7 +31,7 @@ public class TorchvisionGradientParityTests
         var loss = nn.functional.cross_entropy(model.call(input), io.Tensors["labels"], label_smoothing: 0.1);
         loss.backward();
 
-        Assert.Equal(io.Tensors["loss"].item<float>(), loss.item<float>(), 4);
+        Assert.Equal(io.Tensors["loss"].item<float>(), loss.item<float>(), 1e-4f); // another library's float32 kernels over a whole network: ~1e-6 seen, 1e-4 of a loss of ~2.3
         var parameters = model.named_parameters().ToList();
         Assert.Equal(parameters.Count, io.Tensors.Keys.Count(k => k.StartsWith("grad.", StringComparison.Ordinal)));
         // BatchNorm biases that feed (through a convolution) into another training-mode BatchNorm have a
