@@ -1,5 +1,6 @@
 using EfficientNet.Architecture;
 using EfficientNet.Layers;
+using EfficientNet.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -112,6 +113,10 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
         {
             throw new EfficientNetException(
                 $"expected an image batch of shape (N, 3, H, W), got ({string.Join(", ", input.shape)})");
+        }
+        if (input.device_type == DeviceType.CPU)
+        {
+            CpuKernels.EnsureCorrect();
         }
         return features.call(input);
     }
