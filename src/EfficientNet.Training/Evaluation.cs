@@ -1,4 +1,5 @@
 using EfficientNet.Data;
+using EfficientNet.Distributed;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Training;
@@ -12,6 +13,37 @@ public sealed record EvaluationResult(double Loss, double Accuracy, IReadOnlyLis
 {
     /// <summary>Images evaluated.</summary>
     public long Count => Enumerable.Range(0, Classes.Count).Sum(t => Enumerable.Range(0, Classes.Count).Sum(p => Confusion[t, p]));
+
+    /// <summary>
+    /// The result over all processes of a data-parallel job, each having evaluated its share (<paramref name="local"/>;
+    /// null for a process whose share was empty): losses and confusion counts added up.
+    /// </summary>
+    internal static EvaluationResult Sum(EvaluationResult? local, IReadOnlyList<string> classes, Communicator world)
+    {
+        if (!world.IsDistributed)
+        {
+            return local ?? throw new ArgumentNullException(nameof(local));
+        }
+        int k = classes.Count;
+        var sums = new double[1 + (k * k)];
+        if (local is not null)
+        {
+            sums[0] = local.Loss * local.Count;
+            for (int i = 0; i < k * k; i++)
+            {
+                sums[1 + i] = local.Confusion[i / k, i % k];
+            }
+        }
+        world.AllReduceSum(sums);
+        var confusion = new long[k, k];
+        for (int i = 0; i < k * k; i++)
+        {
+            confusion[i / k, i % k] = (long)sums[1 + i];
+        }
+        long count = sums.Skip(1).Sum(c => (long)c);
+        long correct = Enumerable.Range(0, k).Sum(i => confusion[i, i]);
+        return new EvaluationResult(sums[0] / count, (double)correct / count, classes, confusion);
+    }
 
     /// <summary>Accuracy of each class (recall), NaN for a class without images.</summary>
     public IReadOnlyList<double> PerClassAccuracy => Enumerable.Range(0, Classes.Count).Select(t =>

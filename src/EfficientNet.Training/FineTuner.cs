@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using EfficientNet.Data.Augmentation;
+using EfficientNet.Distributed;
 using EfficientNet.IO;
 using EfficientNet.Models;
 
@@ -129,17 +130,31 @@ public sealed record FineTuneResult(TrainingResult Phase1, TrainingResult? Phase
 public static class FineTuner
 {
     /// <summary>Runs both phases into <paramref name="runDirectory"/>.</summary>
+    /// <remarks>
+    /// Under an MPI launcher both phases train data-parallel (see <see cref="Trainer.Train"/>); rank 0 writes the folder
+    /// and evaluates the final model, and the other processes return the last epoch's validation accuracy.
+    /// </remarks>
     public static FineTuneResult Run(FineTuneOptions options, string runDirectory, ITrainingObserver? observer = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        CheckPhase2Freeze(options);
-        if (Directory.Exists(runDirectory) && Directory.EnumerateFileSystemEntries(runDirectory).Any())
+        var world = World.Communicator;
+        observer = world.IsRoot ? observer : null;
+        World.Collectively(() =>
         {
-            throw new EfficientNetException($"'{runDirectory}' is not empty; pick another --out");
-        }
-        Directory.CreateDirectory(runDirectory);
-        AtomicFile.WriteAllText(Path.Combine(runDirectory, "finetune.json"), JsonSerializer.Serialize(options, Trainer.OptionsJson));
+            options.Validate();
+            (options.Phase1() with { Processes = world.Size }).Validate();
+            CheckPhase2Freeze(options);
+            if (world.IsRoot)
+            {
+                if (Directory.Exists(runDirectory) && Directory.EnumerateFileSystemEntries(runDirectory).Any())
+                {
+                    throw new EfficientNetException($"'{runDirectory}' is not empty; pick another --out");
+                }
+                Directory.CreateDirectory(runDirectory);
+                AtomicFile.WriteAllText(Path.Combine(runDirectory, "finetune.json"), JsonSerializer.Serialize(options, Trainer.OptionsJson));
+            }
+            return 0;
+        });
 
         string phase1Dir = Path.Combine(runDirectory, "phase1");
         observer?.Message($"phase 1: {options.Head} head on the frozen backbone, {options.Phase1Epochs} epochs at {options.Phase1LearningRate:G3}{(options.CacheFeatures ? ", cached features" : "")}");
@@ -157,6 +172,10 @@ public static class FineTuner
 
         // Both phases train a fixed number of epochs and end with their last epoch's model.
         string finalModel = Path.Combine(runDirectory, "final.safetensors");
+        if (!world.IsRoot)
+        {
+            return new FineTuneResult(phase1, phase2, finalModel, (phase2 ?? phase1).History[^1].ValAccuracy, null);
+        }
         AtomicFile.Copy((phase2 ?? phase1).FinalModelPath, finalModel);
         // A validation folder gets a full evaluation (per class, confusion); a held-out split is what
         // the last epoch already measured.

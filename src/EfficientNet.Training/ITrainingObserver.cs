@@ -8,7 +8,8 @@ namespace EfficientNet.Training;
 /// <param name="BatchesPerEpoch">Optimizer steps per epoch.</param>
 /// <param name="RunDirectory">The run folder.</param>
 /// <param name="ResumedAt">Epoch (1-based) and batch a resumed run continues from, or null.</param>
-public sealed record TrainingStart(TrainOptions Options, string Model, int TrainImages, int ValidationImages, int BatchesPerEpoch, string RunDirectory, (int Epoch, int Batch)? ResumedAt);
+/// <param name="Processes">What trains: "1 process", or the data-parallel job, e.g. "2 processes (Open MPI v4.1.4)".</param>
+public sealed record TrainingStart(TrainOptions Options, string Model, int TrainImages, int ValidationImages, int BatchesPerEpoch, string RunDirectory, (int Epoch, int Batch)? ResumedAt, string Processes);
 
 /// <summary>Progress inside an epoch.</summary>
 /// <param name="Epoch">1-based epoch.</param>

@@ -187,6 +187,12 @@ public sealed record TrainOptions
     /// <summary>"cpu" or "cuda".</summary>
     public string Device { get; init; } = "cpu";
 
+    /// <summary>
+    /// Processes the run trains on, data-parallel (each takes an equal share of every batch of <see cref="BatchSize"/>
+    /// images): set by the trainer from the MPI launcher that started it (1 without one) and recorded in options.json.
+    /// </summary>
+    public int Processes { get; init; } = 1;
+
     /// <summary>NHWC layout for the input batches (oneDNN then runs its NHWC kernels; faster on CPU).</summary>
     public bool ChannelsLast { get; init; } = true;
 
@@ -212,6 +218,10 @@ public sealed record TrainOptions
         Check(Resolution is null or >= Models.EfficientNetOptions.MinResolution,
             $"--resolution must be at least {Models.EfficientNetOptions.MinResolution} pixels, got {Resolution}");
         Check(Threads >= 0, $"--threads must be 0 (the default) or positive, got {Threads}");
+        Check(Processes >= 1 && BatchSize % Processes == 0,
+            $"the batch size ({BatchSize}) must be a multiple of the number of processes ({Processes}): each process takes an equal share of every batch");
+        Check(Processes == 1 || !CachedFeatures,
+            "cached-feature training runs in one process (its epochs train only the head, in seconds): start it without an MPI launcher");
         Check(LearningRate > 0 && double.IsFinite(LearningRate), $"--lr must be positive, got {LearningRate}");
         Check(WeightDecay >= 0, $"--weight-decay must be 0 or positive, got {WeightDecay}");
         Check(WarmupEpochs >= 0, $"--warmup-epochs must be 0 or positive, got {WarmupEpochs}");

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EfficientNet.Distributed;
 using EfficientNet.IO;
 using EfficientNet.Imaging;
 using EfficientNet.Models;
@@ -22,17 +23,31 @@ public static class Trainer
     /// Starts a new run in <paramref name="runDirectory"/> (which must not already hold one): a full model on images, or
     /// the head on cached backbone features (<see cref="TrainOptions.CachedFeatures"/>), through the same loop.
     /// </summary>
+    /// <remarks>
+    /// Started by an MPI launcher as one of several processes, it trains data-parallel with the others: every process
+    /// reads the data (and the initial weights) from the same paths, each takes its share of every batch, gradients are
+    /// averaged, and only rank 0 writes the run folder and tells <paramref name="observer"/>. An error on one process
+    /// ends the whole job (MPI_Abort) after printing it to standard error, so that no process waits for it forever.
+    /// </remarks>
     public static TrainingResult Train(TrainOptions options, string runDirectory, ITrainingObserver? observer = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(runDirectory);
-        options.Validate();
-        options = Resolve(options);
-        if (RunFolder.Create(runDirectory, options))
+        var world = World.Communicator;
+        observer = world.IsRoot ? observer : null;
+        return World.Collectively(() =>
         {
-            observer?.Message($"'{runDirectory}' held a run that stopped before its first checkpoint; starting over in it");
-        }
-        return Run(options, runDirectory, resume: false, observer, cancellation);
+            options = options with { Processes = world.Size };
+            options.Validate();
+            // Rank 0's initial weights (in a fine-tuning's phase 2, its phase 1 model) reach every process.
+            using var initial = RootFile.Share(options.InitialWeights, world);
+            options = Resolve(options with { InitialWeights = initial?.Path }) with { InitialWeights = options.InitialWeights };
+            if (world.IsRoot && RunFolder.Create(runDirectory, options))
+            {
+                observer?.Message($"'{runDirectory}' held a run that stopped before its first checkpoint; starting over in it");
+            }
+            return Run(options with { InitialWeights = initial?.Path }, runDirectory, resumeFrom: null, observer, world, cancellation);
+        });
     }
 
     /// <summary>Continues the run in <paramref name="runDirectory"/> with its saved options.</summary>
@@ -44,9 +59,65 @@ public static class Trainer
     /// where the shorter schedule had brought it.
     /// </param>
     /// <param name="cancellation">Stops after the current step, with a checkpoint.</param>
+    /// <remarks>
+    /// Under an MPI launcher rank 0 reads the run folder and sends the options and the checkpoint to the other
+    /// processes; the job may have another number of processes than the run had (the batch stays the same images).
+    /// </remarks>
     public static TrainingResult Resume(string runDirectory, ITrainingObserver? observer = null, int? epochs = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(runDirectory);
+        var world = World.Communicator;
+        observer = world.IsRoot ? observer : null;
+        return World.Collectively(() =>
+        {
+            string optionsPath = Path.Combine(runDirectory, RunFiles.Options);
+            string lastPath = Path.Combine(runDirectory, RunFiles.Last);
+            string json = world.Broadcast(world.IsRoot ? ReadRunOptions(runDirectory) : null);
+            bool hasCheckpoint = world.Broadcast(world.IsRoot ? [File.Exists(lastPath) ? (byte)1 : (byte)0] : null)[0] == 1;
+            TrainOptions options;
+            try
+            {
+                options = JsonSerializer.Deserialize<TrainOptions>(json, OptionsJson) ?? throw new JsonException("empty file");
+            }
+            catch (JsonException e)
+            {
+                throw new EfficientNetException($"'{optionsPath}' is corrupt: {e.Message}", e);
+            }
+            options.Validate();
+            var saved = options;
+            if (epochs is int total && total != options.Epochs)
+            {
+                if (total < options.Epochs)
+                {
+                    throw new EfficientNetException($"--epochs {total} with --resume: the run was set to train {options.Epochs} epochs; resuming can only extend it");
+                }
+                options = options with { Epochs = total };
+                observer?.Message($"extended to {total} epochs (saved in {RunFiles.Options})");
+            }
+            if (options.Processes != world.Size)
+            {
+                observer?.Message($"the run trained on {options.Processes} process(es); it goes on with {world.Size} (each batch is the same {options.BatchSize} images)");
+                options = options with { Processes = world.Size };
+                options.Validate();
+            }
+            if (world.IsRoot && options != saved)
+            {
+                AtomicFile.WriteAllText(optionsPath, JsonSerializer.Serialize(options, OptionsJson));
+            }
+            if (!hasCheckpoint)
+            {
+                observer?.Message($"'{runDirectory}' has no {RunFiles.Last} yet (the run stopped in its first epoch): starting it from the beginning with its saved options");
+            }
+            using var checkpoint = hasCheckpoint ? RootFile.Share(lastPath, world) : null;
+            using var initial = hasCheckpoint ? null : RootFile.Share(options.InitialWeights, world);
+            // Runs written before options were resolved at the start leave some null; resolving again is a no-op otherwise.
+            return Run(Resolve(options with { InitialWeights = initial?.Path ?? options.InitialWeights }), runDirectory, checkpoint?.Path, observer, world, cancellation);
+        });
+    }
+
+    /// <summary>options.json of a run folder, after removing what an interrupted write left (rank 0's work).</summary>
+    private static string ReadRunOptions(string runDirectory)
+    {
         string optionsPath = Path.Combine(runDirectory, RunFiles.Options);
         if (!File.Exists(optionsPath))
         {
@@ -54,34 +125,7 @@ public static class Trainer
                 $"--resume: '{runDirectory}' has no {RunFiles.Options}; it is not a run folder (effnet train --out writes one)");
         }
         AtomicFile.RemoveLeftovers(runDirectory);
-        bool hasCheckpoint = File.Exists(Path.Combine(runDirectory, RunFiles.Last));
-        TrainOptions options;
-        try
-        {
-            options = JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(optionsPath), OptionsJson)
-                ?? throw new JsonException("empty file");
-        }
-        catch (JsonException e)
-        {
-            throw new EfficientNetException($"'{optionsPath}' is corrupt: {e.Message}", e);
-        }
-        options.Validate();
-        if (epochs is int total && total != options.Epochs)
-        {
-            if (total < options.Epochs)
-            {
-                throw new EfficientNetException($"--epochs {total} with --resume: the run was set to train {options.Epochs} epochs; resuming can only extend it");
-            }
-            options = options with { Epochs = total };
-            AtomicFile.WriteAllText(optionsPath, JsonSerializer.Serialize(options, OptionsJson));
-            observer?.Message($"extended to {total} epochs (saved in {RunFiles.Options})");
-        }
-        if (!hasCheckpoint)
-        {
-            observer?.Message($"'{runDirectory}' has no {RunFiles.Last} yet (the run stopped in its first epoch): starting it from the beginning with its saved options");
-        }
-        // Runs written before options were resolved at the start leave some null; resolving again is a no-op otherwise.
-        return Run(Resolve(options), runDirectory, resume: hasCheckpoint, observer, cancellation);
+        return File.ReadAllText(optionsPath);
     }
 
     /// <summary>JSON settings for options.json (enums by name, indented).</summary>
@@ -91,9 +135,14 @@ public static class Trainer
         Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
     };
 
-    private static TrainingResult Run(TrainOptions options, string runDirectory, bool resume, ITrainingObserver? observer, CancellationToken cancellation)
+    /// <summary>
+    /// Trains with <paramref name="options"/> (its initial weights a path this process can read), from the checkpoint
+    /// <paramref name="resumeFrom"/> when resuming.
+    /// </summary>
+    private static TrainingResult Run(TrainOptions options, string runDirectory, string? resumeFrom, ITrainingObserver? observer, Communicator world, CancellationToken cancellation)
     {
-        if (IntraOpThreads.SetProcessThreads(options.Threads).Warning is { } warning)
+        observer = world.IsRoot ? observer : null;
+        if (IntraOpThreads.SetProcessThreads(options.Threads > 0 ? options.Threads : World.DefaultThreads).Warning is { } warning)
         {
             observer?.Message(warning);
         }
@@ -101,26 +150,39 @@ public static class Trainer
         manual_seed(options.Seed);
 
         var (train, validation, normalization) = TrainingData.Load(options, note => observer?.Message(note));
-        using var model = BuildModel(options, train.Classes.Count, resume ? Path.Combine(runDirectory, RunFiles.Last) : null, ref normalization);
+        using var model = BuildModel(options, train.Classes.Count, resumeFrom, ref normalization);
         // Channels-last applies to the input batches only: measured on CIFAR B0 training, NHWC input
         // with NCHW weights was as fast as NHWC weights (105 vs 97 images/s), and it keeps the
         // optimizer state contiguous, which TorchSharp's optimizer serialisation requires.
         model.to(device);
+        if (resumeFrom is null)
+        {
+            ModelSync.BroadcastState(model, world);
+        }
         using ITrainingInputs inputs = options.CachedFeatures
             ? CachedFeatureInputs.Compute(model, train, validation, normalization, options, device, observer, cancellation)
-            : new ImageInputs(train, validation, normalization, options, device);
+            : new ImageInputs(train, validation, normalization, options, device, world);
         using var optimizer = CreateOptimizer(options, inputs.Trained(model));
         using var average = options.EmaDecay > 0 ? new WeightAverage(model, options.EmaDecay) : null;
 
         string description = $"{model.Spec.DisplayName}{(model.Options.Cifar ? " (CIFAR stem)" : "")}, {model.NumClasses} classes, {model.Resolution}x{model.Resolution}" +
             (options.CachedFeatures ? ", cached features" : "");
         var folder = new RunFolder(runDirectory, train.Classes, normalization, description);
-        var state = resume ? TrainingCheckpoint.Load(folder.LastPath, model, optimizer, average) : new TrainingState();
-        // history.csv may be ahead of or behind an interrupted checkpoint; the checkpoint is the truth.
-        folder.WriteHistory(state.History);
-        var loop = new TrainingLoop(options, model, inputs, optimizer, average, folder, device, observer, state);
-        observer?.Started(new TrainingStart(options, description, train.Count, validation.Count, loop.BatchesPerEpoch, runDirectory, resume ? (state.Epoch + 1, state.Batch) : null));
-        return loop.Run(state, resume, cancellation);
+        var state = resumeFrom is not null ? TrainingCheckpoint.Load(resumeFrom, model, optimizer, average) : new TrainingState();
+        if (!world.IsRoot)
+        {
+            // Dropout and stochastic-depth masks of its own: every process starts from rank 0's generator state.
+            manual_seed(Data.DataLoader.Seed(options.Seed, state.Epoch, state.Batch, world.Rank));
+        }
+        if (world.IsRoot)
+        {
+            // history.csv may be ahead of or behind an interrupted checkpoint; the checkpoint is the truth.
+            folder.WriteHistory(state.History);
+        }
+        using var loop = new TrainingLoop(options, model, inputs, optimizer, average, folder, device, observer, state, world);
+        observer?.Started(new TrainingStart(options, description, train.Count, validation.Count, loop.BatchesPerEpoch, runDirectory,
+            resumeFrom is not null ? (state.Epoch + 1, state.Batch) : null, world.Description));
+        return loop.Run(state, resumeFrom is not null, cancellation);
     }
 
     /// <summary>
@@ -130,8 +192,9 @@ public static class Trainer
     internal static TrainOptions Resolve(TrainOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        // The header only: the weights themselves are read once, when the model is built.
-        var info = options.InitialWeights is { } path ? ModelCheckpoint.ReadInfo(path) : null;
+        // The header only (the weights themselves are read once, when the model is built), and only when it is needed.
+        bool resolved = options.Variant is not null && options.Cifar is not null && options.Resolution is not null;
+        var info = options.InitialWeights is { } path && !resolved ? ModelCheckpoint.ReadInfo(path) : null;
         string variant = Architecture.Variants.Get(options.Variant ?? info?.Variant ?? "b0").Name;
         bool cifar = options.Cifar ?? info?.Options.Cifar ?? options.Dataset == DatasetKind.Cifar10;
         int resolution = options.Resolution ?? info?.Options.Resolution

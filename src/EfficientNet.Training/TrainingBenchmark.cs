@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EfficientNet.Distributed;
 using EfficientNet.Layers;
 using EfficientNet.Models;
 using EfficientNet.Runtime;
@@ -30,12 +31,14 @@ internal sealed record TrainingBenchmarkOptions
 }
 
 /// <summary>Throughput of training steps, and resident memory after each memory-check epoch.</summary>
-/// <param name="Batch">Images per step.</param>
+/// <param name="Batch">Images per step (over all processes).</param>
 /// <param name="Iterations">Timed steps.</param>
 /// <param name="Seconds">Timed seconds.</param>
-/// <param name="ImagesPerSecond">Training images per second.</param>
-/// <param name="ResidentMegabytes">RSS after each memory-check epoch.</param>
-internal sealed record TrainingBenchmarkResult(int Batch, int Iterations, double Seconds, double ImagesPerSecond, IReadOnlyList<double> ResidentMegabytes)
+/// <param name="ImagesPerSecond">Training images per second (over all processes).</param>
+/// <param name="ResidentMegabytes">RSS after each memory-check epoch (rank 0's).</param>
+/// <param name="Processes">Data-parallel processes (1 without a launcher).</param>
+/// <param name="AllReduceShare">Share of the timed seconds rank 0 spent summing gradients over the processes (0 for one).</param>
+internal sealed record TrainingBenchmarkResult(int Batch, int Iterations, double Seconds, double ImagesPerSecond, IReadOnlyList<double> ResidentMegabytes, int Processes, double AllReduceShare)
 {
     /// <summary>Growth of RSS from the end of the first memory-check epoch to the end of the last, in percent.</summary>
     public double MemoryGrowthPercent => ResidentMegabytes.Count < 2 ? 0 : 100 * (ResidentMegabytes[^1] - ResidentMegabytes[0]) / ResidentMegabytes[0];
@@ -44,7 +47,8 @@ internal sealed record TrainingBenchmarkResult(int Batch, int Iterations, double
 /// <summary>
 /// Measures full training steps (the <see cref="TrainStep"/> the trainer runs: forward, label-smoothed
 /// cross-entropy, backward, Adam) of the CIFAR variant on random 32x32 batches. bench/pytorch_train.py
-/// runs the same step in PyTorch.
+/// runs the same step in PyTorch. Under an MPI launcher every process runs its share of each batch, data-parallel as
+/// in training, and rank 0 ends the timed part for all.
 /// </summary>
 internal static class TrainingBenchmark
 {
@@ -57,41 +61,56 @@ internal static class TrainingBenchmark
             throw new EfficientNetException("--batch, --seconds and --steps must be positive and --epochs 0 or positive");
         }
         device ??= CPU;
+        var world = World.Communicator;
+        if (options.Batch % world.Size != 0)
+        {
+            throw new EfficientNetException($"the batch ({options.Batch}) must be a multiple of the number of processes ({world.Size})");
+        }
+        int share = options.Batch / world.Size;
         manual_seed(0);
         using var model = EfficientNetModel.Create(options.Variant, new EfficientNetOptions { NumClasses = 10, Cifar = true });
         model.to(device);
         model.train();
         var trainOptions = new TrainOptions { LearningRate = 1e-3 };
         using var optimizer = Trainer.CreateOptimizer(trainOptions, model);
-        var step = new TrainStep(model, optimizer, trainOptions.LabelSmoothing, device);
+        using var step = new TrainStep(model, optimizer, trainOptions.LabelSmoothing, device, world);
 
         // A few different batches, so the step does not run on one cached input.
         var batches = Enumerable.Range(0, 4).Select(_ =>
         {
-            using var x = randn(options.Batch, 3, 32, 32);
-            return (Images: options.ChannelsLast ? x.ToChannelsLast() : x.clone(), Labels: randint(0, 10, [options.Batch]));
+            using var x = randn(share, 3, 32, 32);
+            return (Images: options.ChannelsLast ? x.ToChannelsLast() : x.clone(), Labels: randint(0, 10, [share]));
         }).ToArray();
         try
         {
             int n = 0;
-            void Step()
+            bool Step(CancellationToken stop = default)
             {
                 var (images, labels) = batches[n++ % batches.Length];
-                step.Run(images, labels, null, trainOptions.LearningRate);
+                return step.Run(images, labels, null, trainOptions.LearningRate, stop).StopRequested;
             }
 
             for (int i = 0; i < 3; i++)
             {
                 Step();
             }
+            // Rank 0's clock ends the timed part; the step's all-reduce tells the others, so all run the same steps.
+            using var timeUp = new CancellationTokenSource();
+            double communicationBefore = step.CommunicationSeconds;
             var clock = Stopwatch.StartNew();
             int iterations = 0;
-            while (iterations == 0 || clock.Elapsed.TotalSeconds < options.Seconds)
+            bool stop = false;
+            while (!stop)
             {
-                Step();
+                if (world.IsRoot && iterations > 0 && clock.Elapsed.TotalSeconds >= options.Seconds)
+                {
+                    timeUp.Cancel();
+                }
+                stop = Step(timeUp.Token);
                 iterations++;
             }
             double seconds = clock.Elapsed.TotalSeconds;
+            double allReduce = step.CommunicationSeconds - communicationBefore;
 
             var rss = new List<double>();
             for (int epoch = 0; epoch < options.Epochs; epoch++)
@@ -102,7 +121,7 @@ internal static class TrainingBenchmark
                 }
                 rss.Add(ResidentMemory.ReleaseAndMeasure());
             }
-            return new TrainingBenchmarkResult(options.Batch, iterations, seconds, iterations * options.Batch / seconds, rss);
+            return new TrainingBenchmarkResult(options.Batch, iterations, seconds, iterations * options.Batch / seconds, rss, world.Size, allReduce / seconds);
         }
         finally
         {

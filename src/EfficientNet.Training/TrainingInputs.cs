@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using EfficientNet.Data;
 using EfficientNet.Data.Augmentation;
+using EfficientNet.Distributed;
 using EfficientNet.Imaging;
 using EfficientNet.Models;
 using TorchSharp;
@@ -28,22 +29,29 @@ internal interface ITrainingInputs : IDisposable
     EvaluationResult Validate(EfficientNetModel model, double labelSmoothing, CancellationToken cancellation);
 }
 
-/// <summary>Image batches, augmented for training, through the whole model.</summary>
-internal sealed class ImageInputs(ImageDataset train, ImageDataset validation, Normalization normalization, TrainOptions options, Device device) : ITrainingInputs
+/// <summary>
+/// Image batches, augmented for training, through the whole model. In a data-parallel job each process takes its
+/// share of every training batch and of the validation images (every W-th one), and validation sums are added up over
+/// the processes.
+/// </summary>
+internal sealed class ImageInputs(ImageDataset train, ImageDataset validation, Normalization normalization, TrainOptions options, Device device, Communicator world) : ITrainingInputs
 {
     private static int Prefetch(TrainOptions options) => options.Prefetch ?? (Environment.ProcessorCount > get_num_threads() ? 3 : 0);
 
     private readonly DataLoader trainLoader = new(
         train,
-        new LoaderOptions(options.BatchSize, Shuffle: true, DropLast: true, options.Seed, Prefetch(options), options.ChannelsLast),
+        new LoaderOptions(options.BatchSize, Shuffle: true, DropLast: true, options.Seed, Prefetch(options), options.ChannelsLast) { Share = new DataShare(world.Rank, world.Size) },
         normalization,
         options.Augmentation.BuildTransforms(),
         new BatchMixer(options.Augmentation.Mixup, options.Augmentation.Cutmix));
 
-    private readonly DataLoader validationLoader = new(
-        validation,
-        new LoaderOptions(options.BatchSize, Shuffle: false, DropLast: false, options.Seed, Prefetch(options), options.ChannelsLast),
-        normalization);
+    // This process's validation images (every Size-th from its rank on), in batches as large as its training share.
+    private readonly DataLoader? validationLoader = Share(validation, world) is { Count: > 0 } mine
+        ? new(mine, new LoaderOptions(options.BatchSize / world.Size, Shuffle: false, DropLast: false, options.Seed, Prefetch(options), options.ChannelsLast), normalization)
+        : null;
+
+    private static ImageDataset Share(ImageDataset data, Communicator world) =>
+        world.IsDistributed ? data.Subset([.. Enumerable.Range(0, data.Count).Where(i => i % world.Size == world.Rank)], $"{data.Source} (share {world.Rank + 1} of {world.Size})") : data;
 
     public int BatchesPerEpoch => trainLoader.BatchesPerEpoch;
 
@@ -53,8 +61,13 @@ internal sealed class ImageInputs(ImageDataset train, ImageDataset validation, N
     // checkpoint records a clean batch boundary.
     public IEnumerable<Batch> Epoch(int epoch, int startBatch) => trainLoader.Epoch(epoch, startBatch, CancellationToken.None);
 
-    public EvaluationResult Validate(EfficientNetModel model, double labelSmoothing, CancellationToken cancellation) =>
-        Evaluator.Run(model, validationLoader, device, labelSmoothing, cancellation);
+    // A data-parallel validation runs to its end on every process (each waits for the others' sums): a stop asked
+    // meanwhile is seen at the next training step.
+    public EvaluationResult Validate(EfficientNetModel model, double labelSmoothing, CancellationToken cancellation)
+    {
+        var local = validationLoader is null ? null : Evaluator.Run(model, validationLoader, device, labelSmoothing, world.IsDistributed ? CancellationToken.None : cancellation);
+        return EvaluationResult.Sum(local, validation.Classes, world);
+    }
 
     public void Dispose()
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EfficientNet.Distributed;
 using EfficientNet.Models;
 using EfficientNet.Runtime;
 using TorchSharp.Modules;
@@ -10,9 +11,11 @@ namespace EfficientNet.Training;
 /// The epoch loop every run goes through, full models and cached-feature heads alike: train an epoch (one dispose
 /// scope per step), validate, apply reduce-on-plateau and early stopping, write the epoch's files, and at the end the
 /// final model. Cancellation writes a checkpoint at a batch boundary; a non-finite loss stops the run with nothing
-/// written after the last finite epoch.
+/// written after the last finite epoch. In a data-parallel job every process runs the loop in step (the same
+/// decisions from the same all-reduced numbers); BatchNorm statistics are averaged over the processes before each
+/// validation and checkpoint, and only rank 0 writes files and reports progress.
 /// </summary>
-internal sealed class TrainingLoop
+internal sealed class TrainingLoop : IDisposable
 {
     private readonly TrainOptions options;
     private readonly EfficientNetModel model;
@@ -22,6 +25,7 @@ internal sealed class TrainingLoop
     private readonly RunFolder folder;
     private readonly Device device;
     private readonly ITrainingObserver? observer;
+    private readonly Communicator world;
     private readonly TrainStep trainStep;
     private readonly LearningRateSchedule schedule;
     private readonly ReduceOnPlateau plateau;
@@ -29,15 +33,16 @@ internal sealed class TrainingLoop
     private readonly List<EpochRecord> history;
     private long step;
 
-    /// <summary>Sets the loop up at <paramref name="state"/> (a fresh state for a new run).</summary>
+    /// <summary>Sets the loop up at <paramref name="state"/> (a fresh state for a new run) for the processes of <paramref name="world"/>.</summary>
     public TrainingLoop(
         TrainOptions options, EfficientNetModel model, ITrainingInputs inputs, OptimizerHelper optimizer, WeightAverage? average, RunFolder folder, Device device,
-        ITrainingObserver? observer, TrainingState state)
+        ITrainingObserver? observer, TrainingState state, Communicator world)
     {
-        (this.options, this.model, this.inputs, this.optimizer, this.average, this.folder, this.device, this.observer) =
-            (options, model, inputs, optimizer, average, folder, device, observer);
+        (this.options, this.model, this.inputs, this.optimizer, this.average, this.folder, this.device, this.world) =
+            (options, model, inputs, optimizer, average, folder, device, world);
+        this.observer = world.IsRoot ? observer : null;
         BatchesPerEpoch = options.MaxBatchesPerEpoch > 0 ? Math.Min(options.MaxBatchesPerEpoch, inputs.BatchesPerEpoch) : inputs.BatchesPerEpoch;
-        trainStep = new TrainStep(inputs.Trained(model), optimizer, options.LabelSmoothing, device);
+        trainStep = new TrainStep(inputs.Trained(model), optimizer, options.LabelSmoothing, device, world);
         schedule = new LearningRateSchedule(options, BatchesPerEpoch) { PlateauScale = state.PlateauScale };
         plateau = new ReduceOnPlateau(options.PlateauPatience, options.PlateauFactor) { Best = state.PlateauBest, Wait = state.PlateauWait };
         stopping = new EarlyStopping(options.EarlyStoppingPatience) { Best = state.BestAccuracy, BestEpoch = state.BestEpoch, Wait = state.StopWait };
@@ -65,6 +70,7 @@ internal sealed class TrainingLoop
             EvaluationResult validation;
             try
             {
+                AverageBatchNormStatistics();
                 validation = inputs.Validate(Validated, options.LabelSmoothing, cancellation);
             }
             catch (OperationCanceledException)
@@ -91,20 +97,21 @@ internal sealed class TrainingLoop
         }
         foreach (var batch in inputs.Epoch(epoch, progress.Batch))
         {
+            StepOutcome outcome;
             using (batch)
             {
                 progress.LearningRate = schedule.At(step);
-                var (loss, right) = trainStep.Run(batch.Images, batch.Labels, batch.Targets, progress.LearningRate);
-                if (!double.IsFinite(loss))
+                outcome = trainStep.Run(batch.Images, batch.Labels, batch.Targets, progress.LearningRate, cancellation);
+                if (!double.IsFinite(outcome.Loss))
                 {
-                    throw Diverged($"training loss became {loss}", epoch, progress.Batch, progress.LearningRate);
+                    throw Diverged($"training loss became {outcome.Loss}", epoch, progress.Batch, progress.LearningRate);
                 }
                 average?.Update(step);
-                progress.Add(loss, right, batch.Count);
+                progress.Add(outcome.Loss, outcome.Correct, outcome.Count);
             }
             step++;
             observer?.BatchDone(progress.Report(epoch, options.Epochs, BatchesPerEpoch));
-            if (cancellation.IsCancellationRequested)
+            if (outcome.StopRequested)
             {
                 return false;
             }
@@ -134,9 +141,23 @@ internal sealed class TrainingLoop
             observer?.Message($"validation loss has not improved for {options.PlateauPatience} epochs: learning rate scale now {schedule.PlateauScale:G3}");
         }
         bool best = stopping.Update(epoch + 1, validation.Accuracy);
-        folder.EndEpoch(model, optimizer, average, State(epoch + 1, 0, null), best);
+        ModelSync.CheckSame(model, world, $"after epoch {epoch + 1}");
+        if (world.IsRoot)
+        {
+            folder.EndEpoch(model, optimizer, average, State(epoch + 1, 0, null), best);
+        }
         observer?.EpochDone(record, best);
         return stopping.ShouldStop;
+    }
+
+    /// <summary>Averages the BatchNorm statistics of the trained model and of the weight average over the processes.</summary>
+    private void AverageBatchNormStatistics()
+    {
+        ModelSync.AverageBatchNormStatistics(model, world);
+        if (average is not null)
+        {
+            ModelSync.AverageBatchNormStatistics(average.Model, world);
+        }
     }
 
     /// <summary>Writes the model a finished run ends with and reports where it is.</summary>
@@ -146,14 +167,22 @@ internal sealed class TrainingLoop
         string what = average is null ? "weights" : "weight average";
         if (options.RestoreBestWeights && stopping.BestEpoch > 0)
         {
-            folder.CopyBestToFinal();
+            if (world.IsRoot)
+            {
+                folder.CopyBestToFinal();
+            }
             observer?.Message($"{result.FinalModelPath} holds the best epoch's {what} (epoch {stopping.BestEpoch}, validation accuracy {stopping.Best:P2})");
         }
         else if (history.Count > 0)
         {
-            folder.SaveFinal(Validated);
+            if (world.IsRoot)
+            {
+                folder.SaveFinal(Validated);
+            }
             observer?.Message($"{result.FinalModelPath} holds the last epoch's {what} (epoch {history.Count})");
         }
+        // No process leaves before rank 0 has written: a launcher ends the job when one of its processes ends.
+        world.Barrier();
         return result;
     }
 
@@ -161,7 +190,12 @@ internal sealed class TrainingLoop
     private TrainingResult Interrupt(int epoch, EpochProgress progress)
     {
         var state = State(epoch, progress.Batch, progress);
-        folder.SaveLast(model, optimizer, average, state);
+        AverageBatchNormStatistics();
+        if (world.IsRoot)
+        {
+            folder.SaveLast(model, optimizer, average, state);
+        }
+        world.Barrier();
         observer?.Message($"interrupted at epoch {epoch + 1}, batch {progress.Batch}: checkpoint written to {folder.LastPath}; continue with --resume {folder.RunDirectory}");
         return new TrainingResult(folder.RunDirectory, history, stopping.Best, stopping.BestEpoch, StoppedEarly: false, Interrupted: true);
     }
@@ -187,6 +221,9 @@ internal sealed class TrainingLoop
             $"training diverged: the {what} at epoch {epoch + 1}, batch {batch + 1} (learning rate {lr:G3}); nothing was saved after it, so {kept}. " +
             $"Try a lower --lr (e.g. {lr / 10:G3}) or a longer --warmup-epochs; if this is a resumed run, its checkpoint may be damaged");
     }
+
+    /// <inheritdoc/>
+    public void Dispose() => trainStep.Dispose();
 
     /// <summary>Running sums of one epoch (continued from a checkpoint's partial sums after an interruption) and its clocks.</summary>
     private sealed class EpochProgress
@@ -229,7 +266,7 @@ internal sealed class TrainingLoop
 
         public static EpochProgress Continuing(TrainingState state) => new(state);
 
-        public void Add(double loss, long right, int count)
+        public void Add(double loss, long right, long count)
         {
             LossSum += loss * count;
             Correct += right;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EfficientNet.Distributed;
 using EfficientNet.Cli.Output;
 using EfficientNet.Inference;
 using EfficientNet.Architecture;
@@ -124,7 +125,7 @@ internal static class BenchCommand
         };
         command.SetAction(io.Guard(parse =>
         {
-            io.ApplyThreads(parse.GetValue(threads));
+            io.ApplyThreads(parse.GetValue(threads) is > 0 and int chosen ? chosen : World.DefaultThreads);
             io.UseRetainingAllocator();
             var dev = Devices.Parse(parse.GetValue(device)!);
             var result = TrainingBenchmark.Run(new TrainingBenchmarkOptions
@@ -145,16 +146,21 @@ internal static class BenchCommand
                     threads = TorchSharp.torch.get_num_threads(),
                     channelsLast = !parse.GetValue(nchw),
                     retainingAllocator = io.RetainingAllocator,
+                    result.Processes,
                     result.Iterations,
                     result.Seconds,
                     result.ImagesPerSecond,
+                    result.AllReduceShare,
                     residentMegabytes = result.ResidentMegabytes,
                     memoryGrowthPercent = result.MemoryGrowthPercent,
                 });
                 return;
             }
-            io.Out.WriteLine($"CIFAR {parse.GetValue(variant)} training step, batch {result.Batch}, {(parse.GetValue(nchw) ? "NCHW" : "channels-last")} input, {TorchSharp.torch.get_num_threads()} threads, {(io.RetainingAllocator ? "retaining" : "system")} allocator");
-            io.Out.WriteLine($"{Format.Fixed(result.ImagesPerSecond, 1)} images/s ({result.Iterations} steps in {Format.Fixed(result.Seconds, 1)} s)");
+            string processes = result.Processes == 1 ? "" : $", {World.Communicator.Description}, {result.Batch / result.Processes} images each";
+            io.Out.WriteLine($"CIFAR {parse.GetValue(variant)} training step, batch {result.Batch}{processes}, {(parse.GetValue(nchw) ? "NCHW" : "channels-last")} input, " +
+                $"{TorchSharp.torch.get_num_threads()} threads{(result.Processes == 1 ? "" : " per process")}, {(io.RetainingAllocator ? "retaining" : "system")} allocator");
+            io.Out.WriteLine($"{Format.Fixed(result.ImagesPerSecond, 1)} images/s ({result.Iterations} steps in {Format.Fixed(result.Seconds, 1)} s)" +
+                (result.Processes == 1 ? "" : $"; summing gradients over the processes took {Format.Fixed(100 * result.AllReduceShare, 1)} % of it"));
             if (result.ResidentMegabytes.Count > 0)
             {
                 io.Out.WriteLine($"resident memory after each epoch: {string.Join(", ", result.ResidentMegabytes.Select(m => Format.Fixed(m, 0) + " MiB"))} (growth after the first: {Format.Fixed(result.MemoryGrowthPercent, 2)} %)");

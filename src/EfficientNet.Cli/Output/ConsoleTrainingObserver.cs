@@ -20,6 +20,10 @@ internal sealed class ConsoleTrainingObserver(TextWriter output, bool live) : IT
         output.WriteLine($"model: {start.Model}");
         output.WriteLine($"data: {start.TrainImages} training images, {start.ValidationImages} validation images, {start.BatchesPerEpoch} batches per epoch");
         output.WriteLine($"run folder: {start.RunDirectory}");
+        if (start.Options.Processes > 1)
+        {
+            output.WriteLine($"data-parallel: {start.Processes}, each {start.Options.BatchSize / start.Options.Processes} of every batch of {start.Options.BatchSize}");
+        }
         if (start.ResumedAt is { } at)
         {
             output.WriteLine($"resuming at epoch {at.Epoch}, batch {at.Batch}");

@@ -34,7 +34,21 @@ public sealed record Batch(Tensor Images, Tensor? Targets, Tensor Labels, int In
 /// <param name="Seed">Seeds the order and every random transform: same seed, same batches.</param>
 /// <param name="Prefetch">Batches prepared ahead on the background thread.</param>
 /// <param name="ChannelsLast">Emit NHWC-strided images.</param>
-public sealed record LoaderOptions(int BatchSize, bool Shuffle, bool DropLast, int Seed, int Prefetch = 3, bool ChannelsLast = true);
+public sealed record LoaderOptions(int BatchSize, bool Shuffle, bool DropLast, int Seed, int Prefetch = 3, bool ChannelsLast = true)
+{
+    /// <summary>
+    /// In data-parallel training, the part of every batch this process takes: rank r of W takes the r-th of W equal
+    /// slices of each <see cref="BatchSize"/>-image batch, so together the processes see the batches one process would.
+    /// </summary>
+    internal DataShare Share { get; init; } = DataShare.Whole;
+}
+
+/// <summary>Process <paramref name="Rank"/> of <paramref name="Count"/>'s share of a data-parallel job's data.</summary>
+internal sealed record DataShare(int Rank, int Count)
+{
+    /// <summary>Everything: a job of one process.</summary>
+    public static DataShare Whole { get; } = new(0, 1);
+}
 
 /// <summary>
 /// Cuts a dataset into batches and prepares them (augment, mix, normalise) on a background thread,
@@ -63,6 +77,11 @@ public sealed class DataLoader
         if (data.Count == 0 || (options.DropLast && data.Count < options.BatchSize))
         {
             throw new EfficientNetException($"{data.Source} has {data.Count} images, fewer than one batch of {options.BatchSize}; lower --batch");
+        }
+        if (options.Share.Count > 1 && (!options.DropLast || options.BatchSize % options.Share.Count != 0))
+        {
+            throw new EfficientNetException(
+                $"a batch of {options.BatchSize} images cannot be shared equally by {options.Share.Count} processes: the batch size must be a multiple of the process count");
         }
         this.data = data;
         this.options = options;
@@ -194,7 +213,14 @@ public sealed class DataLoader
     {
         int start = index * options.BatchSize;
         int count = Math.Min(options.BatchSize, data.Count - start);
-        var random = new Random(Seed(options.Seed, epoch, index));
+        var share = options.Share;
+        if (share.Count > 1)
+        {
+            // Whole batches only (checked at construction): this process's slice of the batch.
+            count /= share.Count;
+            start += share.Rank * count;
+        }
+        var random = new Random(Seed(options.Seed, epoch, index, share.Rank));
         using var scope = NewDisposeScope();
         var (images, labels) = data.Batch(order.AsSpan(start, count));
         foreach (var transform in transforms)
@@ -216,15 +242,21 @@ public sealed class DataLoader
     }
 
     /// <summary>
-    /// A fixed mix of (seed, epoch, batch) into one generator seed (SplitMix64's finaliser). Not
+    /// A fixed mix of (seed, epoch, batch) into one generator seed (SplitMix64's finaliser), mixed once more with the
+    /// process's <paramref name="rank"/> in data-parallel training (rank 0 draws what one process draws). Not
     /// HashCode.Combine: that one is randomised per process, which would break reproducibility.
     /// </summary>
-    internal static int Seed(int seed, int epoch, int batch)
+    internal static int Seed(int seed, int epoch, int batch, int rank = 0)
     {
-        ulong z = ((ulong)(uint)seed << 32) ^ ((ulong)(uint)epoch << 16) ^ (uint)batch;
+        ulong z = Mix(((ulong)(uint)seed << 32) ^ ((ulong)(uint)epoch << 16) ^ (uint)batch);
+        return (int)(rank == 0 ? z : Mix(z ^ (uint)rank));
+    }
+
+    private static ulong Mix(ulong z)
+    {
         z += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return (int)(z ^ (z >> 31));
+        return z ^ (z >> 31);
     }
 }

@@ -29,7 +29,7 @@ public class FreezingTests
         Freezing.Apply(model, FreezeSpec.HeadOnly);
         var before = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         using var optimizer = Trainer.CreateOptimizer(new TrainOptions { LearningRate = 1e-2 }, model);
-        var step = new TrainStep(model, optimizer, 0.1, CPU);
+        using var step = new TrainStep(model, optimizer, 0.1, CPU);
         model.train();
         using var x = randn(8, 3, 32, 32);
         using var y = randint(0, 5, [8]);
@@ -63,7 +63,10 @@ public class FreezingTests
         model.train();
         using var x = randn(8, 3, 32, 32);
         using var y = randint(0, 5, [8]);
-        new TrainStep(model, optimizer, 0, CPU).Run(x, y, null, 1e-2);
+        using (var step = new TrainStep(model, optimizer, 0, CPU))
+        {
+            step.Run(x, y, null, 1e-2);
+        }
 
         foreach (var (key, value) in model.state_dict().Where(kv => kv.Key.StartsWith("features.", StringComparison.Ordinal)))
         {

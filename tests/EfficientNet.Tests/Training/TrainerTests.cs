@@ -25,7 +25,7 @@ public class TrainerTests
         var data = Cifar10.Load(Cifar, Cifar10Split.Train);
         using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true, Dropout = 0, StochasticDepth = 0 });
         using var optimizer = Trainer.CreateOptimizer(new TrainOptions { LearningRate = 1e-3 }, model);
-        var step = new TrainStep(model, optimizer, labelSmoothing: 0, CPU);
+        using var step = new TrainStep(model, optimizer, labelSmoothing: 0, CPU);
         var (images, labels) = data.Batch(Enumerable.Range(0, 16).ToArray());
         using var normalized = Normalization.Cifar10.Apply(images);
         model.train();
@@ -33,7 +33,8 @@ public class TrainerTests
         double loss = double.NaN;
         for (int i = 0; i < 80 && correct < 16; i++)
         {
-            (loss, correct) = step.Run(normalized, labels, null, 1e-3);
+            var outcome = step.Run(normalized, labels, null, 1e-3);
+            (loss, correct) = (outcome.Loss, outcome.Correct);
         }
         Assert.Equal(16, correct);
         Assert.True(loss < 0.5, $"loss {loss}");

@@ -1,0 +1,196 @@
+using System.Text.Json;
+using EfficientNet.Data.Augmentation;
+using EfficientNet.Distributed;
+using EfficientNet.Models;
+using EfficientNet.Cli;
+using EfficientNet.Tests.Cli;
+using EfficientNet.Training;
+using EfficientNet.Weights;
+using static TorchSharp.torch;
+
+namespace EfficientNet.Tests.Distributed;
+
+/// <summary>
+/// effnet train and the library's Trainer as 2-process jobs under Open MPI's and MPICH's launchers on this machine,
+/// against one process.
+/// </summary>
+public class DataParallelTests
+{
+    private static readonly string Cifar = Path.Combine(TestPaths.SharedData, "cifar-10-batches-bin");
+
+    // A short CIFAR-10 run: 16 batches of 16 a process pair shares, 100 validation images.
+    private static readonly string[] ShortRun = ["train", "--data", Cifar, "--recipe", "document", "--batch", "16", "--train-limit", "256", "--val-fraction", "0.002", "--threads", "1"];
+
+    private static string TrainerHost
+    {
+        get
+        {
+            // bin/<configuration>/net10.0/ of the tests: the same configuration of the host, built with them.
+            string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
+            string dll = Path.Combine(TestPaths.RepoRoot, "tests", "TrainerHost", "bin", configuration, "net10.0", "TrainerHost.dll");
+            Assert.True(File.Exists(dll), $"{dll} is missing: build the solution");
+            return dll;
+        }
+    }
+
+    [Theory]
+    [InlineData(MpiLauncher.OpenMpi)]
+    [InlineData(MpiLauncher.Mpich)]
+    public void TwoProcesses_GiveOneProcesssParameters_WithBatchNormInInferenceMode(MpiLauncher launcher)
+    {
+        // 2 processes x 8 images against 1 x 16, SGD with momentum and weight decay for 6 steps from the committed model
+        // with a new head (rank 0 sends the model to the other), no augmentation, dropout or stochastic depth, BatchNorm on
+        // its running statistics (so a process's half batch is normalised as the whole one).
+        using var dir = new TempDir();
+        string initial = Path.Combine(TestPaths.RepoRoot, "models", "cifar10-b0.safetensors");
+        var options = new TrainOptions
+        {
+            Data = Cifar, InitialWeights = initial, ReplaceHead = true, Epochs = 1, BatchSize = 16, TrainLimit = 96, ValFraction = 0.002, MaxBatchesPerEpoch = 6, Seed = 7, Threads = 1,
+            Optimizer = OptimizerKind.Sgd, LearningRate = 0.02, Momentum = 0.9, Nesterov = true, WeightDecay = 5e-4, Schedule = ScheduleKind.Constant,
+            Dropout = 0, StochasticDepth = 0, Augmentation = AugmentationOptions.None, Freeze = FreezeSpec.None with { BatchNormInference = true },
+            EarlyStoppingPatience = 0, PlateauPatience = 0,
+        };
+        string optionsFile = dir.File("options.json");
+        File.WriteAllText(optionsFile, JsonSerializer.Serialize(options, Trainer.OptionsJson));
+        string one = dir.File("one"), two = dir.File("two");
+        TestProcess.Run("dotnet", [TrainerHost, optionsFile, one]);
+        var (exit, _, err) = MpiJob.Run(launcher, 2, TrainerHost, [optionsFile, two]);
+        Assert.True(exit == 0, err);
+
+        using var start = WeightsFile.Read(initial);
+        using var single = WeightsFile.Read(Path.Combine(one, RunFiles.Last));
+        using var parallel = WeightsFile.Read(Path.Combine(two, RunFiles.Last));
+        double moved = 0;
+        var parameters = start.Tensors.Keys.Where(k => k.StartsWith("features.", StringComparison.Ordinal) && !k.Contains("running_", StringComparison.Ordinal) && !k.EndsWith("num_batches_tracked", StringComparison.Ordinal))
+            .Append("classifier.1.weight").Append("classifier.1.bias").ToList();
+        Assert.True(parameters.Count > 200, "every parameter of B0 is compared");
+        foreach (string key in parameters)
+        {
+            double difference = (single.Tensors[key] - parallel.Tensors[key]).abs().max().item<float>();
+            // float32 sums in another order (half batches, the all-reduce): ~1e-7 per step.
+            Assert.True(difference < 1e-5, $"{key}: 1 and 2 processes differ by {difference:E2}");
+            if (key.StartsWith("features.", StringComparison.Ordinal))
+            {
+                moved = Math.Max(moved, (single.Tensors[key] - start.Tensors[key]).abs().max().item<float>());
+            }
+        }
+        // The steps moved the backbone's weights by far more than the tolerance.
+        Assert.True(moved > 1e-3, $"the weights moved by {moved:E2} at most");
+        Assert.Equal(2, JsonDocument.Parse(File.ReadAllText(Path.Combine(two, RunFiles.Options))).RootElement.GetProperty("processes").GetInt32());
+    }
+
+    [Theory]
+    [InlineData(MpiLauncher.OpenMpi)]
+    [InlineData(MpiLauncher.Mpich)]
+    public void EffnetTrain_TwoProcesses_RankZeroWritesTheRunFolderAlone(MpiLauncher launcher)
+    {
+        // BatchNorm in training mode: each process normalises with its own half batch; the ranks' models must still
+        // end every epoch bit-identical (the trainer checks and fails otherwise).
+        using var dir = new TempDir();
+        string run = dir.File("run");
+        var (exit, output, err) = MpiJob.Run(launcher, 2, EffnetProcess.Dll, [.. ShortRun, "--epochs", "2", "--max-batches", "4", "--out", run]);
+        Assert.True(exit == 0, err);
+        string[] expected = ["accuracy.png", RunFiles.Best, RunFiles.Final, RunFiles.History, RunFiles.Last, "loss.png", "lr.png", RunFiles.Options];
+        Assert.Equal(expected.Order(StringComparer.Ordinal), Directory.GetFiles(run).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal));
+        Assert.Equal(2, HistoryCsv.Read(Path.Combine(run, RunFiles.History)).Count);
+        Assert.Equal(["run"], Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName));
+        // Rank 0 alone prints progress.
+        Assert.Single(output.Split('\n'), line => line.StartsWith("epoch 2:", StringComparison.Ordinal));
+        Assert.Contains("data-parallel: 2 processes", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("error", err, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
+    [InlineData(MpiLauncher.OpenMpi)]
+    [InlineData(MpiLauncher.Mpich)]
+    public void SigtermToOneRank_StopsBothAtOneBatch_AndTheCheckpointResumesOnOneAndOnTwo(MpiLauncher launcher)
+    {
+        using var dir = new TempDir();
+        string run = dir.File("run");
+        using (var job = MpiJob.Start(launcher, 2, EffnetProcess.Dll, [.. ShortRun, "--epochs", "2", "--out", run]))
+        {
+            string? line;
+            while ((line = job.Output.ReadLine()) is not null && !line.StartsWith("epoch 1/2  batch 2/", StringComparison.Ordinal))
+            {
+            }
+            Assert.NotNull(line);
+            MpiJob.Signal(MpiJob.RankProcess(1, run), "-TERM");
+            string rest = job.Output.ReadToEnd();
+            var (exit, err) = job.Wait(TimeSpan.FromMinutes(2));
+            Assert.True(exit == EffnetCli.Interrupted, $"exit {exit}: {err}");
+            Assert.Contains("interrupted at epoch 1", rest, StringComparison.Ordinal);
+        }
+        string copy = dir.File("copy");
+        Directory.CreateDirectory(copy);
+        foreach (string file in Directory.GetFiles(run))
+        {
+            File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        }
+
+        var (one, oneOut, oneErr) = CliRunner.Run("train", "--resume", run);
+        Assert.True(one == 0, oneErr);
+        Assert.Contains("resuming at epoch 1", oneOut, StringComparison.Ordinal);
+        Assert.Contains("it goes on with 1", oneOut, StringComparison.Ordinal);
+        Assert.Equal(2, HistoryCsv.Read(Path.Combine(run, RunFiles.History)).Count);
+
+        var (two, twoOut, twoErr) = MpiJob.Run(launcher, 2, EffnetProcess.Dll, ["train", "--resume", copy]);
+        Assert.True(two == 0, twoErr);
+        Assert.Contains("resuming at epoch 1", twoOut, StringComparison.Ordinal);
+        Assert.Equal(2, HistoryCsv.Read(Path.Combine(copy, RunFiles.History)).Count);
+    }
+
+    [Fact]
+    public void KillNineOfOneRank_EndsTheJobSoonWithAnErrorAndTheLastCheckpointIntact()
+    {
+        using var dir = new TempDir();
+        string run = dir.File("run");
+        using var job = MpiJob.Start(MpiLauncher.OpenMpi, 2, EffnetProcess.Dll, [.. ShortRun, "--epochs", "3", "--out", run]);
+        string? line;
+        while ((line = job.Output.ReadLine()) is not null && !line.StartsWith("epoch 2/3  batch 2/", StringComparison.Ordinal))
+        {
+        }
+        Assert.NotNull(line);
+        MpiJob.Signal(MpiJob.RankProcess(1, run), "-KILL");
+        var (exit, _) = job.Wait(TimeSpan.FromSeconds(60));
+        Assert.NotEqual(0, exit);
+        // The checkpoint of epoch 1 reads (its tensors' checksum is verified) and resumes.
+        using (var checkpoint = WeightsFile.Read(Path.Combine(run, RunFiles.Last)))
+        {
+            Assert.NotEmpty(checkpoint.Tensors);
+        }
+        Assert.Single(HistoryCsv.Read(Path.Combine(run, RunFiles.History)));
+    }
+
+    [Fact]
+    public void LauncherOfOneImplementation_LibraryOfTheOther_IsAClearError()
+    {
+        using var dir = new TempDir();
+        var (exit, _, err) = MpiJob.Run(MpiLauncher.OpenMpi, 2, EffnetProcess.Dll, [.. ShortRun, "--epochs", "1", "--out", dir.File("run")],
+            new Dictionary<string, string> { [Launch.LibraryVariable] = "libmpich.so.12" });
+        Assert.NotEqual(0, exit);
+        Assert.Contains("Open MPI's mpirun started 2 processes (OMPI_COMM_WORLD_SIZE=2), but the MPI library libmpich.so.12", err, StringComparison.Ordinal);
+        Assert.Contains("belong to different MPI implementations", err, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir.File("run"), RunFiles.Options)), "nothing is written");
+    }
+
+    [Fact]
+    public void WithoutALauncher_TheProcessIsAWorldOfOne_AndLoadsNoMpi()
+    {
+        Assert.Null(Launch.FromEnvironment(Environment.GetEnvironmentVariable));
+        var world = World.Communicator;
+        Assert.Equal((0, 1, "1 process"), (world.Rank, world.Size, world.Description));
+        Assert.DoesNotContain(File.ReadLines("/proc/self/maps"), l => l.Contains("libmpi", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void BenchTrain_TwoProcesses_ReportsTheAllReducesShare()
+    {
+        var (exit, output, err) = MpiJob.Run(MpiLauncher.OpenMpi, 2, EffnetProcess.Dll, ["bench", "train", "--seconds", "3", "--epochs", "0", "--batch", "32", "--json"]);
+        Assert.True(exit == 0, err);
+        var json = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(2, json.GetProperty("processes").GetInt32());
+        Assert.Equal(32, json.GetProperty("batch").GetInt32());
+        Assert.InRange(json.GetProperty("allReduceShare").GetDouble(), 1e-6, 1);
+        Assert.True(json.GetProperty("imagesPerSecond").GetDouble() > 0);
+    }
+}
