@@ -82,6 +82,10 @@ internal static class CpuKernels
     /// </summary>
     private static string? FindFault()
     {
+        if (CapReason is not null)
+        {
+            QuietNnpack();
+        }
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         // (batch, in, out, size, kernel, channels-last): shapes seen wrong with each of oneDNN's AVX-512, AVX2 and AVX kernels.
@@ -107,6 +111,23 @@ internal static class CpuKernels
         return null;
     }
 
+    /// <summary>
+    /// Turns libtorch's NNPACK off where oneDNN is capped: libtorch then offers some convolutions to NNPACK, whose start
+    /// fails on such CPUs with a warning line per thread ("Could not initialize NNPACK! Reason: Unsupported hardware"),
+    /// and they run on libtorch's other kernels anyway. Nothing happens where libtorch lacks the switch.
+    /// </summary>
+    private static void QuietNnpack()
+    {
+        try
+        {
+            SetUserEnabledNnpack(GlobalContext(), false);
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            // Another libtorch build: the warnings stay.
+        }
+    }
+
     private static string Vendor()
     {
         var (_, ebx, ecx, edx) = X86Base.CpuId(0, 0);
@@ -120,6 +141,13 @@ internal static class CpuKernels
         int family = (eax >> 8) & 0xF;
         return family == 0xF ? family + ((eax >> 20) & 0xFF) : family;
     }
+
+    // at::globalContext() and at::Context::setUserEnabledNNPACK(bool), C++ functions libtorch exports (Itanium ABI).
+    [DllImport("libtorch_cpu", EntryPoint = "_ZN2at13globalContextEv")]
+    private static extern nint GlobalContext();
+
+    [DllImport("libtorch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledNNPACKEb")]
+    private static extern void SetUserEnabledNnpack(nint context, [MarshalAs(UnmanagedType.U1)] bool enabled);
 
     // The process's native environment, which libtorch reads (Environment.SetEnvironmentVariable changes only .NET's copy).
     [DllImport("libc", EntryPoint = "setenv", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
