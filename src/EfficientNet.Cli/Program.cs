@@ -9,7 +9,8 @@ if (launch is not null)
 {
     Environment.SetEnvironmentVariable("TERM", null);
 }
-using var output = launch is null ? Console.Out : launch.Rank > 0 ? TextWriter.Null : new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = true };
+TextWriter output = launch is null ? Console.Out : launch.Rank > 0 ? TextWriter.Null : new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = true };
 int exit = EffnetCli.Run(args, output, Console.Error);
+output.Flush();
 World.Finish(failed: exit is not 0 and not EffnetCli.Interrupted);
 return exit;

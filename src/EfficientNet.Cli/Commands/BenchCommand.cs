@@ -111,7 +111,7 @@ internal static class BenchCommand
         var d = new TrainingBenchmarkOptions();
         var variant = CommonOptions.Variant(required: false);
         variant.DefaultValueFactory = _ => d.Variant;
-        var batch = new Option<int>("--batch", "-b") { Description = "Images per step", DefaultValueFactory = _ => d.Batch };
+        var batch = new Option<int>("--batch", "-b") { Description = "Images per step (in all: each process of an MPI job takes an equal share)", DefaultValueFactory = _ => d.Batch };
         var seconds = new Option<double>("--seconds") { Description = "Timed seconds for the throughput", DefaultValueFactory = _ => d.Seconds };
         var epochs = new Option<int>("--epochs") { Description = "Memory check: epochs after the timed part (0: skip)", DefaultValueFactory = _ => d.Epochs };
         var steps = new Option<int>("--steps") { Description = "Steps per memory-check epoch", DefaultValueFactory = _ => d.StepsPerEpoch };

@@ -25,7 +25,7 @@ internal static class FineTuneCommand
         var unfreeze = new Option<int>("--unfreeze") { Description = "Backbone layers unfrozen in phase 2 (0: skip phase 2)", DefaultValueFactory = _ => d.Unfreeze };
         var phase2Epochs = new Option<int>("--phase2-epochs") { Description = "Fine-tuning epochs", DefaultValueFactory = _ => d.Phase2Epochs };
         var phase2Lr = new Option<double>("--phase2-lr") { Description = "Fine-tuning learning rate (Adam)", DefaultValueFactory = _ => d.Phase2LearningRate };
-        var batch = new Option<int>("--batch", "-b") { Description = "Batch size", DefaultValueFactory = _ => d.BatchSize };
+        var batch = new Option<int>("--batch", "-b") { Description = "Batch size (in all: each process of an MPI job takes an equal share)", DefaultValueFactory = _ => d.BatchSize };
         var smoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing", DefaultValueFactory = _ => d.LabelSmoothing };
         var seed = new Option<int>("--seed") { Description = "Seed", DefaultValueFactory = _ => d.Seed };
         var threads = CommonOptions.Threads();

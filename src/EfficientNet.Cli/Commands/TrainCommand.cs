@@ -28,7 +28,7 @@ internal static class TrainCommand
         };
         var depth = new Option<double>("--stochastic-depth") { Description = "Stochastic-depth rate of the last block (default: the recipe's)" };
         var epochs = new Option<int>("--epochs", "-e") { Description = "Epochs (default: the recipe's)" };
-        var batch = new Option<int>("--batch", "-b") { Description = "Batch size", DefaultValueFactory = _ => d.BatchSize };
+        var batch = new Option<int>("--batch", "-b") { Description = "Batch size (in all: each process of an MPI job takes an equal share)", DefaultValueFactory = _ => d.BatchSize };
         var optimizer = new Option<OptimizerKind>("--optimizer") { Description = "adam, adamw or sgd (default: the recipe's)" };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (default: the recipe's)" };
         var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay of convolution and linear weights; none on BatchNorm and biases (default: the recipe's)" };
