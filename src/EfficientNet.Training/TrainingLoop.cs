@@ -142,6 +142,10 @@ internal sealed class TrainingLoop : IDisposable
         }
         bool best = stopping.Update(epoch + 1, validation.Accuracy);
         ModelSync.CheckSame(model, world, $"after epoch {epoch + 1}");
+        if (average is not null)
+        {
+            ModelSync.CheckSame(average.Model, world, $"the weight average after epoch {epoch + 1}");
+        }
         if (world.IsRoot)
         {
             folder.EndEpoch(model, optimizer, average, State(epoch + 1, 0, null), best);

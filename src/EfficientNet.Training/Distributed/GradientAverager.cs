@@ -19,8 +19,8 @@ internal sealed class GradientAverager : IDisposable
     private readonly (Parameter[] Parameters, Tensor Buffer)[] buckets;
     private readonly Stopwatch communication = new();
 
-    /// <summary>Buckets <paramref name="parameters"/> (those that take gradients) for <paramref name="world"/>.</summary>
-    public GradientAverager(IEnumerable<Parameter> parameters, Communicator world)
+    /// <summary>Buckets <paramref name="parameters"/> (those that take gradients) for <paramref name="world"/>, of at most <paramref name="bucketBytes"/> each (or one parameter).</summary>
+    public GradientAverager(IEnumerable<Parameter> parameters, Communicator world, long bucketBytes = BucketBytes)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         this.world = world;
@@ -30,10 +30,10 @@ internal sealed class GradientAverager : IDisposable
             throw new EfficientNetException($"data-parallel training averages float32 gradients; a parameter is {other.dtype}");
         }
         var groups = new List<List<Parameter>>();
-        long bytes = BucketBytes;
+        long bytes = bucketBytes;
         foreach (var parameter in trainable)
         {
-            if (bytes + (parameter.numel() * 4) > BucketBytes)
+            if (bytes + (parameter.numel() * 4) > bucketBytes)
             {
                 groups.Add([]);
                 bytes = 0;
@@ -43,6 +43,9 @@ internal sealed class GradientAverager : IDisposable
         }
         buckets = [.. groups.Select(g => (g.ToArray(), zeros(g.Sum(p => p.numel()), dtype: float32)))];
     }
+
+    /// <summary>The number of buckets.</summary>
+    public int Buckets => buckets.Length;
 
     /// <summary>Seconds spent in the all-reduce so far.</summary>
     public double CommunicationSeconds => communication.Elapsed.TotalSeconds;
@@ -87,7 +90,8 @@ internal sealed class GradientAverager : IDisposable
                 }
                 else
                 {
-                    parameter.grad = mean.to(parameter.device).clone().MoveToOuterDisposeScope();
+                    // The parameter keeps its own reference to the gradient; this wrapper goes with the scope.
+                    parameter.grad = mean.to(parameter.device).clone();
                 }
                 offset += n;
             }
