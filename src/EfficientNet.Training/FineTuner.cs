@@ -150,11 +150,15 @@ public static class FineTuner
                 {
                     throw new EfficientNetException($"'{runDirectory}' is not empty; pick another --out");
                 }
-                Directory.CreateDirectory(runDirectory);
-                AtomicFile.WriteAllText(Path.Combine(runDirectory, "finetune.json"), JsonSerializer.Serialize(options, Trainer.OptionsJson));
             }
             return 0;
         });
+        // The folder's one writer from here (another fine-tuning that found it empty at the same time is refused).
+        using var writer = world.IsRoot ? World.Collectively(() => RunFolderLock.Take(runDirectory)) : null;
+        if (world.IsRoot)
+        {
+            AtomicFile.WriteAllText(Path.Combine(runDirectory, "finetune.json"), JsonSerializer.Serialize(options, Trainer.OptionsJson));
+        }
 
         string phase1Dir = Path.Combine(runDirectory, "phase1");
         observer?.Message($"phase 1: {options.Head} head on the frozen backbone, {options.Phase1Epochs} epochs at {options.Phase1LearningRate:G3}{(options.CacheFeatures ? ", cached features" : "")}");

@@ -42,6 +42,7 @@ public static class Trainer
             // Rank 0's initial weights (in a fine-tuning's phase 2, its phase 1 model) reach every process.
             using var initial = RootFile.Share(options.InitialWeights, world);
             options = Resolve(options with { InitialWeights = initial?.Path }) with { InitialWeights = options.InitialWeights };
+            using var writer = world.IsRoot ? RunFolderLock.Take(runDirectory) : null;
             if (world.IsRoot && RunFolder.Create(runDirectory, options))
             {
                 observer?.Message($"'{runDirectory}' held a run that stopped before its first checkpoint; starting over in it");
@@ -72,6 +73,7 @@ public static class Trainer
         {
             string optionsPath = Path.Combine(runDirectory, RunFiles.Options);
             string lastPath = Path.Combine(runDirectory, RunFiles.Last);
+            using var writer = world.IsRoot ? LockRun(runDirectory) : null;
             string json = world.Broadcast(world.IsRoot ? ReadRunOptions(runDirectory) : null);
             bool hasCheckpoint = world.Broadcast(world.IsRoot ? [File.Exists(lastPath) ? (byte)1 : (byte)0] : null)[0] == 1;
             TrainOptions options;
@@ -115,17 +117,22 @@ public static class Trainer
         });
     }
 
-    /// <summary>options.json of a run folder, after removing what an interrupted write left (rank 0's work).</summary>
-    private static string ReadRunOptions(string runDirectory)
+    /// <summary>The lock of an existing run folder (rank 0's work).</summary>
+    private static RunFolderLock LockRun(string runDirectory)
     {
-        string optionsPath = Path.Combine(runDirectory, RunFiles.Options);
-        if (!File.Exists(optionsPath))
+        if (!File.Exists(Path.Combine(runDirectory, RunFiles.Options)))
         {
             throw new EfficientNetException(
                 $"--resume: '{runDirectory}' has no {RunFiles.Options}; it is not a run folder (effnet train --out writes one)");
         }
+        return RunFolderLock.Take(runDirectory);
+    }
+
+    /// <summary>options.json of a locked run folder, after removing what an interrupted write left (rank 0's work).</summary>
+    private static string ReadRunOptions(string runDirectory)
+    {
         AtomicFile.RemoveLeftovers(runDirectory);
-        return File.ReadAllText(optionsPath);
+        return File.ReadAllText(Path.Combine(runDirectory, RunFiles.Options));
     }
 
     /// <summary>JSON settings for options.json (enums by name, indented).</summary>

@@ -90,7 +90,7 @@ public class DataParallelTests
         string run = dir.File("run");
         var (exit, output, err) = MpiJob.Run(launcher, 2, EffnetProcess.Dll, [.. ShortRun, "--epochs", "2", "--max-batches", "4", "--out", run]);
         Assert.True(exit == 0, err);
-        string[] expected = ["accuracy.png", RunFiles.Best, RunFiles.Final, RunFiles.History, RunFiles.Last, "loss.png", "lr.png", RunFiles.Options];
+        string[] expected = [".lock", "accuracy.png", RunFiles.Best, RunFiles.Final, RunFiles.History, RunFiles.Last, "loss.png", "lr.png", RunFiles.Options];
         Assert.Equal(expected.Order(StringComparer.Ordinal), Directory.GetFiles(run).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal));
         Assert.Equal(2, HistoryCsv.Read(Path.Combine(run, RunFiles.History)).Count);
         Assert.Equal(["run"], Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName));
