@@ -117,6 +117,37 @@ public static class Trainer
         });
     }
 
+    /// <summary>How a checkpoint to resume differs from the run's options and data (null: it does not).</summary>
+    private static string? Disagreement(LoadedModel checkpoint, TrainOptions options, IReadOnlyList<string> classNames)
+    {
+        var model = checkpoint.Model;
+        string variant = Architecture.Variants.Get(options.Variant!).Name;
+        var differences = new List<string>();
+        if (model.Spec.Name != variant)
+        {
+            differences.Add($"it holds {model.Spec.Name}, {RunFiles.Options} says {variant}");
+        }
+        if (model.Options.Cifar != options.Cifar)
+        {
+            differences.Add($"its stem is {Stem(model.Options.Cifar)}, {RunFiles.Options} says {Stem(options.Cifar!.Value)}");
+        }
+        if (model.Resolution != options.Resolution)
+        {
+            differences.Add($"its resolution is {model.Resolution}, {RunFiles.Options} says {options.Resolution}");
+        }
+        if (model.NumClasses != classNames.Count)
+        {
+            differences.Add($"it has {model.NumClasses} classes, the data has {classNames.Count}");
+        }
+        else if (checkpoint.ClassNames is { } saved && Enumerable.Range(0, saved.Count).FirstOrDefault(i => saved[i] != classNames[i], -1) is var index and >= 0)
+        {
+            differences.Add($"its class {index} is '{saved[index]}', the data's is '{classNames[index]}'");
+        }
+        return differences.Count == 0 ? null : string.Join("; ", differences);
+    }
+
+    private static string Stem(bool cifar) => cifar ? "the CIFAR stem (stride 1)" : "the standard stem (stride 2)";
+
     /// <summary>The lock of an existing run folder (rank 0's work).</summary>
     private static RunFolderLock LockRun(string runDirectory)
     {
@@ -157,7 +188,7 @@ public static class Trainer
         manual_seed(options.Seed);
 
         var (train, validation, normalization) = TrainingData.Load(options, note => observer?.Message(note));
-        using var model = BuildModel(options, train.Classes.Count, resumeFrom, ref normalization);
+        using var model = BuildModel(options, train.Classes, resumeFrom, ref normalization);
         // Channels-last applies to the input batches only: measured on CIFAR B0 training, NHWC input
         // with NCHW weights was as fast as NHWC weights (105 vs 97 images/s), and it keeps the
         // optimizer state contiguous, which TorchSharp's optimizer serialisation requires.
@@ -214,13 +245,20 @@ public static class Trainer
     /// with (when asked) a fresh head for the dataset's classes, or a new model. Then the freeze spec.
     /// Checkpoints of this library also pass on their input normalisation.
     /// </summary>
-    internal static EfficientNetModel BuildModel(TrainOptions options, int classes, string? resumeFrom, ref Normalization normalization)
+    internal static EfficientNetModel BuildModel(TrainOptions options, IReadOnlyList<string> classNames, string? resumeFrom, ref Normalization normalization)
     {
         EfficientNetModel model;
+        int classes = classNames.Count;
         if (resumeFrom is not null)
         {
             var loaded = ModelLoader.Load(resumeFrom);
             model = loaded.Model;
+            if (Disagreement(loaded, options, classNames) is { } disagreement)
+            {
+                model.Dispose();
+                throw new EfficientNetException(
+                    $"'{resumeFrom}' is not this run's checkpoint: {disagreement}; put the run's own {RunFiles.Last} back, or start a new run");
+            }
             normalization = loaded.Normalization ?? normalization;
         }
         else if (options.InitialWeights is { } path)

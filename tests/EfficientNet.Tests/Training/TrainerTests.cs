@@ -118,6 +118,26 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Resume_WithAnotherModelsCheckpoint_IsRefusedSayingWhatDiffers_AndKeepsTheRun()
+    {
+        using var dir = new TempDir();
+        string run = dir.File("b0"), other = dir.File("b1");
+        Trainer.Train(Tiny with { Epochs = 1, MaxBatchesPerEpoch = 1 }, run);
+        Trainer.Train(Tiny with { Epochs = 1, MaxBatchesPerEpoch = 1, Variant = "b1", Cifar = false, Resolution = 64 }, other);
+        File.Copy(Path.Combine(other, RunFiles.Last), Path.Combine(run, RunFiles.Last), overwrite: true);
+        var before = Directory.GetFiles(run).Where(f => !Path.GetFileName(f).StartsWith('.')).ToDictionary(f => f, File.ReadAllBytes);
+
+        var e = Assert.Throws<EfficientNetException>(() => Trainer.Resume(run));
+
+        Assert.Equal(
+            $"'{Path.Combine(run, RunFiles.Last)}' is not this run's checkpoint: it holds b1, {RunFiles.Options} says b0; " +
+            $"its stem is the standard stem (stride 2), {RunFiles.Options} says the CIFAR stem (stride 1); its resolution is 64, {RunFiles.Options} says 32; " +
+            $"put the run's own {RunFiles.Last} back, or start a new run",
+            e.Message);
+        Assert.All(before, file => Assert.Equal(file.Value, File.ReadAllBytes(file.Key)));
+    }
+
+    [Fact]
     public void Resume_FolderWithoutCheckpoint_SaysSo()
     {
         using var dir = new TempDir();
