@@ -38,7 +38,7 @@ public sealed class WeightsMismatchException : EfficientNetException
 /// <summary>
 /// Copies a state dict into a module, strictly: every model key must be in the file with the same
 /// shape and the file may hold nothing else, unless a prefix is skipped (e.g. the classifier, to put
-/// a 1000-class backbone under a 10-class head). Nothing is copied unless everything fits. Layers whose
+/// a 1000-class backbone under a 10-class head), and every value must be finite. Nothing is copied unless everything fits. Layers whose
 /// BatchNorm is folded for inference are folded again from the loaded weights.
 /// </summary>
 internal static class StateDictLoader
@@ -52,6 +52,7 @@ internal static class StateDictLoader
     /// <param name="describeModel">The model, for messages, e.g. "EfficientNet-B0 (10 classes)".</param>
     /// <param name="skipPrefix">Keys starting with this are ignored on both sides (null: none).</param>
     /// <exception cref="WeightsMismatchException">Anything is missing, unexpected or mis-shaped.</exception>
+    /// <exception cref="EfficientNetException">A tensor holds NaN or an infinity.</exception>
     public static int Load(nn.Module model, IReadOnlyDictionary<string, Tensor> source, string describeSource, string describeModel, string? skipPrefix = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -69,6 +70,11 @@ internal static class StateDictLoader
         {
             throw new WeightsMismatchException(Describe(describeSource, describeModel, missing, unexpected, mismatched), missing, unexpected, mismatched);
         }
+        if (target.Keys.FirstOrDefault(key => !AllFinite(source[key])) is { } nonFinite)
+        {
+            throw new EfficientNetException(
+                $"weights '{describeSource}' hold NaN or infinite values (first in '{nonFinite}'); they are not a usable model (saved from a run that diverged?)");
+        }
 
         using var noGrad = no_grad();
         foreach (var (key, tensor) in target)
@@ -81,6 +87,16 @@ internal static class StateDictLoader
             layer.FuseForInference();
         }
         return target.Count;
+    }
+
+    private static bool AllFinite(Tensor tensor)
+    {
+        if (!tensor.is_floating_point())
+        {
+            return true;
+        }
+        using var finite = isfinite(tensor).all();
+        return finite.item<bool>();
     }
 
     private static string Describe(string file, string model, List<string> missing, List<string> unexpected, List<ShapeMismatch> mismatched)
