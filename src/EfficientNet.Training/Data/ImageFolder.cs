@@ -1,3 +1,4 @@
+using EfficientNet.IO;
 using EfficientNet.Imaging;
 
 namespace EfficientNet.Data;
@@ -43,7 +44,7 @@ public static class ImageFolder
         {
             string dir = Path.Combine(root, found[label]!);
             var images = Directory.GetFiles(dir)
-                .Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+                .Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()) && FileKind.IsRegularFile(f))
                 .Order(StringComparer.Ordinal)
                 .ToArray();
             if (images.Length == 0)

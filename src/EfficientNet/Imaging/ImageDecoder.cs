@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using EfficientNet.IO;
 using SkiaSharp;
 using static TorchSharp.torch;
 
@@ -18,14 +19,20 @@ public static class ImageDecoder
     /// says (a phone photo taken upright comes out upright).
     /// </summary>
     /// <exception cref="EfficientNetException">
-    /// The file is missing, not a decodable image, truncated (its data ends early), or larger than <see cref="MaxPixels"/>.
+    /// The file is missing, not a regular file, not a decodable image, truncated (its data ends early), or larger than <see cref="MaxPixels"/>.
     /// </exception>
     public static SKBitmap Decode(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path))
         {
-            throw new EfficientNetException($"image not found: '{path}'");
+            throw new EfficientNetException(path.Contains('\uFFFD', StringComparison.Ordinal)
+                ? $"image not found: '{path}' (U+FFFD in a name read from disk stands for bytes that are not UTF-8, and .NET cannot open such a name; rename the file)"
+                : $"image not found: '{path}'");
+        }
+        if (!FileKind.IsRegularFile(path))
+        {
+            throw new EfficientNetException($"'{path}' is not a regular file (a pipe, socket or device); images are read from files only");
         }
         using var codec = SKCodec.Create(path)
             ?? throw new EfficientNetException($"'{path}' is not an image SkiaSharp can decode (JPEG, PNG, WebP, BMP, GIF)");

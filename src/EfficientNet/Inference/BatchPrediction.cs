@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Enumeration;
+using EfficientNet.IO;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Inference;
@@ -95,8 +97,7 @@ public static class BatchPrediction
         ArgumentNullException.ThrowIfNull(source);
         if (Directory.Exists(source))
         {
-            var files = Directory.EnumerateFiles(source, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false })
-                .Where(f => ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            var files = ImageFiles(source)
                 .Select(f => Path.GetRelativePath(source, f).Replace(Path.DirectorySeparatorChar, '/'))
                 .Order(StringComparer.Ordinal)
                 .ToArray();
@@ -111,6 +112,17 @@ public static class BatchPrediction
         var lines = File.ReadLines(source).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         return lines.Length > 0 ? lines : throw new EfficientNetException($"the list '{source}' names no images");
     }
+
+    /// <summary>
+    /// The image files under <paramref name="folder"/>: regular files (or links to them) with an image extension, in
+    /// every subfolder except those reached through a link (a link to a parent or to / would list without end).
+    /// </summary>
+    private static IEnumerable<string> ImageFiles(string folder) =>
+        new FileSystemEnumerable<string>(folder, (ref FileSystemEntry entry) => entry.ToFullPath(), new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false })
+        {
+            ShouldRecursePredicate = (ref FileSystemEntry entry) => (entry.Attributes & FileAttributes.ReparsePoint) == 0,
+            ShouldIncludePredicate = (ref FileSystemEntry entry) => !entry.IsDirectory && ImageExtensions.Contains(Path.GetExtension(entry.FileName).ToString().ToLowerInvariant()),
+        }.Where(FileKind.IsRegularFile);
 
     /// <summary>Fails before any work when <paramref name="output"/> is not a .csv or .jsonl file in an existing folder.</summary>
     public static void CheckOutput(string output) => PredictionFile.CheckTarget(output);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using EfficientNet.IO;
 
 namespace EfficientNet.Inference;
 
@@ -103,38 +104,58 @@ internal sealed class PredictionFile : IDisposable
             fields.Add(p is null ? "" : p.Probability.ToString("R", CultureInfo.InvariantCulture));
         }
         fields.Add(row.Error ?? "");
-        return string.Join(',', fields.Select(Quote));
+        return Csv.Line(fields);
     }
-
-    // RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
-    private static string Quote(string field) =>
-        field.AsSpan().IndexOfAny(",\"\r\n") < 0 ? field : $"\"{field.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
 
     private void Resume(FileStream stream, string path)
     {
         // A row cut off by a kill is dropped; it is predicted again.
-        stream.SetLength(CompleteLength(stream));
-        stream.Seek(0, SeekOrigin.Begin);
-        using (var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16, leaveOpen: true))
-        {
-            if (csv && reader.ReadLine() is { } header && header != Header())
-            {
-                throw new EfficientNetException(
-                    $"'{path}' holds other columns than this run writes (--top {top}): its header is '{Truncate(header)}'; use the same --top to resume it, or another --out");
-            }
-            while (reader.ReadLine() is { } line)
-            {
-                if (line.Length > 0)
-                {
-                    Written.Add(csv ? FirstCsvField(line) : JsonPath(line, path));
-                }
-            }
-        }
+        long complete = csv ? ReadCsvRows(stream, path) : ReadJsonRows(stream, path);
+        stream.SetLength(complete);
         stream.Seek(0, SeekOrigin.End);
         if (csv && stream.Length == 0)
         {
             writer.Write(Header() + "\n");
         }
+    }
+
+    // Reads the paths of the complete rows; returns the length they take.
+    private long ReadCsvRows(FileStream stream, string path)
+    {
+        long complete = 0;
+        stream.Seek(0, SeekOrigin.Begin);
+        foreach (var (fields, end) in Csv.Records(stream))
+        {
+            // The first record is the header.
+            if (complete == 0 && Csv.Line(fields) != Header())
+            {
+                throw new EfficientNetException(
+                    $"'{path}' holds other columns than this run writes (--top {top}): its header is '{Truncate(Csv.Line(fields))}'; use the same --top to resume it, or another --out");
+            }
+            if (complete > 0 && fields is not [""])
+            {
+                Written.Add(fields[0]);
+            }
+            complete = end;
+        }
+        return complete;
+    }
+
+    // Reads the paths of the complete rows (JSON escapes line breaks: a row is a line); returns the length they take.
+    private long ReadJsonRows(FileStream stream, string path)
+    {
+        long complete = CompleteLength(stream);
+        stream.SetLength(complete);
+        stream.Seek(0, SeekOrigin.Begin);
+        using var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16, leaveOpen: true);
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Length > 0)
+            {
+                Written.Add(JsonPath(line, path));
+            }
+        }
+        return complete;
     }
 
     // The length up to and including the last line break.
@@ -167,26 +188,6 @@ internal sealed class PredictionFile : IDisposable
         {
             throw new EfficientNetException($"'{path}' has a line that is not a prediction row ('{Truncate(line)}'); use another --out", e);
         }
-    }
-
-    private static string FirstCsvField(string line)
-    {
-        if (!line.StartsWith('"'))
-        {
-            int comma = line.IndexOf(',', StringComparison.Ordinal);
-            return comma < 0 ? line : line[..comma];
-        }
-        var field = new StringBuilder();
-        for (int i = 1; i < line.Length; i++)
-        {
-            if (line[i] == '"' && (i + 1 >= line.Length || line[i + 1] != '"'))
-            {
-                break;
-            }
-            field.Append(line[i]);
-            i += line[i] == '"' ? 1 : 0;
-        }
-        return field.ToString();
     }
 
     private static string Truncate(string text) => text.Length <= 80 ? text : text[..80] + "…";

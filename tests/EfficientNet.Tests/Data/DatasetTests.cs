@@ -93,6 +93,23 @@ public class DatasetTests
     }
 
     [Fact]
+    public void ImageFolder_PipeNamedLikeAnImage_IsSkippedNotWaitedOn()
+    {
+        using var dir = new TempDir();
+        CopyClass("daisy", dir.Path);
+        int images = Directory.GetFiles(Path.Combine(dir.Path, "daisy")).Length;
+        // Opening a FIFO blocks until something writes to it: listed as an image, it would hang the load forever.
+        string pipe = Path.Combine(dir.Path, "daisy", "pipe.jpg");
+        TestProcess.Run("mkfifo", [pipe]);
+
+        var data = ImageFolder.Load(dir.Path, 32);
+
+        Assert.Equal(images, data.Count);
+        var e = Assert.Throws<EfficientNetException>(() => ImageDecoder.Decode(pipe).Dispose());
+        Assert.Equal($"'{pipe}' is not a regular file (a pipe, socket or device); images are read from files only", e.Message);
+    }
+
+    [Fact]
     public void ImageFolder_Missing_SaysSo()
     {
         var e = Assert.Throws<EfficientNetException>(() => ImageFolder.Load("/nonexistent/flowers", 32));

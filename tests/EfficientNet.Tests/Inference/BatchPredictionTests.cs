@@ -123,6 +123,62 @@ public class BatchPredictionTests
         Assert.All(rows.Except(errors), r => Assert.Equal(5, r.GetProperty("predictions").GetArrayLength()));
     }
 
+    [Fact]
+    public void PredictImages_CsvOfNamesWithLineBreaksAndQuotes_ResumesWithoutDuplicates()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string images = dir.File("images");
+        Directory.CreateDirectory(images);
+        string[] names = ["=formula.jpg", "carriage\rreturn.jpg", "comma,quote\".jpg", "line\nbreak.jpg", "plain.jpg"];
+        string[] flowers = [.. BatchPrediction.List(Test).Take(names.Length)];
+        foreach (var (name, flower) in names.Zip(flowers))
+        {
+            File.Copy(Path.Combine(Test, flower), Path.Combine(images, name));
+        }
+        string output = dir.File("predictions.csv");
+        string[] args = ["predict", "--weights", weights, "--images", images, "--out", output, "--json"];
+        Assert.Equal(5, CliRunner.Json(args).GetProperty("predicted").GetInt32());
+        string written = File.ReadAllText(output);
+        Assert.Equal(names, CsvPaths(output));
+
+        var again = CliRunner.Json(args);
+        Assert.Equal(5, again.GetProperty("alreadyWritten").GetInt32());
+        Assert.Equal(0, again.GetProperty("predicted").GetInt32());
+        Assert.Equal(written, File.ReadAllText(output));
+
+        // Killed inside the quoted line break of row 4: rows 4 and 5 are predicted again, once each.
+        File.WriteAllText(output, written[..(written.IndexOf("line\nbreak", StringComparison.Ordinal) + "line\n".Length)]);
+        var resumed = CliRunner.Json(args);
+        Assert.Equal(3, resumed.GetProperty("alreadyWritten").GetInt32());
+        Assert.Equal(2, resumed.GetProperty("predicted").GetInt32());
+        Assert.Equal(names, CsvPaths(output));
+    }
+
+    private static string[] CsvPaths(string csv)
+    {
+        using var stream = File.OpenRead(csv);
+        return [.. EfficientNet.IO.Csv.Records(stream).Skip(1).Select(r => r.Fields[0])];
+    }
+
+    [Fact]
+    public void List_Folder_KeepsLinkedFiles_ButNotLinkedFoldersOrPipes()
+    {
+        using var dir = new TempDir();
+        string root = dir.File("images");
+        Directory.CreateDirectory(Path.Combine(root, "sub"));
+        string[] flowers = [.. BatchPrediction.List(Test).Take(3).Select(p => Path.Combine(Test, p))];
+        File.Copy(flowers[0], Path.Combine(root, "a.jpg"));
+        File.Copy(flowers[1], Path.Combine(root, "sub", "b.jpg"));
+        File.CreateSymbolicLink(Path.Combine(root, "linked.jpg"), flowers[2]);
+        // A link to a parent repeats the folder in itself; a link to / walks the whole file system.
+        Directory.CreateSymbolicLink(Path.Combine(root, "up"), dir.Path);
+        Directory.CreateSymbolicLink(Path.Combine(root, "everything"), "/");
+        TestProcess.Run("mkfifo", [Path.Combine(root, "pipe.jpg")]);
+
+        Assert.Equal(["a.jpg", "linked.jpg", "sub/b.jpg"], BatchPrediction.List(root));
+    }
+
     [Theory]
     [InlineData("pass either --image FILE or --images", "--image", "x.jpg", "--images", "dir")]
     [InlineData("--images needs --out", "--images", "dir")]
