@@ -127,11 +127,17 @@ public sealed record ClassifierInfo(
                 normalization,
                 Enum.Parse<Interpolation>(Get("interpolation"), ignoreCase: true));
             string sha = Get("source_sha256");
+            int classes = int.Parse(Get("num_classes"), CultureInfo.InvariantCulture);
+            var classNames = JsonSerializer.Deserialize<string[]?>(Get("class_names"));
+            if (classNames is not null && classNames.Length != classes)
+            {
+                throw new EfficientNetException($"'{path}' metadata lists {classNames.Length} class names for {classes} classes; export the model again");
+            }
             return new ClassifierInfo(
                 Get("variant"),
                 Get("model"),
-                int.Parse(Get("num_classes"), CultureInfo.InvariantCulture),
-                JsonSerializer.Deserialize<string[]?>(Get("class_names")),
+                classes,
+                classNames,
                 preprocessing,
                 Get("preprocessing_in_graph") == "true",
                 sha.Length == 0 ? null : sha);

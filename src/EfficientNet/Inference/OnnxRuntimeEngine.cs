@@ -37,7 +37,7 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
         }
         catch (OnnxRuntimeException e)
         {
-            throw new EfficientNetException($"ONNX Runtime cannot load '{source}': {e.Message}", e);
+            throw new EfficientNetException($"ONNX Runtime cannot load '{source}': {FirstLine(e.Message)}", e);
         }
         try
         {
@@ -96,7 +96,7 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
             using var scope = NewDisposeScope();
             CopyInto(images, buffer);
             using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, count), images.shape);
-            using var outputs = session.Run(runOptions, [OnnxExporter.InputName], [input], [OnnxExporter.LogitsName]);
+            using var outputs = Run(input);
             var logits = outputs[0];
             return tensor(logits.GetTensorDataAsSpan<float>().ToArray(), logits.GetTensorTypeAndShape().Shape).MoveToOuterDisposeScope();
         }
@@ -105,6 +105,20 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
             ArrayPool<float>.Shared.Return(buffer);
         }
     }
+
+    private IDisposableReadOnlyCollection<OrtValue> Run(OrtValue input)
+    {
+        try
+        {
+            return session.Run(runOptions, [OnnxExporter.InputName], [input], [OnnxExporter.LogitsName]);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new EfficientNetException($"ONNX Runtime failed to run '{source}': {FirstLine(e.Message)}", e);
+        }
+    }
+
+    private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 
     // A managed copy out of the tensor's storage (TensorAccessor.CopyTo goes element by element: 18 ms against
     // 1 ms for 16 images at 224x224). Not libtorch's copy_: its OpenMP workers keep spinning after each call and
@@ -142,12 +156,16 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
             || session.InputMetadata.Count != 1
             || !input.IsTensor || input.ElementDataType != TensorElementType.Float || input.Dimensions.Length != 4
             || !output.IsTensor || output.ElementDataType != TensorElementType.Float || output.Dimensions.Length != 2
-            || input.Dimensions[1] != 3 || input.Dimensions[2] <= 0 || input.Dimensions[3] <= 0 || output.Dimensions[1] <= 0)
+            || input.Dimensions[1] != 3 || input.Dimensions[2] <= 0 || input.Dimensions[3] <= 0 || output.Dimensions[1] <= 0
+            || !IsBatch(input.Dimensions[0]) || !IsBatch(output.Dimensions[0]))
         {
             throw new EfficientNetException($"'{source}' does not have the classifier contract: expected {expected}; found {found}");
         }
         return (input.Dimensions, output.Dimensions[1]);
     }
+
+    // A batch dimension is symbolic (-1) or a size; a declared size past int's range reads back negative.
+    private static bool IsBatch(int dimension) => dimension == -1 || dimension > 0;
 
     private static string Describe(IReadOnlyDictionary<string, NodeMetadata> nodes) =>
         string.Join(", ", nodes.Select(n => n.Value.IsTensor

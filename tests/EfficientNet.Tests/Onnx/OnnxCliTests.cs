@@ -213,6 +213,22 @@ public class OnnxCliTests
         Assert.Contains("ONNX Runtime cannot load", CliRunner.Fails("predict", "--weights", dir.File("garbage.onnx"), "--image", image), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Predict_OnnxFileWhoseMetadataOrShapesDisagree_IsRejectedInOneLine()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string image = FlowerImage();
+        string good = Export(dir, weights, "good.onnx");
+
+        string threeNames = Rewrite(good, dir.File("three-names.onnx"), model => model.MetadataProps.Single(p => p.Key == "class_names").Value = "[\"a\",\"b\",\"c\"]");
+        Assert.Contains($"'{threeNames}' metadata lists 3 class names for {TestModels.FlowerClasses.Length} classes; export the model again",
+            CliRunner.Fails("predict", "--weights", threeNames, "--image", image, "--top", "1"), StringComparison.Ordinal);
+
+        string hugeBatch = Rewrite(good, dir.File("huge-batch.onnx"), model => model.Graph.Input[0].Type.TensorType.Shape.Dim[0].DimValue = 1L << 31);
+        Assert.Contains($"'{hugeBatch}' does not have the classifier contract", CliRunner.Fails("predict", "--weights", hugeBatch, "--image", image), StringComparison.Ordinal);
+    }
+
     private static string Export(TempDir dir, string weights, string name, params string[] extra)
     {
         string path = dir.File(name);
