@@ -187,7 +187,8 @@ public static class Trainer
         var device = Devices.Parse(options.Device);
         manual_seed(options.Seed);
 
-        var (train, validation, normalization) = TrainingData.Load(options, note => observer?.Message(note));
+        DownloadFirstOnRoot(options, world, cancellation);
+        var (train, validation, normalization) = TrainingData.Load(options, note => observer?.Message(note), cancellation);
         using var model = BuildModel(options, train.Classes, resumeFrom, ref normalization);
         // Channels-last applies to the input batches only: measured on CIFAR B0 training, NHWC input
         // with NCHW weights was as fast as NHWC weights (105 vs 97 images/s), and it keeps the
@@ -221,6 +222,24 @@ public static class Trainer
         observer?.Started(new TrainingStart(options, description, train.Count, validation.Count, loop.BatchesPerEpoch, runDirectory,
             resumeFrom is not null ? (state.Epoch + 1, state.Batch) : null, world.Description));
         return loop.Run(state, resumeFrom is not null, cancellation);
+    }
+
+    /// <summary>
+    /// CIFAR-10 without --data under a launcher: rank 0 downloads it into the cache first, so that processes sharing
+    /// the cache do not download into the same files at once (the others then find it, or fetch it into a cache of
+    /// their own on another machine).
+    /// </summary>
+    private static void DownloadFirstOnRoot(TrainOptions options, Communicator world, CancellationToken cancellation)
+    {
+        if (options.Dataset != DatasetKind.Cifar10 || options.Data is not null || world.Size == 1)
+        {
+            return;
+        }
+        if (world.IsRoot)
+        {
+            Data.Cifar10.EnsureAvailable(options.CacheDirectory, cancellation: cancellation);
+        }
+        world.Barrier();
     }
 
     /// <summary>

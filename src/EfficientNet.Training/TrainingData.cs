@@ -10,14 +10,15 @@ internal static class TrainingData
     /// <summary>Training set, validation set and the input normalisation to use with them.</summary>
     /// <param name="options">What to load.</param>
     /// <param name="note">Told what the user should know, e.g. hidden folders skipped in an image root.</param>
-    public static (ImageDataset Train, ImageDataset Validation, Normalization Normalization) Load(TrainOptions options, Action<string>? note = null)
+    /// <param name="cancellation">Stops a download of CIFAR-10, keeping nothing.</param>
+    public static (ImageDataset Train, ImageDataset Validation, Normalization Normalization) Load(TrainOptions options, Action<string>? note = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         ImageDataset all, train, validation;
         Normalization normalization;
         if (options.Dataset == DatasetKind.Cifar10)
         {
-            string folder = options.Data ?? Cifar10.EnsureAvailable(options.CacheDirectory);
+            string folder = options.Data ?? Cifar10.EnsureAvailable(options.CacheDirectory, cancellation: cancellation);
             all = Cifar10.Load(folder, Cifar10Split.Train);
             normalization = Normalization.Cifar10;
             (train, validation) = DatasetSplit.Split(all, options.ValFraction, options.Seed);

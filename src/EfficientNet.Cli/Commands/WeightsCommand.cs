@@ -66,7 +66,8 @@ internal static class WeightsCommand
         command.SetAction(io.Guard(parse =>
         {
             var weights = PretrainedRegistry.Get(parse.GetValue(variant)!, parse.GetValue(tag));
-            string path = PretrainedRegistry.EnsureDownloaded(weights, parse.GetValue(cache)!, parse.GetValue(from), new DownloadProgressLine(io.Err));
+            string path = CliIO.WithInterruption(cancellation =>
+                PretrainedRegistry.EnsureDownloaded(weights, parse.GetValue(cache)!, parse.GetValue(from), new DownloadProgressLine(io.Err), cancellation));
             io.Out.WriteLine($"{weights.Variant} {weights.Tag}: {path} (SHA-256 starts with {weights.Sha256Prefix}, as published)");
         }));
         return command;

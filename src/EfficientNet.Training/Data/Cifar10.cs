@@ -102,7 +102,7 @@ public static class Cifar10
     /// first if needed and downloading it if it is not there. Offline, fails at once and says where
     /// to put the archive or the unpacked folder.
     /// </summary>
-    public static string EnsureAvailable(string cacheDirectory, Func<string, Stream>? download = null)
+    public static string EnsureAvailable(string cacheDirectory, Func<string, Stream>? download = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(cacheDirectory);
         string folder = Path.Combine(cacheDirectory, FolderName);
@@ -116,7 +116,7 @@ public static class Cifar10
         {
             Downloads.ToFile(ArchiveUrl, archive,
                 $"Get {ArchiveName} elsewhere and put it at '{archive}', or pass --data with a folder holding the unpacked {FolderName} files (data_batch_1.bin …)",
-                download);
+                download, cancellation: cancellation);
         }
         Unpack(archive, cacheDirectory, ArchiveMd5);
         return folder;

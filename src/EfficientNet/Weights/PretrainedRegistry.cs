@@ -89,11 +89,12 @@ public static class PretrainedRegistry
     /// <param name="cacheDirectory">The cache; the file goes to <see cref="CachePath"/>.</param>
     /// <param name="from">An http(s) URL or a local file to fetch from instead of <see cref="PretrainedWeights.Url"/>.</param>
     /// <param name="progress">Told the bytes received after each chunk.</param>
-    public static string EnsureDownloaded(PretrainedWeights weights, string cacheDirectory, string? from = null, IProgress<DownloadProgress>? progress = null) =>
-        EnsureDownloaded(weights, cacheDirectory, from, progress, download: null);
+    /// <param name="cancellation">Stops the download, keeping nothing (an <see cref="OperationCanceledException"/>).</param>
+    public static string EnsureDownloaded(PretrainedWeights weights, string cacheDirectory, string? from = null, IProgress<DownloadProgress>? progress = null, CancellationToken cancellation = default) =>
+        EnsureDownloaded(weights, cacheDirectory, from, progress, download: null, cancellation);
 
-    /// <summary><see cref="EnsureDownloaded(PretrainedWeights, string, string?, IProgress{DownloadProgress}?)"/> with the opener replaced (tests).</summary>
-    internal static string EnsureDownloaded(PretrainedWeights weights, string cacheDirectory, string? from, IProgress<DownloadProgress>? progress, Func<string, Stream>? download)
+    /// <summary><see cref="EnsureDownloaded(PretrainedWeights, string, string?, IProgress{DownloadProgress}?, CancellationToken)"/> with the opener replaced (tests).</summary>
+    internal static string EnsureDownloaded(PretrainedWeights weights, string cacheDirectory, string? from, IProgress<DownloadProgress>? progress, Func<string, Stream>? download, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(weights);
         string target = CachePath(weights, cacheDirectory);
@@ -105,19 +106,20 @@ public static class PretrainedRegistry
             {
                 throw new EfficientNetException($"'{source}' is neither an http(s) URL nor an existing file; pass a mirror's URL of {weights.FileName} or a local copy of it");
             }
-            Downloads.ToFile(source, target, $"Get the file elsewhere and put it at '{target}', or pass it with --weights", download ?? (http ? null : File.OpenRead), path => Verify(path, weights), progress);
+            Downloads.ToFile(source, target, $"Get the file elsewhere and put it at '{target}', or pass it with --weights", download ?? (http ? null : File.OpenRead),
+                partial => Verify(partial, weights, $"what {source} sent", "nothing was kept; try again, or another source"), progress, cancellation: cancellation);
         }
-        Verify(target, weights);
+        Verify(target, weights, $"'{target}'", "delete it and download again");
         return target;
     }
 
-    private static void Verify(string path, PretrainedWeights weights)
+    private static void Verify(string path, PretrainedWeights weights, string what, string advice)
     {
         string hash = Sha256(path);
         if (!hash.StartsWith(weights.Sha256Prefix, StringComparison.Ordinal))
         {
             throw new EfficientNetException(
-                $"'{path}' has SHA-256 {hash}, which does not start with the published {weights.Sha256Prefix}: the file is damaged or not {weights.FileName}; delete it and download again");
+                $"{what} has SHA-256 {hash}, which does not start with the published {weights.Sha256Prefix}: it is damaged or not {weights.FileName}; {advice}");
         }
     }
 

@@ -1,6 +1,9 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using EfficientNet.Cli;
 using EfficientNet.Weights;
 
 namespace EfficientNet.Tests.Cli;
@@ -76,15 +79,47 @@ public class WeightsDownloadCliTests
         Assert.Contains("neither an http(s) URL nor an existing file", error, StringComparison.Ordinal);
     }
 
-    /// <summary>Serves one body at http://127.0.0.1:PORT/file on a background thread, counting requests.</summary>
+    [Fact]
+    public async Task Download_StoppedBySigterm_ExitsInterruptedAndKeepsNothing()
+    {
+        using var dir = new TempDir();
+        using var mirror = new LocalHttpServer(new byte[1 << 20], stallAfter: 100_000);
+        var start = new ProcessStartInfo("dotnet", [EffnetProcess.Dll, "weights", "download", "b0", "--from", mirror.Url, "--cache", dir.Path])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        string partial = Path.Combine(dir.Path, "weights", B0File + ".part");
+        var waited = Stopwatch.StartNew();
+        while (!(File.Exists(partial) && new FileInfo(partial).Length > 0) && waited.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            Thread.Sleep(50);
+        }
+        Assert.True(File.Exists(partial), "the download never started");
+
+        TestProcess.Run("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)]);
+
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)), "the download did not stop");
+        string errors = await stderr;
+        Assert.True(process.ExitCode == EffnetCli.Interrupted, $"exit {process.ExitCode}: {errors}{await stdout}");
+        Assert.Contains($"effnet: interrupted: stopped downloading {mirror.Url}; nothing was kept", errors, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(dir.Path, "*", SearchOption.AllDirectories));
+    }
+
+    /// <summary>Serves one body at http://127.0.0.1:PORT/file on a background thread, counting requests; can stop sending part-way until disposed.</summary>
     private sealed class LocalHttpServer : IDisposable
     {
         private readonly HttpListener listener = new();
         private readonly Thread thread;
+        private readonly ManualResetEventSlim released = new();
+        private readonly int? stallAfter;
         private int requests;
 
-        public LocalHttpServer(byte[] body)
+        public LocalHttpServer(byte[] body, int? stallAfter = null)
         {
+            this.stallAfter = stallAfter;
             int port = FreePort();
             Url = $"http://127.0.0.1:{port}/{B0File}";
             listener.Prefixes.Add($"http://127.0.0.1:{port}/");
@@ -99,8 +134,10 @@ public class WeightsDownloadCliTests
 
         public void Dispose()
         {
+            released.Set();
             listener.Close();
             thread.Join(TimeSpan.FromSeconds(5));
+            released.Dispose();
         }
 
         private void Serve(byte[] body)
@@ -112,6 +149,14 @@ public class WeightsDownloadCliTests
                     var context = listener.GetContext();
                     Interlocked.Increment(ref requests);
                     context.Response.ContentLength64 = body.Length;
+                    if (stallAfter is int sent)
+                    {
+                        context.Response.OutputStream.Write(body.AsSpan(0, sent));
+                        context.Response.OutputStream.Flush();
+                        released.Wait();
+                        context.Response.Abort();
+                        continue;
+                    }
                     context.Response.OutputStream.Write(body);
                     context.Response.Close();
                 }

@@ -4,7 +4,7 @@ using EfficientNet.IO;
 
 namespace EfficientNet.Tests.IO;
 
-/// <summary>Downloads stream to disk with progress, give up when the data stops, and leave nothing behind on failure.</summary>
+/// <summary>Downloads stream to disk with progress, give up when the data stops or crawls, follow only http(s) redirects, and leave nothing behind on failure or cancellation.</summary>
 public class DownloadsTests
 {
     /// <summary>Sends some bytes, then nothing, without closing (a stalled connection).</summary>
@@ -53,10 +53,75 @@ public class DownloadsTests
         using var dir = new TempDir();
         string target = dir.File("weights.pth");
         var run = Task.Run(() => Assert.Throws<EfficientNetException>(() =>
-            Downloads.ToFile("http://example.invalid/w.pth", target, "put it there", _ => new StallingStream(1000), stallTimeout: TimeSpan.FromMilliseconds(300))));
+            Downloads.ToFile("http://example.invalid/w.pth", target, "put it there", _ => new StallingStream(1000), limits: DownloadLimits.Default with { StallTimeout = TimeSpan.FromMilliseconds(300) })));
         var finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(20)));
         Assert.True(finished == run, "the download hung on a stalled connection");
         Assert.Contains("no data for 0.3 s after 1,000 bytes", (await run).Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    /// <summary>Sends one byte every <paramref name="interval"/>, for ever: never stalled, never done.</summary>
+    private sealed class DrippingStream(TimeSpan interval) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(interval, cancellationToken);
+            buffer.Span[0] = 1;
+            return 1;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public void ToFile_DataDrips_FailsBelowTheMinimumRateAndLeavesNothing()
+    {
+        using var dir = new TempDir();
+        var limits = new DownloadLimits(StallTimeout: TimeSpan.FromSeconds(5), RateWindow: TimeSpan.FromMilliseconds(500), MinimumBytesPerWindow: 1000);
+        var e = Assert.Throws<EfficientNetException>(() =>
+            Downloads.ToFile("http://example.invalid/w.pth", dir.File("w.pth"), "put it there", _ => new DrippingStream(TimeSpan.FromMilliseconds(20)), limits: limits));
+        Assert.Matches(@"cannot download http://example\.invalid/w\.pth \(\d+ bytes in the last 0\.\d s, under the 1,000 a download must bring per 0\.5 s\)", e.Message);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
+    public void ToFile_Cancelled_StopsAndLeavesNothing()
+    {
+        using var dir = new TempDir();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var e = Assert.Throws<OperationCanceledException>(() =>
+            Downloads.ToFile("http://example.invalid/w.pth", dir.File("w.pth"), "put it there", _ => new StallingStream(1000), cancellation: cancel.Token));
+        Assert.Equal("stopped downloading http://example.invalid/w.pth; nothing was kept", e.Message);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
+    public void Http_RedirectToAFile_IsNotFollowed()
+    {
+        using var server = new OneFileServer([], announce: false, redirectTo: "file:///etc/passwd");
+        using var dir = new TempDir();
+        var e = Assert.Throws<EfficientNetException>(() => Downloads.ToFile(server.Url, dir.File("w.pth"), "put it there"));
+        Assert.Contains($"{server.Url} redirects to 'file:///etc/passwd', which is not http(s); not followed", e.Message, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFiles(dir.Path));
     }
 
@@ -92,13 +157,13 @@ public class DownloadsTests
         public void Report(DownloadProgress value) => reports.Add(value);
     }
 
-    /// <summary>Serves one body on 127.0.0.1 to one request; can announce its length and then send less.</summary>
+    /// <summary>Serves one body on 127.0.0.1 to one request; can announce its length and then send less, or redirect.</summary>
     private sealed class OneFileServer : IDisposable
     {
         private readonly HttpListener listener = new();
         private readonly Task serving;
 
-        public OneFileServer(byte[] body, bool announce, int? send = null)
+        public OneFileServer(byte[] body, bool announce, int? send = null, string? redirectTo = null)
         {
             var probe = new TcpListener(IPAddress.Loopback, 0);
             probe.Start();
@@ -110,6 +175,13 @@ public class DownloadsTests
             serving = Task.Run(async () =>
             {
                 var context = await listener.GetContextAsync();
+                if (redirectTo is not null)
+                {
+                    context.Response.StatusCode = 302;
+                    context.Response.RedirectLocation = redirectTo;
+                    context.Response.Close();
+                    return;
+                }
                 if (announce)
                 {
                     context.Response.ContentLength64 = body.Length;

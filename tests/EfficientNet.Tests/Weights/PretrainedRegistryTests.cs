@@ -46,6 +46,8 @@ public class PretrainedRegistryTests
         var weights = PretrainedRegistry.Get("b0");
         var e = Assert.Throws<EfficientNetException>(() => PretrainedRegistry.EnsureDownloaded(weights, cache.Path, null, null, _ => new MemoryStream(new byte[1000])));
         Assert.Contains("does not start with the published 3dd342df", e.Message, StringComparison.Ordinal);
+        Assert.EndsWith("nothing was kept; try again, or another source", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(".part", e.Message, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFiles(cache.Path, "*", SearchOption.AllDirectories));
     }
 
