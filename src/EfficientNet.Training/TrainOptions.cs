@@ -215,8 +215,8 @@ public sealed record TrainOptions
     {
         Check(Epochs > 0, $"--epochs must be positive, got {Epochs}");
         Check(BatchSize > 0, $"--batch must be positive, got {BatchSize}");
-        Check(Resolution is null or >= Models.EfficientNetOptions.MinResolution,
-            $"--resolution must be at least {Models.EfficientNetOptions.MinResolution} pixels, got {Resolution}");
+        Check(Resolution is null or (>= Models.EfficientNetOptions.MinResolution and <= Models.EfficientNetOptions.MaxResolution),
+            $"--resolution must be between {Models.EfficientNetOptions.MinResolution} and {Models.EfficientNetOptions.MaxResolution} pixels, got {Resolution}");
         Check(Threads >= 0, $"--threads must be 0 (the default) or positive, got {Threads}");
         Check(Processes >= 1 && BatchSize % Processes == 0,
             $"the batch size ({BatchSize}) must be a multiple of the number of processes ({Processes}): each process takes an equal share of every batch");

@@ -54,7 +54,10 @@ internal static class BenchCommand
             var settings = new InferenceSettings(ChannelsLast: !parse.GetValue(nchw), FuseBatchNorm: !parse.GetValue(noFuse));
             var (benchEngine, description, side) = OpenEngine(kind, onnxPath, parse.GetValue(variant)!, parse.GetValue(resolution), settings, applied, dev);
             using var _ = benchEngine;
-            var result = InferenceBenchmark.Run(benchEngine, side, new InferenceBenchmarkOptions { Batch = parse.GetValue(batch), Seconds = parse.GetValue(seconds) });
+            var result = InferenceBenchmark.Run(benchEngine, side, new InferenceBenchmarkOptions
+            {
+                Batch = parse.GetValue(batch), Seconds = parse.GetValue(seconds), Variant = onnxPath is null ? parse.GetValue(variant) : null,
+            });
             bool torchEngine = kind == EngineKind.Torch;
             int threadCount = torchEngine ? TorchSharp.torch.get_num_threads() : applied;
             if (parse.GetValue(json))

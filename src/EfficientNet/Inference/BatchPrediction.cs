@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO.Enumeration;
 using EfficientNet.IO;
+using EfficientNet.Runtime;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Inference;
@@ -147,6 +148,8 @@ public static class BatchPrediction
             throw new EfficientNetException($"--batch and --top must be positive, got {options.Batch} and {options.Top}");
         }
         CheckOutput(output);
+        int side = classifier.Info.Resolution;
+        InferenceMemory.Require(options.Batch, InferenceMemory.PerImage(Architecture.Variants.Get(classifier.Info.Variant), side), $"images at {side}x{side}");
         var listing = List(source);
         var shard = options.Shard is { } s ? s.Of(listing) : listing;
         using var file = PredictionFile.Open(output, options.Top);

@@ -105,12 +105,25 @@ public sealed class Classifier(IClassifierEngine engine, ClassifierInfo info) : 
             .ToArray();
     }
 
-    /// <summary>Reads a labels file: one class name per line, blank lines ignored.</summary>
+    /// <summary>The largest labels file read (ImageNet-21k's 21,843 names take about 0.5 MiB).</summary>
+    internal const long MaxLabelsBytes = 16 << 20;
+
+    /// <summary>Reads a labels file: one class name per line, blank lines ignored; a regular file of at most <see cref="MaxLabelsBytes"/>.</summary>
     public static IReadOnlyList<string> ReadLabels(string path)
     {
+        ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path))
         {
             throw new EfficientNetException($"labels file not found: '{path}'");
+        }
+        if (!IO.FileKind.IsRegularFile(path))
+        {
+            throw new EfficientNetException($"labels file '{path}' is not a regular file (a pipe, socket or device); pass a text file with one class name per line");
+        }
+        long length = new FileInfo(path).Length;
+        if (length > MaxLabelsBytes)
+        {
+            throw new EfficientNetException($"labels file '{path}' has {length:N0} bytes, more than the {MaxLabelsBytes >> 20} MiB a labels file may have; pass a text file with one class name per line");
         }
         return File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using EfficientNet.Layers;
 using EfficientNet.Models;
+using EfficientNet.Runtime;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Inference;
@@ -16,6 +17,9 @@ internal sealed record InferenceBenchmarkOptions
 
     /// <summary>Untimed forward passes first (allocator, oneDNN primitive caches, ONNX Runtime's first-run planning).</summary>
     public int WarmupIterations { get; init; } = 3;
+
+    /// <summary>The variant the engine runs, when known: a batch its activations would not fit in memory is refused.</summary>
+    public string? Variant { get; init; }
 }
 
 /// <summary>Throughput and latency of a benchmark run.</summary>
@@ -48,9 +52,13 @@ internal static class InferenceBenchmark
         {
             throw new EfficientNetException($"--seconds must be positive, got {options.Seconds}");
         }
-        if (resolution < EfficientNetOptions.MinResolution)
+        if (resolution is < EfficientNetOptions.MinResolution or > EfficientNetOptions.MaxResolution)
         {
-            throw new EfficientNetException($"the input resolution must be at least {EfficientNetOptions.MinResolution} pixels, got {resolution}");
+            throw new EfficientNetException($"the input resolution must be between {EfficientNetOptions.MinResolution} and {EfficientNetOptions.MaxResolution} pixels, got {resolution}");
+        }
+        if (options.Variant is { } variant)
+        {
+            InferenceMemory.Require(options.Batch, InferenceMemory.PerImage(Architecture.Variants.Get(variant), resolution), $"images at {resolution}x{resolution}");
         }
         using var input = MakeInput(options.Batch, resolution, engine);
         for (int i = 0; i < options.WarmupIterations; i++)

@@ -22,6 +22,9 @@ public sealed record EfficientNetOptions
     /// <summary>The smallest input the stem and five stride-2 stages handle sensibly.</summary>
     public const int MinResolution = 32;
 
+    /// <summary>The largest input a model is built or exported for: one 4096x4096 image already needs gigabytes of activations.</summary>
+    public const int MaxResolution = 4096;
+
     /// <summary>Number of output classes (ImageNet: 1000).</summary>
     public int NumClasses { get; init; } = 1000;
 
@@ -61,9 +64,9 @@ public sealed record EfficientNetOptions
         {
             throw new EfficientNetException($"the stochastic-depth rate must be in [0, 1), got {StochasticDepth}");
         }
-        if (Resolution < MinResolution)
+        if (Resolution is < MinResolution or > MaxResolution)
         {
-            throw new EfficientNetException($"the input resolution must be at least {MinResolution} pixels, got {Resolution}");
+            throw new EfficientNetException($"the input resolution must be between {MinResolution} and {MaxResolution} pixels, got {Resolution}");
         }
     }
 }

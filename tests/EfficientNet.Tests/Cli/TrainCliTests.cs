@@ -12,7 +12,8 @@ public class TrainCliTests
     [InlineData("--epochs must be positive, got 0", "--epochs", "0")]
     [InlineData("--val-fraction must be between 0 and 1", "--val-fraction", "1.5")]
     [InlineData("--threads must be 0 (the default) or positive, got -1", "--threads", "-1")]
-    [InlineData("--resolution must be at least 32 pixels, got 0", "--resolution", "0")]
+    [InlineData("--resolution must be between 32 and 4096 pixels, got 0", "--resolution", "0")]
+    [InlineData("--resolution must be between 32 and 4096 pixels, got 100000", "--resolution", "100000")]
     public void Train_BadOption_OneLineError(string expected, string option, string value)
     {
         using var dir = new TempDir();
