@@ -61,7 +61,7 @@ public class CliTests
 
     [Theory]
     [InlineData("unknown variant 'b9'; valid variants: b0, b1", "summary", "b9")]
-    [InlineData("at least 32 pixels, got 16", "summary", "b0", "--resolution", "16")]
+    [InlineData("between 32 and 4096 pixels, got 16", "summary", "b0", "--resolution", "16")]
     [InlineData("number of classes must be positive, got -3", "summary", "b0", "--classes", "-3")]
     [InlineData("alpha must be a finite number >= 1", "scale", "--alpha", "0.5")]
     [InlineData("--batch must be positive, got 0", "bench", "infer", "--batch", "0", "--seconds", "0.1")]
