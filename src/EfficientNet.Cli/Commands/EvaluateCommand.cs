@@ -14,7 +14,7 @@ internal static class EvaluateCommand
     {
         var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "A checkpoint written by effnet train (best.safetensors or last.safetensors), or its .onnx export", Required = true };
         var dataset = new Option<DatasetKind>("--dataset") { Description = "cifar10 or folder", DefaultValueFactory = _ => DatasetKind.Cifar10 };
-        var data = new Option<string?>("--data") { Description = "CIFAR-10 folder, or image folder root/<class>/*.jpg (cifar10 without --data: the download cache)" };
+        var data = new Option<string?>("--data") { Description = "CIFAR-10 folder, image folder root/<class>/*.jpg, or a list file of path,label rows (*.csv) (cifar10 without --data: the download cache)" };
         var split = new Option<Cifar10Split>("--split") { Description = "CIFAR-10 split: test (test_batch.bin), train (data_batch_1..5) or validation (the 5,000 of train that effnet train holds out by default: 10% per class, seed 42)", DefaultValueFactory = _ => Cifar10Split.Test };
         var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass", DefaultValueFactory = _ => 256 };
         var plot = new Option<string?>("--plot") { Description = "Confusion-matrix PNG (default: confusion-<split>.png beside the checkpoint)" };

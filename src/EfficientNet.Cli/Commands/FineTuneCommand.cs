@@ -13,8 +13,8 @@ internal static class FineTuneCommand
         var d = new FineTuneOptions();
         var (weights, variant) = CommonOptions.Weights("Pretrained weights: an effnet checkpoint or a torchvision-layout .pth / .safetensors");
         var dataset = new Option<DatasetKind>("--dataset") { Description = "folder or cifar10", DefaultValueFactory = _ => d.Dataset };
-        var data = new Option<string?>("--data") { Description = "Training images: root/<class>/*.jpg (or a CIFAR-10 folder)" };
-        var valData = new Option<string?>("--val-data") { Description = "Validation/test folder with the same classes (gets a full final evaluation); else --val-fraction" };
+        var data = new Option<string?>("--data") { Description = "Training images: root/<class>/*.jpg, a list file of path,label rows (*.csv), or a CIFAR-10 folder" };
+        var valData = new Option<string?>("--val-data") { Description = "Validation/test images with the same classes, a folder or a list file (gets a full final evaluation); else --val-fraction" };
         var valFraction = new Option<double>("--val-fraction") { Description = "Held-out share when there is no --val-data", DefaultValueFactory = _ => d.ValFraction };
         var resolution = new Option<int?>("--resolution") { Description = "Input size (default: the pretrained checkpoint's, else the variant's)" };
         var head = new Option<string>("--head") { Description = "simple (dropout + linear) or mlp (the source document's BN, Dropout 0.3, Dense 256 SiLU, Dropout 0.2, Dense n)", DefaultValueFactory = _ => "mlp" };

@@ -11,8 +11,8 @@ internal static class TrainCommand
     {
         var d = new TrainOptions();
         var dataset = new Option<DatasetKind>("--dataset") { Description = "cifar10 or folder", DefaultValueFactory = _ => d.Dataset };
-        var data = new Option<string?>("--data") { Description = "CIFAR-10 folder with data_batch_*.bin, or image folder root/<class>/*.jpg (cifar10 without --data: download into --cache)" };
-        var valData = new Option<string?>("--val-data") { Description = "Validation image folder with the same classes (folder datasets); else --val-fraction of the training data" };
+        var data = new Option<string?>("--data") { Description = "CIFAR-10 folder with data_batch_*.bin, image folder root/<class>/*.jpg, or a list file of path,label rows (*.csv) (cifar10 without --data: download into --cache)" };
+        var valData = new Option<string?>("--val-data") { Description = "Validation images, a folder with the same classes or a list file (folder datasets); else --val-fraction of the training data" };
         var valFraction = new Option<double>("--val-fraction") { Description = "Share of each class held out for validation", DefaultValueFactory = _ => d.ValFraction };
         var cache = new Option<string>("--cache") { Description = "Download cache for CIFAR-10", DefaultValueFactory = _ => d.CacheDirectory };
         var variant = CommonOptions.Variant(required: false);

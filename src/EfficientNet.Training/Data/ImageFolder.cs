@@ -4,19 +4,18 @@ using EfficientNet.Imaging;
 namespace EfficientNet.Data;
 
 /// <summary>
-/// An image-classification folder: <c>root/&lt;class&gt;/*.{jpg,jpeg,png}</c>, class names sorted
-/// ordinally (as torchvision's ImageFolder). Images are decoded once, resized (shorter side) and
+/// An image-classification folder, <c>root/&lt;class&gt;/*.{jpg,jpeg,png,webp,bmp,gif}</c> with class names sorted
+/// ordinally (as torchvision's ImageFolder), or a list file <c>*.csv</c> of <c>path,label</c> rows (see
+/// <see cref="ImageList"/>). Images are decoded once, resized (shorter side) and
 /// centre-cropped to a square of the model's resolution, and kept in memory. Hidden folders (names starting
 /// with '.', such as .git or .ipynb_checkpoints) are not classes and are skipped (<see cref="HiddenFolders"/>).
 /// </summary>
 public static class ImageFolder
 {
-    private static readonly string[] Extensions = [".jpg", ".jpeg", ".png"];
-
     /// <summary>Loads every image under <paramref name="root"/> at <paramref name="size"/> x <paramref name="size"/>.</summary>
-    /// <param name="root">Folder of class folders.</param>
+    /// <param name="root">Folder of class folders, or a .csv list file of path,label rows.</param>
     /// <param name="size">Side of the square the images are resized and cropped to.</param>
-    /// <param name="classes">Expected class names (e.g. the training folder's for a validation folder); null to read them.</param>
+    /// <param name="classes">Expected class names (e.g. the training set's for a validation set: a folder must have exactly them, a list only labels among them); null to read them.</param>
     /// <exception cref="EfficientNetException">Missing or empty folders, mismatched classes, or an unreadable image (named).</exception>
     public static ImageDataset Load(string root, int size, IReadOnlyList<string>? classes = null) =>
         Load(root, size, classes, ImageDataset.ChunkBytes);
@@ -25,35 +24,7 @@ public static class ImageFolder
     internal static ImageDataset Load(string root, int size, IReadOnlyList<string>? classes, int chunkBytes)
     {
         ArgumentNullException.ThrowIfNull(root);
-        if (!Directory.Exists(root))
-        {
-            throw new EfficientNetException($"image folder not found: '{root}'");
-        }
-        var found = Directory.GetDirectories(root).Select(Path.GetFileName).Where(name => !IsHidden(name!)).Order(StringComparer.Ordinal).ToArray();
-        if (found.Length == 0)
-        {
-            throw new EfficientNetException($"'{root}' has no class folders{(HiddenFolders(root).Count > 0 ? " (hidden ones are skipped)" : "")}; expected {root}/<class>/*.jpg");
-        }
-        if (classes is not null && !classes.SequenceEqual(found))
-        {
-            throw new EfficientNetException(
-                $"the classes in '{root}' ({string.Join(", ", found)}) differ from the training classes ({string.Join(", ", classes)})");
-        }
-        var files = new List<(string Path, int Label)>();
-        for (int label = 0; label < found.Length; label++)
-        {
-            string dir = Path.Combine(root, found[label]!);
-            var images = Directory.GetFiles(dir)
-                .Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()) && FileKind.IsRegularFile(f))
-                .Order(StringComparer.Ordinal)
-                .ToArray();
-            if (images.Length == 0)
-            {
-                throw new EfficientNetException($"class folder '{dir}' has no .jpg, .jpeg or .png images");
-            }
-            files.AddRange(images.Select(f => (f, label)));
-        }
-
+        var (found, files) = ImageList.IsList(root) ? ImageList.Read(root, classes) : Listing(root, classes);
         int imageBytes = checked(3 * size * size);
         var (chunks, perChunk) = ImageDataset.AllocateChunks(files.Count, imageBytes, chunkBytes);
         try
@@ -70,7 +41,41 @@ public static class ImageFolder
             // Report the first unreadable image as it is, not wrapped.
             throw e.InnerExceptions.OfType<EfficientNetException>().First();
         }
-        return new ImageDataset(chunks, perChunk, files.Select(f => f.Label).ToArray(), found!, size, size, root);
+        return new ImageDataset(chunks, perChunk, files.Select(f => f.Label).ToArray(), found, size, size, root);
+    }
+
+    // The classes and images of a folder of class folders.
+    private static (IReadOnlyList<string> Classes, List<(string Path, int Label)> Images) Listing(string root, IReadOnlyList<string>? classes)
+    {
+        if (!Directory.Exists(root))
+        {
+            throw new EfficientNetException($"image folder not found: '{root}'");
+        }
+        string[] found = [.. Directory.GetDirectories(root).Select(d => Path.GetFileName(d)!).Where(name => !IsHidden(name)).Order(StringComparer.Ordinal)];
+        if (found.Length == 0)
+        {
+            throw new EfficientNetException($"'{root}' has no class folders{(HiddenFolders(root).Count > 0 ? " (hidden ones are skipped)" : "")}; expected {root}/<class>/*.jpg");
+        }
+        if (classes is not null && !classes.SequenceEqual(found))
+        {
+            throw new EfficientNetException(
+                $"the classes in '{root}' ({string.Join(", ", found)}) differ from the training classes ({string.Join(", ", classes)})");
+        }
+        var files = new List<(string Path, int Label)>();
+        for (int label = 0; label < found.Length; label++)
+        {
+            string dir = Path.Combine(root, found[label]);
+            var images = Directory.GetFiles(dir)
+                .Where(f => ImageDecoder.Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()) && FileKind.IsRegularFile(f))
+                .Order(StringComparer.Ordinal)
+                .ToArray();
+            if (images.Length == 0)
+            {
+                throw new EfficientNetException($"class folder '{dir}' has no images ({string.Join(", ", ImageDecoder.Extensions)})");
+            }
+            files.AddRange(images.Select(f => (f, label)));
+        }
+        return (found, files);
     }
 
     /// <summary>The folders in <paramref name="root"/> that <see cref="Load(string, int, IReadOnlyList{string}?)"/> skips as hidden, sorted.</summary>

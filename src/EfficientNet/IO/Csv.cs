@@ -14,12 +14,14 @@ internal static class Csv
 
     /// <summary>
     /// The complete records of <paramref name="stream"/> from its position, each with the stream offset just past its
-    /// line feed. A last record without one (cut off by a kill) is not returned.
+    /// line feed and the line it starts on (1-based; a quoted line break spans lines). A last record without a line
+    /// feed (cut off by a kill, or a file's last line) is returned only when <paramref name="unterminated"/> is true.
     /// </summary>
-    public static IEnumerable<(IReadOnlyList<string> Fields, long End)> Records(Stream stream)
+    public static IEnumerable<(IReadOnlyList<string> Fields, long End, int Line)> Records(Stream stream, bool unterminated = false)
     {
         ArgumentNullException.ThrowIfNull(stream);
         long position = stream.Position;
+        int line = 1, start = 1;
         var fields = new List<string>();
         var field = new MemoryStream();
         bool quoted = false, closedQuote = false;
@@ -31,6 +33,7 @@ internal static class Csv
                 position++;
                 // UTF-8 never uses these byte values inside a multi-byte character, so bytes can be parsed as they come.
                 byte b = buffer[i];
+                line += b == '\n' ? 1 : 0;
                 if (quoted)
                 {
                     (quoted, closedQuote) = b == '"' ? (false, true) : (true, false);
@@ -57,8 +60,9 @@ internal static class Csv
                         break;
                     case (byte)'\n':
                         fields.Add(Decode(field));
-                        yield return (fields, position);
+                        yield return (fields, position, start);
                         fields = [];
+                        start = line;
                         break;
                     default:
                         field.WriteByte(b);
@@ -66,6 +70,11 @@ internal static class Csv
                 }
                 closedQuote = false;
             }
+        }
+        if (unterminated && (fields.Count > 0 || field.Length > 0))
+        {
+            fields.Add(Decode(field));
+            yield return (fields, position, start);
         }
     }
 

@@ -8,6 +8,9 @@ namespace EfficientNet.Imaging;
 /// <summary>Decodes image files (JPEG, PNG, WebP, BMP, GIF: whatever SkiaSharp reads) into model inputs.</summary>
 public static class ImageDecoder
 {
+    /// <summary>The file extensions folders are searched for (lower case, with the dot): what SkiaSharp decodes (a GIF's first frame).</summary>
+    public static IReadOnlyList<string> Extensions { get; } = [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"];
+
     /// <summary>
     /// Images with more pixels than this are refused before decoding (a decompression bomb: a small file that
     /// claims a huge image). The same limit as Pillow's error threshold (2 x 89,478,485).

@@ -85,9 +85,6 @@ public sealed record BatchPredictionSummary(string Output, int Listed, int InSha
 /// </summary>
 public static class BatchPrediction
 {
-    /// <summary>File extensions listed in a folder (what <see cref="Imaging.ImageDecoder"/> reads).</summary>
-    public static IReadOnlyList<string> ImageExtensions { get; } = [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"];
-
     /// <summary>
     /// The sorted listing of <paramref name="source"/>: a folder's image files (searched recursively, as
     /// paths relative to it, with '/' separators), or a text file's lines (one path per line, relative to
@@ -104,7 +101,7 @@ public static class BatchPrediction
                 .ToArray();
             return files.Length > 0
                 ? files
-                : throw new EfficientNetException($"no images ({string.Join(", ", ImageExtensions)}) under '{source}'");
+                : throw new EfficientNetException($"no images ({string.Join(", ", Imaging.ImageDecoder.Extensions)}) under '{source}'");
         }
         if (!File.Exists(source))
         {
@@ -122,7 +119,7 @@ public static class BatchPrediction
         new FileSystemEnumerable<string>(folder, (ref FileSystemEntry entry) => entry.ToFullPath(), new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false })
         {
             ShouldRecursePredicate = (ref FileSystemEntry entry) => (entry.Attributes & FileAttributes.ReparsePoint) == 0,
-            ShouldIncludePredicate = (ref FileSystemEntry entry) => !entry.IsDirectory && ImageExtensions.Contains(Path.GetExtension(entry.FileName).ToString().ToLowerInvariant()),
+            ShouldIncludePredicate = (ref FileSystemEntry entry) => !entry.IsDirectory && Imaging.ImageDecoder.Extensions.Contains(Path.GetExtension(entry.FileName).ToString().ToLowerInvariant()),
         }.Where(FileKind.IsRegularFile);
 
     /// <summary>Fails before any work when <paramref name="output"/> is not a .csv or .jsonl file in an existing folder.</summary>

@@ -124,7 +124,7 @@ internal sealed class PredictionFile : IDisposable
     {
         long complete = 0;
         stream.Seek(0, SeekOrigin.Begin);
-        foreach (var (fields, end) in Csv.Records(stream))
+        foreach (var (fields, end, _) in Csv.Records(stream))
         {
             // The first record is the header.
             if (complete == 0 && Csv.Line(fields) != Header())
