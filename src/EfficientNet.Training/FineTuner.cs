@@ -61,6 +61,9 @@ public sealed record FineTuneOptions
     /// <summary>Images per batch.</summary>
     public int BatchSize { get; init; } = 32;
 
+    /// <summary>How image folders and lists are read (in phase 1 with cached features, without random-resized crops).</summary>
+    public ImageReading Images { get; init; } = new();
+
     /// <summary>Training augmentation (phase 2, and phase 1 unless features are cached).</summary>
     public AugmentationOptions Augmentation { get; init; } = new();
 
@@ -84,6 +87,7 @@ public sealed record FineTuneOptions
         Epochs = Phase1Epochs, LearningRate = Phase1LearningRate, Schedule = ScheduleKind.Constant, WarmupEpochs = 0,
         BatchSize = BatchSize, LabelSmoothing = LabelSmoothing, EarlyStoppingPatience = 0, PlateauPatience = 0, RestoreBestWeights = false,
         CachedFeatures = CacheFeatures, Augmentation = CacheFeatures ? AugmentationOptions.None : Augmentation,
+        Images = CacheFeatures ? Images with { RandomResizedCrop = false } : Images,
         Seed = Seed, Threads = Threads, Device = Device,
     };
 
@@ -98,7 +102,7 @@ public sealed record FineTuneOptions
     /// <summary>The phase 2 training options, starting from phase 1's final weights.</summary>
     public TrainOptions Phase2(string phase1Weights) => Phase1() with
     {
-        InitialWeights = phase1Weights, ReplaceHead = false, Variant = null, CachedFeatures = false, Augmentation = Augmentation,
+        InitialWeights = phase1Weights, ReplaceHead = false, Variant = null, CachedFeatures = false, Augmentation = Augmentation, Images = Images,
         Freeze = Phase2Freeze,
         Epochs = Phase2Epochs, LearningRate = Phase2LearningRate,
     };

@@ -9,8 +9,38 @@ public enum DatasetKind
     /// <summary>CIFAR-10 binary batches (a local folder, or downloaded into the cache).</summary>
     Cifar10,
 
-    /// <summary>An image folder: root/&lt;class&gt;/*.jpg.</summary>
+    /// <summary>An image folder (root/&lt;class&gt;/*.jpg) or a list file of path,label rows.</summary>
     Folder,
+}
+
+/// <summary>Whether an image folder or list is decoded once into memory or read from its files every epoch.</summary>
+public enum ImageCache
+{
+    /// <summary>In memory when the decoded images take at most half of the memory available at the start, else streamed.</summary>
+    Auto,
+
+    /// <summary>Decoded once, resized to the training resolution and kept in memory (fastest; the set must fit).</summary>
+    Memory,
+
+    /// <summary>Read, decoded and shaped per batch by worker threads: memory holds batches, not the set, and training images can be random-resized crops of the full photo.</summary>
+    None,
+}
+
+/// <summary>How an image folder or list is read (CIFAR-10 is always held in memory).</summary>
+public sealed record ImageReading
+{
+    /// <summary>Kept in memory, streamed from the files, or (auto) whichever the memory available allows.</summary>
+    public ImageCache Cache { get; init; } = ImageCache.Auto;
+
+    /// <summary>
+    /// Streamed training images as random-resized crops of the full photo and flips (torchvision's RandomResizedCrop:
+    /// 8–100% of the area, aspect ratio 3/4–4/3) instead of the centre square; null: on for streamed images at 128 pixels
+    /// or more (not with cached features). True streams the images. Validation images always take the centre square.
+    /// </summary>
+    public bool? RandomResizedCrop { get; init; }
+
+    /// <summary>Threads decoding streamed images (0: one per logical core).</summary>
+    public int Workers { get; init; }
 }
 
 /// <summary>The optimizers <see cref="Trainer"/> can use.</summary>
@@ -76,6 +106,9 @@ public sealed record TrainOptions
 
     /// <summary>A separate validation folder (image folders) — else <see cref="ValFraction"/> of the training data.</summary>
     public string? ValData { get; init; }
+
+    /// <summary>How image folders and lists are read: kept in memory or streamed, and how streamed images are cropped.</summary>
+    public ImageReading Images { get; init; } = new();
 
     /// <summary>Share of each class held out for validation when no validation data is given.</summary>
     public double ValFraction { get; init; } = DatasetSplit.DefaultValidationFraction;
@@ -236,6 +269,12 @@ public sealed record TrainOptions
         Check(!CachedFeatures || (Freeze.Backbone && Freeze.LastLayers + Freeze.LastBlocks + Freeze.Stages.Count == 0),
             "cached features need the whole backbone frozen (head-only training)");
         Check(Dataset != DatasetKind.Folder || Data is not null, "--data is required for --dataset folder (a folder of class folders)");
+        Check(Images.Workers >= 0, $"--workers must be 0 (one per core) or positive, got {Images.Workers}");
+        Check(Dataset == DatasetKind.Folder || (Images.Cache != ImageCache.None && Images.RandomResizedCrop != true),
+            "CIFAR-10 is always held in memory; --image-cache none and --random-resized-crop are for image folders and lists");
+        Check(Images.RandomResizedCrop != true || Images.Cache != ImageCache.Memory,
+            "--random-resized-crop crops the full photo, so it needs streamed images: --image-cache none or auto");
+        Check(Images.RandomResizedCrop != true || !CachedFeatures, "cached features are of one fixed view of each image; --random-resized-crop cannot go with them");
         Augmentation.Validate();
     }
 

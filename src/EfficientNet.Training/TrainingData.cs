@@ -1,6 +1,7 @@
 using EfficientNet.Architecture;
 using EfficientNet.Data;
 using EfficientNet.Imaging;
+using EfficientNet.Runtime;
 
 namespace EfficientNet.Training;
 
@@ -33,11 +34,28 @@ internal static class TrainingData
                     note?.Invoke($"skipped hidden folders in '{root}' (not classes): {string.Join(", ", hidden)}");
                 }
             }
-            all = ImageFolder.Load(options.Data!, size);
             normalization = Normalization.ImageNet;
-            (train, validation) = options.ValData is { } valFolder
-                ? (all, ImageFolder.Load(valFolder, size, all.Classes))
-                : DatasetSplit.Split(all, options.ValFraction, options.Seed);
+            if (InMemory(options, size, AvailableMemory.Bytes(), note))
+            {
+                all = ImageFolder.Load(options.Data!, size);
+                (train, validation) = options.ValData is { } valFolder
+                    ? (all, ImageFolder.Load(valFolder, size, all.Classes))
+                    : DatasetSplit.Split(all, options.ValFraction, options.Seed);
+            }
+            else
+            {
+                var geometry = options.Images.RandomResizedCrop ?? (size >= RandomResizedCropFrom && !options.CachedFeatures)
+                    ? SampleGeometry.RandomResizedCrop
+                    : SampleGeometry.CentreCrop;
+                all = ImageFolder.Stream(options.Data!, size, null, geometry, options.Images.Workers);
+                (train, validation) = options.ValData is { } valFolder
+                    ? (all, ImageFolder.Stream(valFolder, size, all.Classes, SampleGeometry.CentreCrop, options.Images.Workers))
+                    : DatasetSplit.Split(all, options.ValFraction, options.Seed);
+                validation = validation.WithGeometry(SampleGeometry.CentreCrop);
+                note?.Invoke(geometry == SampleGeometry.RandomResizedCrop
+                    ? $"training images: random-resized crops of the full photo (8-100% of the area, aspect 3/4-4/3) and flips, resized to {size}x{size}; validation images: shorter side resized to {size}, centre square"
+                    : $"training and validation images: shorter side resized to {size}, centre square");
+            }
         }
         if (train.Classes.Count < 2)
         {
@@ -55,4 +73,31 @@ internal static class TrainingData
         }
         return (train, validation, normalization);
     }
+
+    /// <summary>Streamed training images at this size or more are random-resized crops unless told otherwise.</summary>
+    public const int RandomResizedCropFrom = 128;
+
+    /// <summary>Share of the available memory a folder's decoded images may take to be kept in memory under <see cref="ImageCache.Auto"/>.</summary>
+    public const double MemoryShare = 0.5;
+
+    /// <summary>
+    /// Whether the folder or list is decoded into memory: as asked, or (auto) when its decoded images fit in
+    /// <see cref="MemoryShare"/> of <paramref name="available"/> bytes and no random-resized crops are asked for; says which and why.
+    /// </summary>
+    internal static bool InMemory(TrainOptions options, int size, long available, Action<string>? note)
+    {
+        if (options.Images.Cache != ImageCache.Auto || options.Images.RandomResizedCrop == true)
+        {
+            return options.Images.Cache == ImageCache.Memory;
+        }
+        long count = ImageFolder.Entries(options.Data!, null).Images.Count
+            + (options.ValData is { } valData ? ImageFolder.Entries(valData, null).Images.Count : 0);
+        long bytes = count * 3L * size * size;
+        bool fits = bytes <= available * MemoryShare;
+        note?.Invoke($"{count:N0} images at {size}x{size} take {Gib(bytes)} GiB decoded, {(fits ? "within" : "more than")} {MemoryShare * 100:0}% of the {Gib(available)} GiB available: "
+            + (fits ? "decoded once and kept in memory" : "read from their files every epoch"));
+        return fits;
+    }
+
+    private static string Gib(long bytes) => (bytes / (double)(1L << 30)).ToString("0.##", System.Globalization.CultureInfo.InvariantCulture);
 }

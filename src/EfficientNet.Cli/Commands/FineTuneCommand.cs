@@ -32,12 +32,14 @@ internal static class FineTuneCommand
         var device = CommonOptions.Device();
         var output = new Option<string?>("--out", "-o") { Description = "Run folder (default: runs/finetune-<time>); phase1/ and phase2/ inside" };
         var augmentation = new AugmentationCliOptions();
+        var images = new ImageReadingCliOptions();
         var command = new Command("finetune", "Transfer learning: train a new head on the frozen pretrained backbone, then fine-tune its last layers with a low learning rate")
         {
             variant, weights, dataset, data, valData, valFraction, resolution, head, phase1Epochs, phase1Lr, cacheFeatures, unfreeze, phase2Epochs, phase2Lr,
             batch, smoothing, seed, threads, device, output,
         };
         augmentation.AddTo(command);
+        images.AddTo(command);
         command.SetAction(io.Guard(parse =>
         {
             io.UseRetainingAllocator();
@@ -49,7 +51,7 @@ internal static class FineTuneCommand
                 Phase1Epochs = parse.GetValue(phase1Epochs), Phase1LearningRate = parse.GetValue(phase1Lr), CacheFeatures = parse.GetValue(cacheFeatures),
                 Unfreeze = parse.GetValue(unfreeze), Phase2Epochs = parse.GetValue(phase2Epochs), Phase2LearningRate = parse.GetValue(phase2Lr),
                 BatchSize = parse.GetValue(batch), LabelSmoothing = parse.GetValue(smoothing), Seed = parse.GetValue(seed), Threads = parse.GetValue(threads),
-                Device = parse.GetValue(device)!, Augmentation = augmentation.Read(parse),
+                Device = parse.GetValue(device)!, Augmentation = augmentation.Read(parse), Images = images.Read(parse),
             };
             string runDirectory = parse.GetValue(output) ?? Path.Combine("runs", $"finetune-{DateTime.Now:yyyyMMdd-HHmmss}");
             var observer = io.TrainingObserver();

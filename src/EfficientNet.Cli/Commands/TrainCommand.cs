@@ -43,6 +43,7 @@ internal static class TrainCommand
         var plateauFactor = new Option<double>("--plateau-factor") { Description = "Factor applied to the LR on a plateau (default: the recipe's)" };
         var minLr = new Option<double>("--min-lr") { Description = "Lowest learning rate (default: the recipe's)" };
         var augmentation = new AugmentationCliOptions();
+        var images = new ImageReadingCliOptions();
         var seed = new Option<int>("--seed") { Description = "Seed for initialisation, data order and augmentation", DefaultValueFactory = _ => d.Seed };
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
@@ -60,6 +61,7 @@ internal static class TrainCommand
             seed, threads, device, nchw, prefetch, maxBatches, trainLimit, output, resume,
         };
         augmentation.AddTo(command);
+        images.AddTo(command);
         command.SetAction(parse =>
         {
             int exit = 0;
@@ -96,6 +98,7 @@ internal static class TrainCommand
                         PlateauFactor = parse.GivenOr(plateauFactor, r.PlateauFactor), MinLearningRate = parse.GivenOr(minLr, r.MinLearningRate), Seed = parse.GetValue(seed),
                         Threads = parse.GetValue(threads), Device = parse.GetValue(device)!, ChannelsLast = !parse.GetValue(nchw), Prefetch = parse.GetValue(prefetch),
                         MaxBatchesPerEpoch = parse.GetValue(maxBatches), TrainLimit = parse.GetValue(trainLimit), Augmentation = augmentation.Read(parse, r.Augmentation),
+                        Images = images.Read(parse),
                     };
                     string runDirectory = parse.GetValue(output)
                         ?? Path.Combine("runs", $"{options.Dataset.ToString().ToLowerInvariant()}-{options.Variant}-{DateTime.Now:yyyyMMdd-HHmmss}");

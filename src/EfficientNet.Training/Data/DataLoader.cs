@@ -222,7 +222,8 @@ public sealed class DataLoader
         }
         var random = new Random(Seed(options.Seed, epoch, index, share.Rank));
         using var scope = NewDisposeScope();
-        var (images, labels) = data.Batch(order.AsSpan(start, count));
+        var slice = order.AsSpan(start, count);
+        var (images, labels) = data.Batch(slice, data.IsStreamed ? SampleSeeds(options.Seed, epoch, slice) : default);
         foreach (var transform in transforms)
         {
             images = transform.Apply(images, random);
@@ -250,6 +251,21 @@ public sealed class DataLoader
     {
         ulong z = Mix(((ulong)(uint)seed << 32) ^ ((ulong)(uint)epoch << 16) ^ (uint)batch);
         return (int)(rank == 0 ? z : Mix(z ^ (uint)rank));
+    }
+
+    /// <summary>
+    /// Each image's own generator seed in <paramref name="epoch"/>, from (seed, epoch, image index): the same draws
+    /// whatever the batch, the number of processes or the threads that decode it, so a resumed run sees the same crops.
+    /// </summary>
+    internal static int[] SampleSeeds(int seed, int epoch, ReadOnlySpan<int> images)
+    {
+        ulong epochSeed = (ulong)(uint)Seed(seed, epoch, -2) << 32;
+        int[] seeds = new int[images.Length];
+        for (int i = 0; i < images.Length; i++)
+        {
+            seeds[i] = (int)Mix(epochSeed | (uint)images[i]);
+        }
+        return seeds;
     }
 
     private static ulong Mix(ulong z)

@@ -4,10 +4,12 @@ using static TorchSharp.torch;
 namespace EfficientNet.Data;
 
 /// <summary>
-/// Labelled images held in memory as 8-bit RGB planes, (N, 3, H, W): CIFAR-10 is 150 MB this way, and batches
-/// are cut from it without decoding anything during training. The planes live in chunks of at most
-/// <see cref="ChunkBytes"/> (whole images each), so a dataset may be larger than .NET's 2 GiB array limit
-/// (e.g. 720 images at 1024x1024 are 2.3 GB); it must fit in memory.
+/// Labelled images of one square size, held in memory or streamed from their files. In memory they are 8-bit RGB
+/// planes, (N, 3, H, W): CIFAR-10 is 150 MB this way, and batches are cut from it without decoding anything during
+/// training. The planes live in chunks of at most <see cref="ChunkBytes"/> (whole images each), so a dataset may be
+/// larger than .NET's 2 GiB array limit (e.g. 720 images at 1024x1024 are 2.3 GB). A streamed set
+/// (<see cref="IsStreamed"/>) reads, decodes and shapes each batch's files when it is asked for, so it may be larger
+/// than memory.
 /// </summary>
 public sealed class ImageDataset
 {
@@ -16,6 +18,7 @@ public sealed class ImageDataset
 
     private readonly byte[][] chunks;
     private readonly int imagesPerChunk;
+    private readonly ImageFiles? files;
     private readonly int[] labels;
 
     /// <summary>Wraps pixel planes (one array) and labels; validates sizes and label range.</summary>
@@ -35,11 +38,7 @@ public sealed class ImageDataset
         {
             throw new ArgumentException($"{chunks.Sum(c => c.LongLength)} bytes in {chunks.Length} chunks do not hold {labels.Length} images of 3x{height}x{width}");
         }
-        int bad = Array.FindIndex(labels, l => l < 0 || l >= classes.Count);
-        if (bad >= 0)
-        {
-            throw new EfficientNetException($"{source}: image {bad} has label {labels[bad]}, outside 0..{classes.Count - 1}");
-        }
+        CheckLabels(labels, classes, source);
         this.chunks = chunks;
         this.imagesPerChunk = imagesPerChunk;
         this.labels = labels;
@@ -47,6 +46,30 @@ public sealed class ImageDataset
         Height = height;
         Width = width;
         Source = source;
+    }
+
+    /// <summary>Images read from their files when a batch asks for them (<see cref="IsStreamed"/>): memory does not grow with the set.</summary>
+    internal ImageDataset(ImageFiles files, int[] labels, IReadOnlyList<string> classes, string source)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentNullException.ThrowIfNull(classes);
+        if (files.Count != labels.Length)
+        {
+            throw new ArgumentException($"{files.Count} files for {labels.Length} labels");
+        }
+        CheckLabels(labels, classes, source);
+        (chunks, imagesPerChunk, this.files, this.labels) = ([], 1, files, labels);
+        (Classes, Height, Width, Source) = (classes, files.Size, files.Size, source);
+    }
+
+    private static void CheckLabels(int[] labels, IReadOnlyList<string> classes, string source)
+    {
+        int bad = Array.FindIndex(labels, l => l < 0 || l >= classes.Count);
+        if (bad >= 0)
+        {
+            throw new EfficientNetException($"{source}: image {bad} has label {labels[bad]}, outside 0..{classes.Count - 1}");
+        }
     }
 
     /// <summary>Zeroed chunks for <paramref name="count"/> images of <paramref name="imageBytes"/>, at most <paramref name="chunkBytes"/> each.</summary>
@@ -80,6 +103,16 @@ public sealed class ImageDataset
     /// <summary>Where the images came from, for messages.</summary>
     public string Source { get; }
 
+    /// <summary>Whether the images are read from their files per batch rather than held in memory.</summary>
+    public bool IsStreamed => files is not null;
+
+    /// <summary>How streamed images are shaped (null when they are held in memory).</summary>
+    internal SampleGeometry? Geometry => files?.Geometry;
+
+    /// <summary>This streamed set with another geometry (a validation part of a training set takes centre crops); this set when held in memory.</summary>
+    internal ImageDataset WithGeometry(SampleGeometry geometry) =>
+        files is null || files.Geometry == geometry ? this : new ImageDataset(files.With(geometry: geometry), labels, Classes, Source);
+
     /// <summary>The labels, in dataset order.</summary>
     public IReadOnlyList<int> Labels => labels;
 
@@ -89,6 +122,10 @@ public sealed class ImageDataset
     public ImageDataset Subset(IReadOnlyList<int> indices, string? source = null)
     {
         ArgumentNullException.ThrowIfNull(indices);
+        if (files is not null)
+        {
+            return new ImageDataset(files.Subset(indices), [.. indices.Select(i => labels[i])], Classes, source ?? Source);
+        }
         var (data, perChunk) = AllocateChunks(indices.Count, ImageBytes);
         int[] subsetLabels = new int[indices.Count];
         for (int i = 0; i < indices.Count; i++)
@@ -113,6 +150,10 @@ public sealed class ImageDataset
         {
             return this;
         }
+        if (files is not null)
+        {
+            return new ImageDataset(files.With(size: size), labels, Classes, Source);
+        }
         int resizedBytes = checked(3 * size * size);
         var (data, perChunk) = AllocateChunks(Count, resizedBytes);
         Parallel.For(0, Count, i => ImageDecoder.ResizePlanes(Image(i), Width, Height, size).CopyTo(ImageIn(data, perChunk, resizedBytes, i)));
@@ -120,15 +161,25 @@ public sealed class ImageDataset
     }
 
     /// <summary>A batch: images as float (B, 3, H, W) in [0, 1] and labels as int64 (B).</summary>
-    public (Tensor Images, Tensor Labels) Batch(ReadOnlySpan<int> indices)
+    public (Tensor Images, Tensor Labels) Batch(ReadOnlySpan<int> indices) => Batch(indices, default);
+
+    /// <summary>
+    /// A batch whose streamed images with a random geometry draw from generators seeded by <paramref name="seeds"/>, one
+    /// per image (default: all zero), so a batch is the same whichever threads decode it.
+    /// </summary>
+    internal (Tensor Images, Tensor Labels) Batch(ReadOnlySpan<int> indices, ReadOnlySpan<int> seeds)
     {
         byte[] data = new byte[checked(indices.Length * ImageBytes)];
         long[] batchLabels = new long[indices.Length];
         for (int i = 0; i < indices.Length; i++)
         {
-            Image(indices[i]).CopyTo(data.AsSpan(i * ImageBytes, ImageBytes));
+            if (files is null)
+            {
+                Image(indices[i]).CopyTo(data.AsSpan(i * ImageBytes, ImageBytes));
+            }
             batchLabels[i] = labels[indices[i]];
         }
+        files?.Fill(indices.ToArray(), seeds.IsEmpty ? new int[indices.Length] : seeds.ToArray(), data);
         using var bytes = tensor(data, [indices.Length, 3, Height, Width]);
         return (bytes.to(float32).div_(255), tensor(batchLabels));
     }

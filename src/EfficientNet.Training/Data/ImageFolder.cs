@@ -24,7 +24,7 @@ public static class ImageFolder
     internal static ImageDataset Load(string root, int size, IReadOnlyList<string>? classes, int chunkBytes)
     {
         ArgumentNullException.ThrowIfNull(root);
-        var (found, files) = ImageList.IsList(root) ? ImageList.Read(root, classes) : Listing(root, classes);
+        var (found, files) = Entries(root, classes);
         int imageBytes = checked(3 * size * size);
         var (chunks, perChunk) = ImageDataset.AllocateChunks(files.Count, imageBytes, chunkBytes);
         try
@@ -42,6 +42,23 @@ public static class ImageFolder
             throw e.InnerExceptions.OfType<EfficientNetException>().First();
         }
         return new ImageDataset(chunks, perChunk, files.Select(f => f.Label).ToArray(), found, size, size, root);
+    }
+
+    /// <summary>
+    /// The same images as <see cref="Load(string, int, IReadOnlyList{string}?)"/>, read from their files per batch (see
+    /// <see cref="ImageDataset.IsStreamed"/>) with <paramref name="geometry"/> by <paramref name="workers"/> threads (0: one per core).
+    /// </summary>
+    internal static ImageDataset Stream(string root, int size, IReadOnlyList<string>? classes, SampleGeometry geometry, int workers)
+    {
+        var (found, files) = Entries(root, classes);
+        return new ImageDataset(new ImageFiles([.. files.Select(f => f.Path)], size, geometry, workers), [.. files.Select(f => f.Label)], found, root);
+    }
+
+    /// <summary>The classes and the images with their labels of a folder or list file (<paramref name="classes"/>: see <see cref="Load(string, int, IReadOnlyList{string}?)"/>).</summary>
+    internal static (IReadOnlyList<string> Classes, List<(string Path, int Label)> Images) Entries(string root, IReadOnlyList<string>? classes)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        return ImageList.IsList(root) ? ImageList.Read(root, classes) : Listing(root, classes);
     }
 
     // The classes and images of a folder of class folders.

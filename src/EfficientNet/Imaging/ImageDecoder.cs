@@ -150,8 +150,30 @@ public static class ImageDecoder
         {
             throw new EfficientNetException($"crop {crop} is larger than the resized image {source.Width}x{source.Height}");
         }
-        int left = (source.Width - crop) / 2;
-        int top = (source.Height - crop) / 2;
+        return Planes(source, (source.Width - crop) / 2, (source.Height - crop) / 2, crop);
+    }
+
+    /// <summary>
+    /// The <paramref name="box"/> of <paramref name="bitmap"/> resized to <paramref name="size"/> x <paramref name="size"/>
+    /// (bilinear from mipmaps by default, so a large reduction averages instead of aliasing), as 8-bit RGB planes,
+    /// mirrored left to right when <paramref name="flip"/> is set.
+    /// </summary>
+    internal static byte[] CropAndResize(SKBitmap bitmap, SKRectI box, int size, bool flip = false, Interpolation interpolation = Interpolation.Bilinear)
+    {
+        ArgumentNullException.ThrowIfNull(bitmap);
+        using var part = new SKBitmap();
+        if (!bitmap.ExtractSubset(part, box))
+        {
+            throw new ArgumentException($"the box {box} is not inside the {bitmap.Width}x{bitmap.Height} image", nameof(box));
+        }
+        using var resized = part.Resize(new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul), Sampling(interpolation))
+            ?? throw new EfficientNetException($"cannot resize a {box.Width}x{box.Height} crop to {size}x{size}");
+        return Planes(resized, 0, 0, size, flip);
+    }
+
+    // The crop x crop square at (left, top) as RGB planes, mirrored when flip is set.
+    private static byte[] Planes(SKBitmap source, int left, int top, int crop, bool flip = false)
+    {
         var rgba = source.GetPixelSpan();
         int rowBytes = source.RowBytes;
         int plane = crop * crop;
@@ -161,7 +183,7 @@ public static class ImageDecoder
             int row = (top + y) * rowBytes + left * 4;
             for (int x = 0; x < crop; x++)
             {
-                int p = row + x * 4;
+                int p = row + (flip ? crop - 1 - x : x) * 4;
                 int o = y * crop + x;
                 rgb[o] = rgba[p];
                 rgb[plane + o] = rgba[p + 1];
@@ -208,12 +230,13 @@ public static class ImageDecoder
         int width = bitmap.Width <= bitmap.Height ? shorter : (int)Math.Round(bitmap.Width * scale);
         int height = bitmap.Height < bitmap.Width ? shorter : (int)Math.Round(bitmap.Height * scale);
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        // Bilinear reads mipmaps, so large reductions average instead of aliasing; bicubic is
-        // Catmull-Rom, as torchvision's BICUBIC presets.
-        var sampling = interpolation == Interpolation.Bilinear
-            ? new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear)
-            : new SKSamplingOptions(SKCubicResampler.CatmullRom);
-        return bitmap.Resize(info, sampling)
+        return bitmap.Resize(info, Sampling(interpolation))
             ?? throw new EfficientNetException($"cannot resize a {bitmap.Width}x{bitmap.Height} image to {width}x{height}");
     }
+
+    // Bilinear reads mipmaps, so large reductions average instead of aliasing; bicubic is Catmull-Rom, as
+    // torchvision's BICUBIC presets.
+    private static SKSamplingOptions Sampling(Interpolation interpolation) => interpolation == Interpolation.Bilinear
+        ? new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear)
+        : new SKSamplingOptions(SKCubicResampler.CatmullRom);
 }

@@ -51,27 +51,12 @@ internal static class InferenceMemory
     public static void Require(int batch, long perImage, string what)
     {
         long need = batch * perImage;
-        long available = Available();
+        long available = AvailableMemory.Bytes();
         if (need > available)
         {
             throw new EfficientNetException(
                 $"a batch of {batch} {what} needs about {Gib(need)} GiB for its activations (estimated), more than the {Gib(available)} GiB of memory available; use a batch of at most {Math.Max(1, available / perImage)}");
         }
-    }
-
-    /// <summary>Memory the process can still take: Linux's MemAvailable, within the GC's limit (a container's, where there is one).</summary>
-    private static long Available()
-    {
-        long limit = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        if (OperatingSystem.IsLinux() && File.Exists("/proc/meminfo"))
-        {
-            var line = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemAvailable:", StringComparison.Ordinal));
-            if (line is not null && long.TryParse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out long kib))
-            {
-                return Math.Min(limit, kib * 1024);
-            }
-        }
-        return limit;
     }
 
     private static string Gib(long bytes) => (bytes / (double)(1L << 30)).ToString("0.#", CultureInfo.InvariantCulture);
