@@ -19,6 +19,32 @@ internal static class BenchCommand
         var command = new Command("bench", "Measure throughput; bench/compare_infer.sh runs the same work on PyTorch beside it");
         command.Subcommands.Add(Infer(io));
         command.Subcommands.Add(Train(io));
+        command.Subcommands.Add(Data(io));
+        return command;
+    }
+
+    private static Command Data(CliIO io)
+    {
+        var data = new Option<string>("--data") { Description = "Image folder root/<class>/*.jpg or a list file of path,label rows", Required = true };
+        var resolution = new Option<int>("--resolution") { Description = "Side of the random-resized crops", DefaultValueFactory = _ => 224 };
+        var batch = new Option<int>("--batch", "-b") { Description = "Images per batch", DefaultValueFactory = _ => 32 };
+        var seconds = new Option<double>("--seconds") { Description = "Timed seconds after one warm-up batch", DefaultValueFactory = _ => 20 };
+        var workers = new Option<int>("--workers") { Description = "Decoding threads (0: one per core)", DefaultValueFactory = _ => 0 };
+        var json = new Option<bool>("--json") { Description = "Print JSON" };
+        var command = new Command("data", "Streamed training input throughput: files read, decoded, random-resized-cropped, flipped and normalised per batch (bench/compare_data.py runs torchvision beside it)")
+        {
+            data, resolution, batch, seconds, workers, json,
+        };
+        command.SetAction(io.Guard(parse =>
+        {
+            var result = EfficientNet.Data.DataBenchmark.Run(parse.GetValue(data)!, parse.GetValue(resolution), parse.GetValue(batch), parse.GetValue(seconds), parse.GetValue(workers));
+            if (parse.GetValue(json))
+            {
+                io.Json(new { resolution = parse.GetValue(resolution), batch = parse.GetValue(batch), result.Workers, result.Images, result.Seconds, result.ImagesPerSecond });
+                return;
+            }
+            io.Out.WriteLine($"{Format.Fixed(result.ImagesPerSecond, 1)} images/s ({result.Images} images in {Format.Fixed(result.Seconds, 1)} s, {result.Workers} workers, {parse.GetValue(resolution)}x{parse.GetValue(resolution)})");
+        }));
         return command;
     }
 

@@ -161,7 +161,7 @@ public class StreamedImagesTests
             }
         }
         var (exit, stdout, stderr) = CliRunner.Run("train", "--dataset", "folder", "--data", data, "--val-fraction", "0.34", "--image-cache", "none",
-            "--resolution", "128", "--epochs", "1", "--batch", "4", "--threads", "2", "--out", dir.File("run"));
+            "--resolution", "128", "--epochs", "1", "--batch", "4", "--max-batches", "1", "--threads", "2", "--out", dir.File("run"));
         Assert.True(exit == 0, stderr);
         Assert.Contains("training images: random-resized crops of the full photo", stdout, StringComparison.Ordinal);
         Assert.Contains("\"cache\": \"None\"", File.ReadAllText(dir.File("run/options.json")), StringComparison.Ordinal);
@@ -177,5 +177,17 @@ public class StreamedImagesTests
             "--resolution", "32", "--epochs", "1", "--batch", "1", "--threads", "2", "--out", dir.File("broken"));
         Assert.Equal(EfficientNet.Cli.EffnetCli.UserError, exit);
         Assert.Contains("zz-broken.jpg", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BenchData_ReportsWhatItRan()
+    {
+        var json = CliRunner.Json("bench", "data", "--data", Path.Combine(Flowers, "test"), "--resolution", "64", "--batch", "8", "--seconds", "0.5", "--workers", "2", "--json");
+
+        Assert.Equal(2, json.GetProperty("workers").GetInt32());
+        Assert.Equal(64, json.GetProperty("resolution").GetInt32());
+        int images = json.GetProperty("images").GetInt32();
+        Assert.True(images >= 8 && images % 8 == 0, $"{images} images: whole batches of 8, at least one");
+        Assert.Equal(images / json.GetProperty("seconds").GetDouble(), json.GetProperty("imagesPerSecond").GetDouble(), 1e-9);
     }
 }
