@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EfficientNet.Cli;
 using EfficientNet.Training;
 
 namespace EfficientNet.Tests.Cli;
@@ -121,7 +122,7 @@ public class TrainCliTests
         }
         string rest = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        Assert.Equal(130, process.ExitCode);
+        Assert.Equal(EffnetCli.Interrupted, process.ExitCode);
         Assert.Contains("interrupted at epoch 1", rest, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(run, RunFiles.Last)));
 

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace EfficientNet.Tests.Data;
 
-/// <summary>Image datasets are stored in chunks so that they may pass 2 GiB (issue 15, item 3).</summary>
+/// <summary>Image datasets are stored in chunks so that they may pass 2 GiB.</summary>
 public class ChunkedDatasetTests
 {
     private static readonly string FlowersTest = Path.Combine(TestPaths.SharedData, "flowers12", "test");

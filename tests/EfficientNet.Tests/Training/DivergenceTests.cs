@@ -2,7 +2,7 @@ using EfficientNet.Training;
 
 namespace EfficientNet.Tests.Training;
 
-/// <summary>A diverged run stops with a message and never replaces a good model (issue 15, item 1).</summary>
+/// <summary>A diverged run stops with a message and never replaces a good model.</summary>
 public class DivergenceTests
 {
     private static readonly string Cifar = Path.Combine(TestPaths.SharedData, "cifar-10-batches-bin");

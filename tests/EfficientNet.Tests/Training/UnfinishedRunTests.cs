@@ -2,7 +2,7 @@ using EfficientNet.Training;
 
 namespace EfficientNet.Tests.Training;
 
-/// <summary>A run that failed before its first checkpoint can be re-run or resumed; killed writes leave no .tmp files (issue 15, item 2).</summary>
+/// <summary>A run that failed before its first checkpoint can be re-run or resumed; killed writes leave no .tmp files.</summary>
 public class UnfinishedRunTests
 {
     private static readonly string Cifar = Path.Combine(TestPaths.SharedData, "cifar-10-batches-bin");
