@@ -83,7 +83,7 @@ public static class ImageFolder
         {
             string dir = Path.Combine(root, found[label]);
             var images = Directory.GetFiles(dir)
-                .Where(f => ImageDecoder.Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()) && FileKind.IsRegularFile(f))
+                .Where(f => ImageDecoder.Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()) && FileKind.Of(f) != FileType.Special)
                 .Order(StringComparer.Ordinal)
                 .ToArray();
             if (images.Length == 0)

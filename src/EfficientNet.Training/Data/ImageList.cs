@@ -20,9 +20,12 @@ internal static class ImageList
     /// image that is not there, or an unknown class; the message names the file and line.</exception>
     public static (IReadOnlyList<string> Classes, List<(string Path, int Label)> Images) Read(string path, IReadOnlyList<string>? classes)
     {
-        if (!FileKind.IsRegularFile(path))
+        switch (FileKind.Of(path))
         {
-            throw new EfficientNetException(File.Exists(path) ? $"image list '{path}' is not a regular file" : $"image list not found: '{path}'");
+            case FileType.Missing:
+                throw new EfficientNetException($"image list not found: '{path}'");
+            case FileType.Special:
+                throw new EfficientNetException($"image list '{path}' is not a regular file");
         }
         string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var rows = new List<(string Path, string Label)>();

@@ -2,8 +2,21 @@ using System.Runtime.InteropServices;
 
 namespace EfficientNet.IO;
 
+/// <summary>What a path names on disk, as far as reading it as a file is concerned.</summary>
+internal enum FileType
+{
+    /// <summary>Nothing this process can see (absent, or a name it cannot pass to the kernel, such as one that is not UTF-8).</summary>
+    Missing,
+
+    /// <summary>A regular file, or a link to one.</summary>
+    Regular,
+
+    /// <summary>Something else: a folder, FIFO, socket or device (opening a FIFO waits for a writer forever).</summary>
+    Special,
+}
+
 /// <summary>
-/// Whether a path is a regular file. <see cref="File.Exists(string)"/> is also true for FIFOs, sockets and devices,
+/// Tells regular files from the rest. <see cref="File.Exists(string)"/> is also true for FIFOs, sockets and devices,
 /// and opening a FIFO waits for a writer forever, deaf to SIGTERM: readers of image files ask here first.
 /// </summary>
 internal static class FileKind
@@ -16,31 +29,34 @@ internal static class FileKind
     private const ushort RegularType = 0x8000;
 
     /// <summary>
-    /// True when <paramref name="path"/> (after symbolic links) is a regular file. On Linux this asks the kernel
-    /// (<c>statx</c>, whose layout is the same on every architecture); elsewhere it is <see cref="File.Exists(string)"/>.
+    /// What <paramref name="path"/> (after symbolic links) is. On Linux this asks the kernel (<c>statx</c>, whose layout
+    /// is the same on every architecture); elsewhere, and with a C library without <c>statx</c>, System.IO's view.
     /// </summary>
-    public static bool IsRegularFile(string path)
+    public static FileType Of(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!OperatingSystem.IsLinux())
         {
-            return File.Exists(path);
+            return Portable(path);
         }
         var buffer = new byte[StatxSize];
         try
         {
             if (Statx(AtFdCwd, path, 0, StatxType, buffer) != 0)
             {
-                return false;
+                return FileType.Missing;
             }
         }
         catch (EntryPointNotFoundException)
         {
-            // A C library without statx (musl before 1.2.5).
-            return File.Exists(path);
+            // musl before 1.2.5.
+            return Portable(path);
         }
-        return (MemoryMarshal.Read<ushort>(buffer.AsSpan(ModeOffset)) & TypeMask) == RegularType;
+        return (MemoryMarshal.Read<ushort>(buffer.AsSpan(ModeOffset)) & TypeMask) == RegularType ? FileType.Regular : FileType.Special;
     }
+
+    private static FileType Portable(string path) =>
+        File.Exists(path) ? FileType.Regular : Directory.Exists(path) ? FileType.Special : FileType.Missing;
 
     [DllImport("libc", EntryPoint = "statx", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
     private static extern int Statx(int directory, string path, int flags, uint mask, byte[] buffer);

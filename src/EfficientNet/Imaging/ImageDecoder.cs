@@ -33,7 +33,7 @@ public static class ImageDecoder
                 ? $"image not found: '{path}' (U+FFFD in a name read from disk stands for bytes that are not UTF-8, and .NET cannot open such a name; rename the file)"
                 : $"image not found: '{path}'");
         }
-        if (!FileKind.IsRegularFile(path))
+        if (FileKind.Of(path) == FileType.Special)
         {
             throw new EfficientNetException($"'{path}' is not a regular file (a pipe, socket or device); images are read from files only");
         }

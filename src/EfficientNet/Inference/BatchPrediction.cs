@@ -120,7 +120,7 @@ public static class BatchPrediction
         {
             ShouldRecursePredicate = (ref FileSystemEntry entry) => (entry.Attributes & FileAttributes.ReparsePoint) == 0,
             ShouldIncludePredicate = (ref FileSystemEntry entry) => !entry.IsDirectory && Imaging.ImageDecoder.Extensions.Contains(Path.GetExtension(entry.FileName).ToString().ToLowerInvariant()),
-        }.Where(FileKind.IsRegularFile);
+        }.Where(path => FileKind.Of(path) != FileType.Special);
 
     /// <summary>Fails before any work when <paramref name="output"/> is not a .csv or .jsonl file in an existing folder.</summary>
     public static void CheckOutput(string output) => PredictionFile.CheckTarget(output);

@@ -116,7 +116,7 @@ public sealed class Classifier(IClassifierEngine engine, ClassifierInfo info) : 
         {
             throw new EfficientNetException($"labels file not found: '{path}'");
         }
-        if (!IO.FileKind.IsRegularFile(path))
+        if (IO.FileKind.Of(path) == IO.FileType.Special)
         {
             throw new EfficientNetException($"labels file '{path}' is not a regular file (a pipe, socket or device); pass a text file with one class name per line");
         }

@@ -155,6 +155,32 @@ public class BatchPredictionTests
         Assert.Equal(names, CsvPaths(output));
     }
 
+    [Fact]
+    public void PredictImages_NameThatIsNotUtf8_IsReportedAsSuch()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string images = dir.File("images");
+        Directory.CreateDirectory(images);
+        string flower = Path.Combine(Test, BatchPrediction.List(Test)[0]);
+        File.Copy(flower, Path.Combine(images, "good.jpg"));
+        // A Latin-1 name (0xE9 alone is not UTF-8), made by Python, which hands the kernel bytes.
+        PythonScript.Run("import os, shutil, sys; shutil.copy(sys.argv[1], os.fsencode(sys.argv[2]) + b'/caf\\xe9.jpg')", flower, images);
+        try
+        {
+            var summary = CliRunner.Json("predict", "--weights", weights, "--images", images, "--out", dir.File("p.jsonl"), "--json");
+
+            Assert.Equal(1, summary.GetProperty("failed").GetInt32());
+            string error = Assert.Single(summary.GetProperty("failures").EnumerateArray()).GetProperty("error").GetString()!;
+            Assert.Contains("U+FFFD in a name read from disk stands for bytes that are not UTF-8, and .NET cannot open such a name; rename the file", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            // .NET cannot delete it either.
+            PythonScript.Run("import os, sys; os.remove(os.fsencode(sys.argv[1]) + b'/caf\\xe9.jpg')", images);
+        }
+    }
+
     private static string[] CsvPaths(string csv)
     {
         using var stream = File.OpenRead(csv);
