@@ -35,11 +35,14 @@ internal static class TrainingData
                 }
             }
             normalization = Normalization.ImageNet;
-            if (InMemory(options, size, AvailableMemory.Bytes(), note))
+            // Listed once (a list file's rows are each checked on disk): the choice below and the set are built from it.
+            var entries = ImageFolder.Entries(options.Data!, null);
+            var valEntries = options.ValData is { } valData ? ImageFolder.Entries(valData, entries.Classes) : null;
+            if (InMemory(options, entries.Images.Count + (valEntries?.Images.Count ?? 0), size, AvailableMemory.Bytes(), note))
             {
-                all = ImageFolder.Load(options.Data!, size);
-                (train, validation) = options.ValData is { } valFolder
-                    ? (all, ImageFolder.Load(valFolder, size, all.Classes))
+                all = ImageFolder.Decode(options.Data!, entries, size);
+                (train, validation) = valEntries is not null
+                    ? (all, ImageFolder.Decode(options.ValData!, valEntries, size))
                     : DatasetSplit.Split(all, options.ValFraction, options.Seed);
             }
             else
@@ -47,9 +50,9 @@ internal static class TrainingData
                 var geometry = options.Images.RandomResizedCrop ?? (size >= RandomResizedCropFrom && !options.CachedFeatures)
                     ? SampleGeometry.RandomResizedCrop
                     : SampleGeometry.CentreCrop;
-                all = ImageFolder.Stream(options.Data!, size, null, geometry, options.Images.Workers);
-                (train, validation) = options.ValData is { } valFolder
-                    ? (all, ImageFolder.Stream(valFolder, size, all.Classes, SampleGeometry.CentreCrop, options.Images.Workers))
+                all = ImageFolder.Streamed(options.Data!, entries, size, geometry, options.Images.Workers);
+                (train, validation) = valEntries is not null
+                    ? (all, ImageFolder.Streamed(options.ValData!, valEntries, size, SampleGeometry.CentreCrop, options.Images.Workers))
                     : DatasetSplit.Split(all, options.ValFraction, options.Seed);
                 validation = validation.WithGeometry(SampleGeometry.CentreCrop);
                 note?.Invoke(geometry == SampleGeometry.RandomResizedCrop
@@ -81,17 +84,15 @@ internal static class TrainingData
     public const double MemoryShare = 0.5;
 
     /// <summary>
-    /// Whether the folder or list is decoded into memory: as asked, or (auto) when its decoded images fit in
+    /// Whether the folder or list (<paramref name="count"/> images, training and validation) is decoded into memory: as asked, or (auto) when its decoded images fit in
     /// <see cref="MemoryShare"/> of <paramref name="available"/> bytes and no random-resized crops are asked for; says which and why.
     /// </summary>
-    internal static bool InMemory(TrainOptions options, int size, long available, Action<string>? note)
+    internal static bool InMemory(TrainOptions options, long count, int size, long available, Action<string>? note)
     {
         if (options.Images.Cache != ImageCache.Auto || options.Images.RandomResizedCrop == true)
         {
             return options.Images.Cache == ImageCache.Memory;
         }
-        long count = ImageFolder.Entries(options.Data!, null).Images.Count
-            + (options.ValData is { } valData ? ImageFolder.Entries(valData, null).Images.Count : 0);
         long bytes = count * 3L * size * size;
         bool fits = bytes <= available * MemoryShare;
         note?.Invoke($"{count:N0} images at {size}x{size} take {Gib(bytes)} GiB decoded, {(fits ? "within" : "more than")} {MemoryShare * 100:0}% of the {Gib(available)} GiB available: "

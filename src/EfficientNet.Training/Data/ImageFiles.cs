@@ -57,10 +57,15 @@ internal sealed class ImageFiles
     public void Fill(int[] indices, int[] seeds, byte[] destination)
     {
         int imageBytes = 3 * Size * Size;
+        ForEach(indices.Length, i => Read(indices[i], seeds[i]).CopyTo(destination.AsSpan(i * imageBytes, imageBytes)));
+    }
+
+    /// <summary>Runs <paramref name="body"/> for 0 .. <paramref name="count"/> - 1 on <see cref="Workers"/> threads; an unreadable image is reported as it is, not wrapped.</summary>
+    public void ForEach(int count, Action<int> body)
+    {
         try
         {
-            Parallel.For(0, indices.Length, new ParallelOptions { MaxDegreeOfParallelism = Workers }, i =>
-                Shape(paths[indices[i]], seeds[i]).CopyTo(destination.AsSpan(i * imageBytes, imageBytes)));
+            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = Workers }, body);
         }
         catch (AggregateException e) when (e.InnerExceptions.OfType<EfficientNetException>().Any())
         {
@@ -68,9 +73,10 @@ internal sealed class ImageFiles
         }
     }
 
-    private byte[] Shape(string path, int seed)
+    /// <summary>Image <paramref name="index"/> as 8-bit RGB planes, shaped with a generator seeded by <paramref name="seed"/>.</summary>
+    public byte[] Read(int index, int seed)
     {
-        using var bitmap = ImageDecoder.Decode(path);
+        using var bitmap = ImageDecoder.Decode(paths[index]);
         if (Geometry == SampleGeometry.CentreCrop)
         {
             return ImageDecoder.ResizeAndCrop(bitmap, Size, Size);

@@ -21,44 +21,38 @@ public static class ImageFolder
         Load(root, size, classes, ImageDataset.ChunkBytes);
 
     /// <summary><see cref="Load(string, int, IReadOnlyList{string}?)"/> with chunks of at most <paramref name="chunkBytes"/> (tests).</summary>
-    internal static ImageDataset Load(string root, int size, IReadOnlyList<string>? classes, int chunkBytes)
+    internal static ImageDataset Load(string root, int size, IReadOnlyList<string>? classes, int chunkBytes) =>
+        Decode(root, Entries(root, classes), size, chunkBytes);
+
+    /// <summary>Decodes <paramref name="entries"/> (listed from <paramref name="source"/>) into memory as <see cref="Load(string, int, IReadOnlyList{string}?)"/> does.</summary>
+    internal static ImageDataset Decode(string source, ImageEntries entries, int size, int chunkBytes = ImageDataset.ChunkBytes)
     {
-        ArgumentNullException.ThrowIfNull(root);
-        var (found, files) = Entries(root, classes);
+        var files = entries.Images;
         int imageBytes = checked(3 * size * size);
         var (chunks, perChunk) = ImageDataset.AllocateChunks(files.Count, imageBytes, chunkBytes);
-        try
-        {
-            Parallel.For(0, files.Count, i =>
-            {
-                using var bitmap = ImageDecoder.Decode(files[i].Path);
-                byte[] rgb = ImageDecoder.ResizeAndCrop(bitmap, size, size);
-                rgb.CopyTo(ImageDataset.ImageIn(chunks, perChunk, imageBytes, i));
-            });
-        }
-        catch (AggregateException e) when (e.InnerExceptions.OfType<EfficientNetException>().Any())
-        {
-            // Report the first unreadable image as it is, not wrapped.
-            throw e.InnerExceptions.OfType<EfficientNetException>().First();
-        }
-        return new ImageDataset(chunks, perChunk, files.Select(f => f.Label).ToArray(), found, size, size, root);
+        // The centre squares a streamed set reads: one decoding path for both.
+        var images = new ImageFiles([.. files.Select(f => f.Path)], size, SampleGeometry.CentreCrop, workers: 0);
+        images.ForEach(files.Count, i => images.Read(i, seed: 0).CopyTo(ImageDataset.ImageIn(chunks, perChunk, imageBytes, i)));
+        return new ImageDataset(chunks, perChunk, [.. files.Select(f => f.Label)], entries.Classes, size, size, source);
     }
 
     /// <summary>
     /// The same images as <see cref="Load(string, int, IReadOnlyList{string}?)"/>, read from their files per batch (see
     /// <see cref="ImageDataset.IsStreamed"/>) with <paramref name="geometry"/> by <paramref name="workers"/> threads (0: one per core).
     /// </summary>
-    internal static ImageDataset Stream(string root, int size, IReadOnlyList<string>? classes, SampleGeometry geometry, int workers)
-    {
-        var (found, files) = Entries(root, classes);
-        return new ImageDataset(new ImageFiles([.. files.Select(f => f.Path)], size, geometry, workers), [.. files.Select(f => f.Label)], found, root);
-    }
+    internal static ImageDataset Stream(string root, int size, IReadOnlyList<string>? classes, SampleGeometry geometry, int workers) =>
+        Streamed(root, Entries(root, classes), size, geometry, workers);
+
+    /// <summary><paramref name="entries"/> (listed from <paramref name="source"/>) streamed as <see cref="Stream"/> does.</summary>
+    internal static ImageDataset Streamed(string source, ImageEntries entries, int size, SampleGeometry geometry, int workers) =>
+        new(new ImageFiles([.. entries.Images.Select(f => f.Path)], size, geometry, workers), [.. entries.Images.Select(f => f.Label)], entries.Classes, source);
 
     /// <summary>The classes and the images with their labels of a folder or list file (<paramref name="classes"/>: see <see cref="Load(string, int, IReadOnlyList{string}?)"/>).</summary>
-    internal static (IReadOnlyList<string> Classes, List<(string Path, int Label)> Images) Entries(string root, IReadOnlyList<string>? classes)
+    internal static ImageEntries Entries(string root, IReadOnlyList<string>? classes)
     {
         ArgumentNullException.ThrowIfNull(root);
-        return ImageList.IsList(root) ? ImageList.Read(root, classes) : Listing(root, classes);
+        var (found, images) = ImageList.IsList(root) ? ImageList.Read(root, classes) : Listing(root, classes);
+        return new ImageEntries(found, images);
     }
 
     // The classes and images of a folder of class folders.
@@ -101,3 +95,6 @@ public static class ImageFolder
 
     private static bool IsHidden(string name) => name.StartsWith('.');
 }
+
+/// <summary>The classes of a folder or list file, and its images with their labels, before any is read.</summary>
+internal sealed record ImageEntries(IReadOnlyList<string> Classes, List<(string Path, int Label)> Images);

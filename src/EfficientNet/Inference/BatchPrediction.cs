@@ -145,8 +145,7 @@ public static class BatchPrediction
             throw new EfficientNetException($"--batch and --top must be positive, got {options.Batch} and {options.Top}");
         }
         CheckOutput(output);
-        int side = classifier.Info.Resolution;
-        InferenceMemory.Require(options.Batch, InferenceMemory.PerImage(Architecture.Variants.Get(classifier.Info.Variant), side), $"images at {side}x{side}");
+        InferenceMemory.Require(options.Batch, classifier.Info.Variant, classifier.Info.Resolution);
         var listing = List(source);
         var shard = options.Shard is { } s ? s.Of(listing) : listing;
         using var file = PredictionFile.Open(output, options.Top);

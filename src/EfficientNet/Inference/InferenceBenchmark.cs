@@ -58,7 +58,7 @@ internal static class InferenceBenchmark
         }
         if (options.Variant is { } variant)
         {
-            InferenceMemory.Require(options.Batch, InferenceMemory.PerImage(Architecture.Variants.Get(variant), resolution), $"images at {resolution}x{resolution}");
+            InferenceMemory.Require(options.Batch, variant, resolution);
         }
         using var input = MakeInput(options.Batch, resolution, engine);
         for (int i = 0; i < options.WarmupIterations; i++)

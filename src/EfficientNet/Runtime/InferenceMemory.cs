@@ -46,6 +46,11 @@ internal static class InferenceMemory
         return (long)(values * BytesPerValue);
     }
 
+    /// <summary>Refuses a batch of <paramref name="batch"/> images of <paramref name="resolution"/> x <paramref name="resolution"/> that <paramref name="variant"/>'s forward pass cannot hold in the memory available now.</summary>
+    /// <exception cref="EfficientNetException">The estimate is more than the available memory.</exception>
+    public static void Require(int batch, string variant, int resolution) =>
+        Require(batch, PerImage(Architecture.Variants.Get(variant), resolution), $"images at {resolution}x{resolution}");
+
     /// <summary>Refuses a batch of <paramref name="batch"/> images of <paramref name="perImage"/> bytes that the memory available now cannot hold.</summary>
     /// <exception cref="EfficientNetException">The estimate is more than the available memory; the message gives both and the largest batch that fits.</exception>
     public static void Require(int batch, long perImage, string what)

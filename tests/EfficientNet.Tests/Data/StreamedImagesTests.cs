@@ -110,15 +110,17 @@ public class StreamedImagesTests
     public void Auto_KeepsInMemoryWhatFitsInHalfTheMemory_AndSaysSo(long available, bool memory)
     {
         var options = new TrainOptions { Dataset = DatasetKind.Folder, Data = Path.Combine(Flowers, "train"), ValData = Path.Combine(Flowers, "test") };
+        var train = ImageFolder.Entries(options.Data, null);
+        long count = train.Images.Count + ImageFolder.Entries(options.ValData, train.Classes).Images.Count;
         var notes = new List<string>();
 
-        Assert.Equal(memory, TrainingData.InMemory(options, 64, available, notes.Add));
+        Assert.Equal(memory, TrainingData.InMemory(options, count, 64, available, notes.Add));
 
         // 960 images of 3x64x64 bytes: 11.25 MiB.
         Assert.StartsWith($"960 images at 64x64 take 0.01 GiB decoded, {(memory ? "within" : "more than")} 50% of the ", Assert.Single(notes), StringComparison.Ordinal);
-        Assert.False(TrainingData.InMemory(options with { Images = new ImageReading { Cache = ImageCache.None } }, 64, 1L << 40, null));
-        Assert.True(TrainingData.InMemory(options with { Images = new ImageReading { Cache = ImageCache.Memory } }, 64, 1, null));
-        Assert.False(TrainingData.InMemory(options with { Images = new ImageReading { RandomResizedCrop = true } }, 64, 1L << 40, null));
+        Assert.False(TrainingData.InMemory(options with { Images = new ImageReading { Cache = ImageCache.None } }, count, 64, 1L << 40, null));
+        Assert.True(TrainingData.InMemory(options with { Images = new ImageReading { Cache = ImageCache.Memory } }, count, 64, 1, null));
+        Assert.False(TrainingData.InMemory(options with { Images = new ImageReading { RandomResizedCrop = true } }, count, 64, 1L << 40, null));
     }
 
     [Fact]

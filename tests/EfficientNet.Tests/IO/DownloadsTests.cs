@@ -7,11 +7,9 @@ namespace EfficientNet.Tests.IO;
 /// <summary>Downloads stream to disk with progress, give up when the data stops or crawls, follow only http(s) redirects, and leave nothing behind on failure or cancellation.</summary>
 public class DownloadsTests
 {
-    /// <summary>Sends some bytes, then nothing, without closing (a stalled connection).</summary>
-    private sealed class StallingStream(int bytes) : Stream
+    /// <summary>A read-only, unseekable source like a response body; subclasses say how its bytes arrive.</summary>
+    private abstract class SourceStream : Stream
     {
-        private int left = bytes;
-
         public override bool CanRead => true;
 
         public override bool CanSeek => false;
@@ -24,6 +22,24 @@ public class DownloadsTests
 
         public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
+        public abstract override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default);
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>Sends some bytes, then nothing, without closing (a stalled connection).</summary>
+    private sealed class StallingStream(int bytes) : SourceStream
+    {
+        private int left = bytes;
+
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             if (left > 0)
@@ -35,16 +51,6 @@ public class DownloadsTests
             await Task.Delay(Timeout.Infinite, cancellationToken);
             return 0;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [Fact]
@@ -61,36 +67,14 @@ public class DownloadsTests
     }
 
     /// <summary>Sends one byte every <paramref name="interval"/>, for ever: never stalled, never done.</summary>
-    private sealed class DrippingStream(TimeSpan interval) : Stream
+    private sealed class DrippingStream(TimeSpan interval) : SourceStream
     {
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             await Task.Delay(interval, cancellationToken);
             buffer.Span[0] = 1;
             return 1;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [Fact]
