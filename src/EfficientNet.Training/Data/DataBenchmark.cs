@@ -19,6 +19,15 @@ internal static class DataBenchmark
 {
     public static DataBenchmarkResult Run(string data, int resolution, int batch, double seconds, int workers)
     {
+        if (resolution is < Models.EfficientNetOptions.MinResolution or > Models.EfficientNetOptions.MaxResolution)
+        {
+            throw new EfficientNetException(
+                $"the resolution must be between {Models.EfficientNetOptions.MinResolution} and {Models.EfficientNetOptions.MaxResolution} pixels, got {resolution}");
+        }
+        if (seconds <= 0 || workers < 0)
+        {
+            throw new EfficientNetException($"--seconds must be positive and --workers 0 (one per core) or positive, got {seconds} and {workers}");
+        }
         var images = ImageFolder.Stream(data, resolution, null, SampleGeometry.RandomResizedCrop, workers);
         var loader = new DataLoader(images, new LoaderOptions(batch, Shuffle: true, DropLast: false, Seed: 1, Prefetch: 0), Normalization.ImageNet);
         using (loader.Prepare(0, 0))

@@ -191,5 +191,9 @@ public class StreamedImagesTests
         int images = json.GetProperty("images").GetInt32();
         Assert.True(images >= 8 && images % 8 == 0, $"{images} images: whole batches of 8, at least one");
         Assert.Equal(images / json.GetProperty("seconds").GetDouble(), json.GetProperty("imagesPerSecond").GetDouble(), 1e-9);
+        string test = Path.Combine(Flowers, "test");
+        Assert.Contains("between 32 and 4096 pixels, got 100000", CliRunner.Fails("bench", "data", "--data", test, "--resolution", "100000"), StringComparison.Ordinal);
+        Assert.Contains("--workers 0 (one per core) or positive, got 0.5 and -1", CliRunner.Fails("bench", "data", "--data", test, "--seconds", "0.5", "--workers", "-1"), StringComparison.Ordinal);
+        Assert.Contains("image folder not found", CliRunner.Fails("bench", "data", "--data", "/nonexistent"), StringComparison.Ordinal);
     }
 }
