@@ -32,10 +32,15 @@ internal sealed class RunFolder(string directory, IReadOnlyList<string> classes,
         }
         bool reused = File.Exists(Path.Combine(directory, RunFiles.Options));
         Directory.CreateDirectory(directory);
+        // What the run that stopped before its first checkpoint met is met again by this one.
+        File.Delete(Path.Combine(directory, RunFiles.BadImages));
         AtomicFile.RemoveLeftovers(directory);
         AtomicFile.WriteAllText(Path.Combine(directory, RunFiles.Options), JsonSerializer.Serialize(options, Trainer.OptionsJson));
         return reused;
     }
+
+    /// <summary>Lists <paramref name="images"/>, met in 1-based <paramref name="epoch"/>, in bad-images.csv; returns how many it lists for that epoch.</summary>
+    public int AddBadImages(int epoch, IReadOnlyList<Data.BadImage> images) => Data.BadImageLog.Append(Path.Combine(directory, RunFiles.BadImages), epoch, images);
 
     /// <summary>Rewrites history.csv (e.g. when a resumed run's checkpoint is behind the file).</summary>
     public void WriteHistory(IReadOnlyList<EpochRecord> history) => HistoryCsv.Write(Path.Combine(directory, RunFiles.History), history);

@@ -41,6 +41,14 @@ public sealed record ImageReading
 
     /// <summary>Threads decoding streamed images (0: one per logical core).</summary>
     public int Workers { get; init; }
+
+    /// <summary>
+    /// Go on past images that cannot be read (truncated, not an image, removed during the run) instead of stopping:
+    /// a streamed one is replaced in its batch by the next readable image of the list, one of a set held in memory is
+    /// left out when the set is decoded. Each is listed in the run folder's bad-images.csv, and history.csv counts
+    /// them per epoch. Off: the first unreadable image stops the run with its path.
+    /// </summary>
+    public bool SkipBadImages { get; init; }
 }
 
 /// <summary>The optimizers <see cref="Trainer"/> can use.</summary>
@@ -272,6 +280,7 @@ public sealed record TrainOptions
         Check(Images.Workers >= 0, $"--workers must be 0 (one per core) or positive, got {Images.Workers}");
         Check(Dataset == DatasetKind.Folder || (Images.Cache != ImageCache.None && Images.RandomResizedCrop != true),
             "CIFAR-10 is always held in memory; --image-cache none and --random-resized-crop are for image folders and lists");
+        Check(Dataset == DatasetKind.Folder || !Images.SkipBadImages, "--skip-bad-images is for image folders and lists (CIFAR-10's batches are checked whole when read)");
         Check(Images.RandomResizedCrop != true || Images.Cache != ImageCache.Memory,
             "--random-resized-crop crops the full photo, so it needs streamed images: --image-cache none or auto");
         Check(Images.RandomResizedCrop != true || !CachedFeatures, "cached features are of one fixed view of each image; --random-resized-crop cannot go with them");

@@ -59,12 +59,15 @@ public static class Trainer
     /// options.json; the cosine schedule is recomputed for the new length, so the learning rate rises again from
     /// where the shorter schedule had brought it.
     /// </param>
+    /// <param name="skipBadImages">Change <see cref="ImageReading.SkipBadImages"/> from here on (e.g. after a run stopped at an unreadable image); saved in options.json.</param>
+    /// <param name="workers">Change <see cref="ImageReading.Workers"/> (results do not depend on it); saved in options.json.</param>
     /// <param name="cancellation">Stops after the current step, with a checkpoint.</param>
     /// <remarks>
     /// Under an MPI launcher rank 0 reads the run folder and sends the options and the checkpoint to the other
     /// processes; the job may have another number of processes than the run had (the batch stays the same images).
     /// </remarks>
-    public static TrainingResult Resume(string runDirectory, ITrainingObserver? observer = null, int? epochs = null, CancellationToken cancellation = default)
+    public static TrainingResult Resume(
+        string runDirectory, ITrainingObserver? observer = null, int? epochs = null, bool? skipBadImages = null, int? workers = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(runDirectory);
         var world = World.Communicator;
@@ -95,6 +98,12 @@ public static class Trainer
                 }
                 options = options with { Epochs = total };
                 observer?.Message($"extended to {total} epochs (saved in {RunFiles.Options})");
+            }
+            options = options with { Images = options.Images with { SkipBadImages = skipBadImages ?? options.Images.SkipBadImages, Workers = workers ?? options.Images.Workers } };
+            if (options.Images != saved.Images)
+            {
+                options.Validate();
+                observer?.Message($"unreadable images {(options.Images.SkipBadImages ? "are skipped" : "stop the run")}, decoded by {(options.Images.Workers == 0 ? "one thread per core" : $"{options.Images.Workers} threads")} (saved in {RunFiles.Options})");
             }
             if (options.Processes != world.Size)
             {
@@ -188,7 +197,7 @@ public static class Trainer
         manual_seed(options.Seed);
 
         DownloadFirstOnRoot(options, world, cancellation);
-        var (train, validation, normalization) = TrainingData.Load(options, note => observer?.Message(note), cancellation);
+        var (train, validation, normalization, badImages) = TrainingData.Load(options, note => observer?.Message(note), cancellation);
         using var model = BuildModel(options, train.Classes, resumeFrom, ref normalization);
         // Channels-last applies to the input batches only: measured on CIFAR B0 training, NHWC input
         // with NCHW weights was as fast as NHWC weights (105 vs 97 images/s), and it keeps the
@@ -218,7 +227,16 @@ public static class Trainer
             // history.csv may be ahead of or behind an interrupted checkpoint; the checkpoint is the truth.
             folder.WriteHistory(state.History);
         }
-        using var loop = new TrainingLoop(options, model, inputs, optimizer, average, folder, device, observer, state, world);
+        if (badImages?.Take() is { Count: > 0 } leftOut)
+        {
+            // Met while decoding a set into memory: every process decodes the same files, rank 0 lists them.
+            if (world.IsRoot)
+            {
+                folder.AddBadImages(0, leftOut);
+            }
+            observer?.Message($"{leftOut.Count} unreadable image{(leftOut.Count == 1 ? "" : "s")} left out; listed in {Path.Combine(runDirectory, RunFiles.BadImages)}");
+        }
+        using var loop = new TrainingLoop(options, model, inputs, optimizer, average, folder, device, observer, state, world, badImages);
         observer?.Started(new TrainingStart(options, description, train.Count, validation.Count, loop.BatchesPerEpoch, runDirectory,
             resumeFrom is not null ? (state.Epoch + 1, state.Batch) : null, world.Description));
         return loop.Run(state, resumeFrom is not null, cancellation);

@@ -8,13 +8,19 @@ namespace EfficientNet.Training;
 /// <summary>Loads the training and validation sets a <see cref="TrainOptions"/> describes.</summary>
 internal static class TrainingData
 {
-    /// <summary>Training set, validation set and the input normalisation to use with them.</summary>
+    /// <summary>
+    /// Training set, validation set, the input normalisation to use with them, and (with
+    /// <see cref="ImageReading.SkipBadImages"/>) the log of the unreadable images they skip, which holds those left out
+    /// while decoding a set into memory when this returns.
+    /// </summary>
     /// <param name="options">What to load.</param>
     /// <param name="note">Told what the user should know, e.g. hidden folders skipped in an image root.</param>
     /// <param name="cancellation">Stops a download of CIFAR-10, keeping nothing.</param>
-    public static (ImageDataset Train, ImageDataset Validation, Normalization Normalization) Load(TrainOptions options, Action<string>? note = null, CancellationToken cancellation = default)
+    public static (ImageDataset Train, ImageDataset Validation, Normalization Normalization, BadImageLog? BadImages) Load(
+        TrainOptions options, Action<string>? note = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        var bad = options.Images.SkipBadImages && options.Dataset == DatasetKind.Folder ? new BadImageLog() : null;
         ImageDataset all, train, validation;
         Normalization normalization;
         if (options.Dataset == DatasetKind.Cifar10)
@@ -40,9 +46,9 @@ internal static class TrainingData
             var valEntries = options.ValData is { } valData ? ImageFolder.Entries(valData, entries.Classes) : null;
             if (InMemory(options, entries.Images.Count + (valEntries?.Images.Count ?? 0), size, AvailableMemory.Bytes(), note))
             {
-                all = ImageFolder.Decode(options.Data!, entries, size);
+                all = ImageFolder.Decode(options.Data!, entries, size, skip: bad?.For(Training));
                 (train, validation) = valEntries is not null
-                    ? (all, ImageFolder.Decode(options.ValData!, valEntries, size))
+                    ? (all, ImageFolder.Decode(options.ValData!, valEntries, size, skip: bad?.For(Validation)))
                     : DatasetSplit.Split(all, options.ValFraction, options.Seed);
             }
             else
@@ -55,6 +61,10 @@ internal static class TrainingData
                     ? (all, ImageFolder.Streamed(options.ValData!, valEntries, size, SampleGeometry.CentreCrop, options.Images.Workers))
                     : DatasetSplit.Split(all, options.ValFraction, options.Seed);
                 validation = validation.WithGeometry(SampleGeometry.CentreCrop);
+                if (bad is not null)
+                {
+                    (train, validation) = (train.Skipping(bad.For(Training)), validation.Skipping(bad.For(Validation)));
+                }
                 note?.Invoke(geometry == SampleGeometry.RandomResizedCrop
                     ? $"training images: random-resized crops of the full photo (8-100% of the area, aspect 3/4-4/3) and flips, resized to {size}x{size}; validation images: shorter side resized to {size}, centre square"
                     : $"training and validation images: shorter side resized to {size}, centre square");
@@ -74,8 +84,10 @@ internal static class TrainingData
             (train, validation) = (train.Resized(resolution), validation.Resized(resolution));
             note?.Invoke($"CIFAR-10 resized to {resolution}x{resolution} (bicubic): {(train.Count + validation.Count) * 3L * resolution * resolution / (1 << 20)} MiB of pixels in memory");
         }
-        return (train, validation, normalization);
+        return (train, validation, normalization, bad);
     }
+
+    private const string Training = "training", Validation = "validation";
 
     /// <summary>Streamed training images at this size or more are random-resized crops unless told otherwise.</summary>
     public const int RandomResizedCropFrom = 128;

@@ -38,15 +38,22 @@ internal sealed class ImageInputs(ImageDataset train, ImageDataset validation, N
 {
     private static int Prefetch(TrainOptions options) => options.Prefetch ?? (Environment.ProcessorCount > get_num_threads() ? 3 : 0);
 
+    /// <summary>
+    /// Streamed images prepared ahead, while the model trains, are decoded by the cores libtorch leaves free (unless
+    /// the workers are given); prepared between steps, they are decoded by every core.
+    /// </summary>
+    private static ImageDataset Decoded(ImageDataset data, TrainOptions options) =>
+        options.Images.Workers == 0 && Prefetch(options) > 0 ? data.WithWorkers(Math.Max(1, Environment.ProcessorCount - get_num_threads())) : data;
+
     private readonly DataLoader trainLoader = new(
-        train,
+        Decoded(train, options),
         new LoaderOptions(options.BatchSize, Shuffle: true, DropLast: true, options.Seed, Prefetch(options), options.ChannelsLast) { Share = new DataShare(world.Rank, world.Size) },
         normalization,
         options.Augmentation.BuildTransforms(),
         new BatchMixer(options.Augmentation.Mixup, options.Augmentation.Cutmix));
 
     // This process's validation images (every Size-th from its rank on), in batches as large as its training share.
-    private readonly DataLoader? validationLoader = Share(validation, world) is { Count: > 0 } mine
+    private readonly DataLoader? validationLoader = Share(Decoded(validation, options), world) is { Count: > 0 } mine
         ? new(mine, new LoaderOptions(options.BatchSize / world.Size, Shuffle: false, DropLast: false, options.Seed, Prefetch(options), options.ChannelsLast), normalization)
         : null;
 

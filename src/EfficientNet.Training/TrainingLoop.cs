@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EfficientNet.Data;
 using EfficientNet.Distributed;
 using EfficientNet.Models;
 using EfficientNet.Runtime;
@@ -31,13 +32,18 @@ internal sealed class TrainingLoop : IDisposable
     private readonly ReduceOnPlateau plateau;
     private readonly EarlyStopping stopping;
     private readonly List<EpochRecord> history;
+    private readonly BadImageLog? badImages;
     private long step;
 
-    /// <summary>Sets the loop up at <paramref name="state"/> (a fresh state for a new run) for the processes of <paramref name="world"/>.</summary>
+    /// <summary>
+    /// Sets the loop up at <paramref name="state"/> (a fresh state for a new run) for the processes of <paramref name="world"/>;
+    /// the unreadable images the data skips are taken from <paramref name="badImages"/> at the end of each epoch.
+    /// </summary>
     public TrainingLoop(
         TrainOptions options, EfficientNetModel model, ITrainingInputs inputs, OptimizerHelper optimizer, WeightAverage? average, RunFolder folder, Device device,
-        ITrainingObserver? observer, TrainingState state, Communicator world)
+        ITrainingObserver? observer, TrainingState state, Communicator world, BadImageLog? badImages = null)
     {
+        this.badImages = badImages;
         (this.options, this.model, this.inputs, this.optimizer, this.average, this.folder, this.device, this.world) =
             (options, model, inputs, optimizer, average, folder, device, world);
         this.observer = world.IsRoot ? observer : null;
@@ -130,8 +136,9 @@ internal sealed class TrainingLoop : IDisposable
         {
             throw Diverged($"validation loss became {validation.Loss}", epoch, BatchesPerEpoch, progress.LearningRate);
         }
+        int bad = ListBadImages(epoch);
         var record = new EpochRecord(epoch + 1, progress.MeanLoss, progress.Accuracy, validation.Loss, validation.Accuracy, progress.LearningRate,
-            progress.TotalSeconds, progress.ImagesPerSecond, ResidentMemory.ReleaseAndMeasure());
+            progress.TotalSeconds, progress.ImagesPerSecond, ResidentMemory.ReleaseAndMeasure(), bad);
         history.Add(record);
 
         double factor = plateau.Update(validation.Loss);
@@ -152,6 +159,27 @@ internal sealed class TrainingLoop : IDisposable
         }
         observer?.EpochDone(record, best);
         return stopping.ShouldStop;
+    }
+
+    /// <summary>
+    /// Lists the unreadable images every process skipped in 0-based <paramref name="epoch"/> so far in the run folder
+    /// (rank 0) and returns how many it lists for the epoch (on every process).
+    /// </summary>
+    private int ListBadImages(int epoch)
+    {
+        if (badImages is null)
+        {
+            return 0;
+        }
+        var met = BadImageLog.Gather(badImages.Take(), world);
+        Span<double> count = [world.IsRoot ? folder.AddBadImages(epoch + 1, met) : 0];
+        world.AllReduceSum(count);
+        if (met.Count > 0)
+        {
+            int n = (int)count[0];
+            observer?.Message($"epoch {epoch + 1}: {n} unreadable image{(n == 1 ? "" : "s")} skipped, each replaced by the next image of its list; listed in {Path.Combine(folder.RunDirectory, RunFiles.BadImages)}");
+        }
+        return (int)count[0];
     }
 
     /// <summary>Averages the BatchNorm statistics of the trained model and of the weight average over the processes.</summary>
@@ -194,6 +222,7 @@ internal sealed class TrainingLoop : IDisposable
     private TrainingResult Interrupt(int epoch, EpochProgress progress)
     {
         var state = State(epoch, progress.Batch, progress);
+        ListBadImages(epoch);
         AverageBatchNormStatistics();
         if (world.IsRoot)
         {

@@ -39,4 +39,10 @@ public static class RunFiles
 
     /// <summary>The model a finished run ends with (see <see cref="TrainingResult.FinalModelPath"/>).</summary>
     public const string Final = "final.safetensors";
+
+    /// <summary>
+    /// Unreadable images the run skipped (<see cref="ImageReading.SkipBadImages"/>), CSV rows <c>epoch,split,path,reason</c>;
+    /// epoch 0 is the decoding of a set held in memory. Written only when there are some.
+    /// </summary>
+    public const string BadImages = "bad-images.csv";
 }

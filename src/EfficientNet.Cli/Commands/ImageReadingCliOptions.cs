@@ -20,14 +20,31 @@ internal sealed class ImageReadingCliOptions
 
     private readonly Option<int> workers = new("--workers") { Description = "Threads decoding streamed images (0: one per core)", DefaultValueFactory = _ => 0 };
 
+    private readonly Option<bool> skipBadImages = new("--skip-bad-images")
+    {
+        Description = "Go on past unreadable images (a streamed one is replaced by the next image of its list, one held in memory is left out); " +
+            "they are listed in the run folder's bad-images.csv and counted per epoch in history.csv",
+    };
+
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { cache, randomResizedCrop, workers })
+        foreach (var option in new Option[] { cache, randomResizedCrop, workers, skipBadImages })
         {
             command.Options.Add(option);
         }
     }
 
-    public ImageReading Read(ParseResult parse) =>
-        new() { Cache = parse.GetValue(cache), RandomResizedCrop = parse.GetValue(randomResizedCrop), Workers = parse.GetValue(workers) };
+    /// <summary>The options a resumed run may change: they do not change what it computes.</summary>
+    public IReadOnlyList<Option> ChangeableOnResume => [workers, skipBadImages];
+
+    public ImageReading Read(ParseResult parse) => new()
+    {
+        Cache = parse.GetValue(cache), RandomResizedCrop = parse.GetValue(randomResizedCrop), Workers = parse.GetValue(workers), SkipBadImages = parse.GetValue(skipBadImages),
+    };
+
+    /// <summary>--skip-bad-images when given (to change a resumed run), else null.</summary>
+    public bool? SkipBadImagesGiven(ParseResult parse) => parse.GetResult(skipBadImages) is { Implicit: false } ? parse.GetValue(skipBadImages) : null;
+
+    /// <summary>--workers when given (to change a resumed run), else null.</summary>
+    public int? WorkersGiven(ParseResult parse) => parse.GetResult(workers) is { Implicit: false } ? parse.GetValue(workers) : null;
 }

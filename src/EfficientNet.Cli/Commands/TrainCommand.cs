@@ -74,16 +74,17 @@ internal static class TrainCommand
                     if (parse.GetValue(resume) is { } runDir)
                     {
                         var ignored = command.Options
-                            .Where(o => o != resume && o != epochs && o != threads && parse.GetResult(o) is { Implicit: false })
+                            .Where(o => o != resume && o != epochs && o != threads && !images.ChangeableOnResume.Contains(o) && parse.GetResult(o) is { Implicit: false })
                             .Select(o => o.Name)
                             .ToList();
                         if (ignored.Count > 0)
                         {
                             throw new EfficientNetException(
-                                $"--resume continues the run with its saved options ({RunFiles.Options}); {string.Join(", ", ignored)} cannot change it (only --epochs, to train longer, and --threads can)");
+                                $"--resume continues the run with its saved options ({RunFiles.Options}); {string.Join(", ", ignored)} cannot change it (only --epochs, to train longer, --threads, --workers and --skip-bad-images can)");
                         }
                         io.ApplyThreads(parse.GetValue(threads));
-                        return Trainer.Resume(runDir, observer, parse.GetResult(epochs) is { Implicit: false } ? parse.GetValue(epochs) : null, token);
+                        return Trainer.Resume(runDir, observer, parse.GetResult(epochs) is { Implicit: false } ? parse.GetValue(epochs) : null,
+                            images.SkipBadImagesGiven(parse), images.WorkersGiven(parse), token);
                     }
                     var r = TrainOptions.FromRecipe(parse.GetValue(recipe), parse.GetValue(dataset));
                     var options = r with

@@ -113,6 +113,14 @@ public sealed class ImageDataset
     internal ImageDataset WithGeometry(SampleGeometry geometry) =>
         files is null || files.Geometry == geometry ? this : new ImageDataset(files.With(geometry: geometry), labels, Classes, Source);
 
+    /// <summary>This streamed set decoded by <paramref name="workers"/> threads; this set when held in memory.</summary>
+    internal ImageDataset WithWorkers(int workers) =>
+        files is null || files.Workers == workers ? this : new ImageDataset(files.With(workers: workers), labels, Classes, Source);
+
+    /// <summary>This streamed set replacing an unreadable image by the next readable one and telling <paramref name="skip"/> (path, reason); this set when held in memory.</summary>
+    internal ImageDataset Skipping(Action<string, string> skip) =>
+        files is null ? this : new ImageDataset(files.With(skip: skip), labels, Classes, Source);
+
     /// <summary>The labels, in dataset order.</summary>
     public IReadOnlyList<int> Labels => labels;
 
@@ -170,6 +178,8 @@ public sealed class ImageDataset
     internal (Tensor Images, Tensor Labels) Batch(ReadOnlySpan<int> indices, ReadOnlySpan<int> seeds)
     {
         byte[] data = new byte[checked(indices.Length * ImageBytes)];
+        // A streamed set may replace an unreadable image (with a skip handler): the labels are those of the images read.
+        int[] read = files?.Fill(indices.ToArray(), seeds.IsEmpty ? new int[indices.Length] : seeds.ToArray(), data) ?? indices.ToArray();
         long[] batchLabels = new long[indices.Length];
         for (int i = 0; i < indices.Length; i++)
         {
@@ -177,9 +187,8 @@ public sealed class ImageDataset
             {
                 Image(indices[i]).CopyTo(data.AsSpan(i * ImageBytes, ImageBytes));
             }
-            batchLabels[i] = labels[indices[i]];
+            batchLabels[i] = labels[read[i]];
         }
-        files?.Fill(indices.ToArray(), seeds.IsEmpty ? new int[indices.Length] : seeds.ToArray(), data);
         using var bytes = tensor(data, [indices.Length, 3, Height, Width]);
         return (bytes.to(float32).div_(255), tensor(batchLabels));
     }

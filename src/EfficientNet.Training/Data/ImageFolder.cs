@@ -24,16 +24,32 @@ public static class ImageFolder
     internal static ImageDataset Load(string root, int size, IReadOnlyList<string>? classes, int chunkBytes) =>
         Decode(root, Entries(root, classes), size, chunkBytes);
 
-    /// <summary>Decodes <paramref name="entries"/> (listed from <paramref name="source"/>) into memory as <see cref="Load(string, int, IReadOnlyList{string}?)"/> does.</summary>
-    internal static ImageDataset Decode(string source, ImageEntries entries, int size, int chunkBytes = ImageDataset.ChunkBytes)
+    /// <summary>
+    /// Decodes <paramref name="entries"/> (listed from <paramref name="source"/>) into memory as <see cref="Load(string, int, IReadOnlyList{string}?)"/>
+    /// does; with <paramref name="skip"/>, an unreadable image is reported to it (path, reason) and left out instead of being an error.
+    /// </summary>
+    internal static ImageDataset Decode(string source, ImageEntries entries, int size, int chunkBytes = ImageDataset.ChunkBytes, Action<string, string>? skip = null)
     {
         var files = entries.Images;
         int imageBytes = checked(3 * size * size);
         var (chunks, perChunk) = ImageDataset.AllocateChunks(files.Count, imageBytes, chunkBytes);
         // The centre squares a streamed set reads: one decoding path for both.
         var images = new ImageFiles([.. files.Select(f => f.Path)], size, SampleGeometry.CentreCrop, workers: 0);
-        images.ForEach(files.Count, i => images.Read(i, seed: 0).CopyTo(ImageDataset.ImageIn(chunks, perChunk, imageBytes, i)));
-        return new ImageDataset(chunks, perChunk, [.. files.Select(f => f.Label)], entries.Classes, size, size, source);
+        bool[] unreadable = new bool[files.Count];
+        images.ForEach(files.Count, i =>
+        {
+            try
+            {
+                images.Read(i, seed: 0).CopyTo(ImageDataset.ImageIn(chunks, perChunk, imageBytes, i));
+            }
+            catch (EfficientNetException e) when (skip is not null)
+            {
+                skip(files[i].Path, e.Message);
+                unreadable[i] = true;
+            }
+        });
+        var decoded = new ImageDataset(chunks, perChunk, [.. files.Select(f => f.Label)], entries.Classes, size, size, source);
+        return unreadable.Contains(true) ? decoded.Subset([.. Enumerable.Range(0, files.Count).Where(i => !unreadable[i])]) : decoded;
     }
 
     /// <summary>

@@ -173,12 +173,47 @@ public class StreamedImagesTests
             "--resolution", "64", "--phase1-epochs", "1", "--unfreeze", "3", "--phase2-epochs", "1", "--batch", "4", "--threads", "2", "--out", dir.File("finetune"));
         Assert.True(exit == 0, stderr);
 
-        // A photo that breaks mid-epoch is named, and the run stops with an error (batches of 1: every image is read).
+        // A photo that breaks mid-epoch is named, and the run stops with an error (batches of 1: every image is read; at
+        // 64 pixels the last feature map is 2x2, so BatchNorm has more than one value per channel to normalise).
         File.WriteAllText(Path.Combine(data, "pansy", "zz-broken.jpg"), "not a jpeg");
         (exit, _, stderr) = CliRunner.Run("train", "--dataset", "folder", "--data", data, "--val-fraction", "0.34", "--image-cache", "none",
-            "--resolution", "32", "--epochs", "1", "--batch", "1", "--threads", "2", "--out", dir.File("broken"));
+            "--resolution", "64", "--epochs", "1", "--batch", "1", "--lr", "0.001", "--threads", "2", "--out", dir.File("broken"));
         Assert.Equal(EfficientNet.Cli.EffnetCli.UserError, exit);
         Assert.Contains("zz-broken.jpg", stderr, StringComparison.Ordinal);
+
+        // Resumed with --skip-bad-images, it goes on past the photo, lists it and counts it in the epoch's history row.
+        var (resumed, output, error) = CliRunner.Run("train", "--resume", dir.File("broken"), "--skip-bad-images");
+        Assert.True(resumed == 0, error);
+        Assert.Contains("epoch 1: 1 unreadable image skipped, each replaced by the next image of its list", output, StringComparison.Ordinal);
+        Assert.Equal(1, Assert.Single(HistoryCsv.Read(dir.File("broken/history.csv"))).BadImages);
+        var row = Assert.Single(File.ReadAllLines(dir.File("broken/bad-images.csv")).Skip(1));
+        Assert.Matches("^1,(training|validation),.*zz-broken.jpg,\".*not an image SkiaSharp can decode", row);
+    }
+
+    [Fact]
+    public void SkipBadImages_ReplacesAStreamedOneByTheNextInTheList_AndLeavesOneOutOfASetInMemory()
+    {
+        using var dir = new TempDir();
+        string[] photos = [.. Directory.GetFiles(Path.Combine(Flowers, "test", "daisy")).Order(StringComparer.Ordinal).Take(2)];
+        File.WriteAllText(dir.File("broken.jpg"), "not a jpeg");
+        File.WriteAllLines(dir.File("list.csv"), [$"{photos[0]},daisy", $"{dir.File("broken.jpg")},rose", $"{photos[1]},tulip"]);
+        var met = new List<string>();
+        var streamed = ImageFolder.Stream(dir.File("list.csv"), 32, null, SampleGeometry.CentreCrop, 1);
+
+        var (images, labels) = streamed.Skipping((path, _) => met.Add(path)).Batch([1, 0]);
+
+        // The broken rose is replaced by the next image, the tulip, with its label.
+        var (tulip, tulipLabel) = streamed.Batch([2]);
+        TensorAssert.Identical(tulip[0], images[0]);
+        Assert.Equal([tulipLabel[0].item<long>(), 0L], labels.data<long>().ToArray());
+        Assert.Equal([dir.File("broken.jpg")], met);
+        Assert.Contains("broken.jpg", Assert.Throws<EfficientNetException>(() => streamed.Batch([1])).Message, StringComparison.Ordinal);
+
+        var entries = ImageFolder.Entries(dir.File("list.csv"), null);
+        var memory = ImageFolder.Decode("list", entries, 32, skip: (path, _) => met.Add(path));
+        Assert.Equal(2, memory.Count);
+        Assert.Equal([0, 2], memory.Labels);
+        Assert.Equal(2, met.Count);
     }
 
     [Fact]

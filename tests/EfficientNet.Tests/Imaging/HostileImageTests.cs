@@ -101,7 +101,7 @@ public class HostileImageTests
         }
         var notes = new List<string>();
 
-        var (train, validation, _) = TrainingData.Load(new TrainOptions { Dataset = DatasetKind.Folder, Data = dir.Path, ValData = dir.Path, Resolution = 32 }, notes.Add);
+        var (train, validation, _, _) = TrainingData.Load(new TrainOptions { Dataset = DatasetKind.Folder, Data = dir.Path, ValData = dir.Path, Resolution = 32 }, notes.Add);
 
         Assert.Equal(["a", "b"], train.Classes);
         Assert.Equal(2, train.Count);

@@ -86,12 +86,14 @@ public class ScheduleAndCallbackTests
     }
 
     [Fact]
-    public void HistoryCsv_RoundTrips()
+    public void HistoryCsv_RoundTrips_AndReadsFilesWrittenBeforeBadImagesWereCounted()
     {
         using var dir = new TempDir();
-        var rows = new[] { new EpochRecord(1, 2.1, 0.3, 1.9, 0.35, 0.01, 60.5, 90.25, 1500), new EpochRecord(2, 1.5, 0.5, 1.4, 0.52, 0.009, 59, 91, 1501) };
+        var rows = new[] { new EpochRecord(1, 2.1, 0.3, 1.9, 0.35, 0.01, 60.5, 90.25, 1500), new EpochRecord(2, 1.5, 0.5, 1.4, 0.52, 0.009, 59, 91, 1501, BadImages: 3) };
         HistoryCsv.Write(dir.File("history.csv"), rows);
         Assert.Equal(rows, HistoryCsv.Read(dir.File("history.csv")));
+        File.WriteAllText(dir.File("old.csv"), "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,images_per_second,rss_mb\n1,2.1,0.3,1.9,0.35,0.01,60.5,90.25,1500\n");
+        Assert.Equal(rows[0], Assert.Single(HistoryCsv.Read(dir.File("old.csv"))));
         File.WriteAllText(dir.File("bad.csv"), "a,b\n1,2\n");
         Assert.Throws<EfficientNetException>(() => HistoryCsv.Read(dir.File("bad.csv")));
     }
