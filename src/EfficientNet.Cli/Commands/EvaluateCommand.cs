@@ -17,7 +17,7 @@ internal static class EvaluateCommand
         var data = new Option<string?>("--data") { Description = "CIFAR-10 folder, image folder root/<class>/*.jpg, or a list file of path,label rows (*.csv) (cifar10 without --data: the download cache)" };
         var split = new Option<Cifar10Split>("--split") { Description = "CIFAR-10 split: test (test_batch.bin), train (data_batch_1..5) or validation (the 5,000 of train that effnet train holds out by default: 10% per class, seed 42)", DefaultValueFactory = _ => Cifar10Split.Test };
         var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass", DefaultValueFactory = _ => 256 };
-        var plot = new Option<string?>("--plot") { Description = "Confusion-matrix PNG (default: confusion-<split>.png beside the checkpoint)" };
+        var plot = new Option<string?>("--plot") { Description = "Also draw the confusion matrix into this PNG file" };
         var variant = CommonOptions.Variant(required: false);
         var engine = CommonOptions.Engine();
         var tta = CommonOptions.Tta();
@@ -41,8 +41,11 @@ internal static class EvaluateCommand
             string splitName = kind == DatasetKind.Cifar10 ? parse.GetValue(split).ToString().ToLowerInvariant() : Path.GetFileName(Path.TrimEndingDirectorySeparator(parse.GetValue(data) ?? "folder"));
             var options = CommonOptions.ClassifierOptions(parse, engine, variant, threads, device, tta);
             var result = CheckpointEvaluation.Run(path, new EvaluationRequest(kind, parse.GetValue(data), parse.GetValue(split), parse.GetValue(batch)), options);
-            string plotPath = parse.GetValue(plot) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $"confusion-{splitName}.png");
-            ConfusionMatrixPlot.Write(plotPath, result, $"{Path.GetFileName(path)} on {kind.ToString().ToLowerInvariant()} {splitName}");
+            string? plotPath = parse.GetValue(plot);
+            if (plotPath is not null)
+            {
+                ConfusionMatrixPlot.Write(plotPath, result, $"{Path.GetFileName(path)} on {kind.ToString().ToLowerInvariant()} {splitName}");
+            }
             var perClass = result.PerClassAccuracy;
             if (parse.GetValue(json))
             {
@@ -77,8 +80,11 @@ internal static class EvaluateCommand
                 confusion.Add(new object?[] { result.Classes[t] }.Concat(Enumerable.Range(0, result.Classes.Count).Select(p => (object?)result.Confusion[t, p])).ToArray());
             }
             confusion.Write(io.Out);
-            io.Out.WriteLine();
-            io.Out.WriteLine($"confusion matrix chart: {plotPath}");
+            if (plotPath is not null)
+            {
+                io.Out.WriteLine();
+                io.Out.WriteLine($"confusion matrix chart: {plotPath}");
+            }
         }));
         return command;
     }
