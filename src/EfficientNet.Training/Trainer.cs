@@ -193,6 +193,11 @@ public static class Trainer
         {
             observer?.Message(warning);
         }
+        if (options.Schedule != ScheduleKind.Constant && options.WarmupEpochs >= options.Epochs)
+        {
+            observer?.Message($"the warm-up ({options.WarmupEpochs:0.##} epochs) lasts the whole run of {options.Epochs}: the learning rate rises to its peak of {options.LearningRate:G3} " +
+                "at the last step and never decays; a warm-up of at most a tenth of the run lets it");
+        }
         var device = Devices.Parse(options.Device);
         manual_seed(options.Seed);
 

@@ -35,7 +35,7 @@ internal static class TrainCommand
         var momentum = new Option<double>("--momentum") { Description = "SGD momentum (default: the recipe's)" };
         var nesterov = new Option<bool>("--nesterov") { Description = "Nesterov momentum for SGD; --nesterov false turns it off (default: the recipe's)" };
         var schedule = new Option<ScheduleKind>("--schedule") { Description = "cosine or linear (warmup, then decay to 0, per batch) or constant (default: the recipe's)" };
-        var warmup = new Option<double>("--warmup-epochs") { Description = "Warmup epochs of the cosine and linear schedules (default: the recipe's)" };
+        var warmup = new Option<double>("--warmup-epochs") { Description = "Warmup epochs of the cosine and linear schedules (default: the recipe's, at most a tenth of --epochs)" };
         var smoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing (default: the recipe's)" };
         var ema = new Option<double>("--ema") { Description = "Decay of a weight average (e.g. 0.999) validated and saved as the model; 0: off (default: the recipe's)" };
         var patience = new Option<int>("--patience") { Description = "Early stopping: epochs without a better validation accuracy, 0: off (default: the recipe's)" };
@@ -94,7 +94,7 @@ internal static class TrainCommand
                         Dropout = parse.GetValue(dropout) ?? r.Dropout, StochasticDepth = parse.GivenOr(depth, r.StochasticDepth), Epochs = parse.GivenOr(epochs, r.Epochs), BatchSize = parse.GetValue(batch),
                         Optimizer = parse.GivenOr(optimizer, r.Optimizer), LearningRate = parse.GivenOr(lr, r.LearningRate), WeightDecay = parse.GivenOr(weightDecay, r.WeightDecay),
                         Momentum = parse.GivenOr(momentum, r.Momentum), Nesterov = parse.GivenOr(nesterov, r.Nesterov), Schedule = parse.GivenOr(schedule, r.Schedule),
-                        WarmupEpochs = parse.GivenOr(warmup, r.WarmupEpochs), LabelSmoothing = parse.GivenOr(smoothing, r.LabelSmoothing), EmaDecay = parse.GivenOr(ema, r.EmaDecay),
+                        WarmupEpochs = parse.GivenOr(warmup, FittedWarmup(r, parse.GivenOr(epochs, r.Epochs))), LabelSmoothing = parse.GivenOr(smoothing, r.LabelSmoothing), EmaDecay = parse.GivenOr(ema, r.EmaDecay),
                         EarlyStoppingPatience = parse.GivenOr(patience, r.EarlyStoppingPatience), PlateauPatience = parse.GivenOr(plateauPatience, r.PlateauPatience),
                         PlateauFactor = parse.GivenOr(plateauFactor, r.PlateauFactor), MinLearningRate = parse.GivenOr(minLr, r.MinLearningRate), Seed = parse.GetValue(seed),
                         Threads = parse.GetValue(threads), Device = parse.GetValue(device)!, ChannelsLast = !parse.GetValue(nchw), Prefetch = parse.GetValue(prefetch),
@@ -117,4 +117,10 @@ internal static class TrainCommand
         });
         return command;
     }
+
+    /// <summary>
+    /// The recipe's warm-up for a run of <paramref name="epochs"/>: at most a tenth of it, so that a short run does
+    /// not end at the peak learning rate (the fast recipe's 2 warm-up epochs are a fifteenth of its 30).
+    /// </summary>
+    private static double FittedWarmup(TrainOptions recipe, int epochs) => Math.Min(recipe.WarmupEpochs, epochs / 10.0);
 }

@@ -33,6 +33,8 @@ public class TrainCliTests
         var saved = ReadOptions(run);
         var fast = TrainOptions.FromRecipe(TrainRecipe.Fast, DatasetKind.Cifar10);
         Assert.Equal((0.05, 8, 1, 48), (saved.LearningRate, saved.Augmentation.Cutout, saved.Epochs, saved.Resolution));
+        // The recipe's 2 warm-up epochs fit a 1-epoch run as a tenth of it (1 / 10.0 is the double nearest 0.1, as the literal is).
+        Assert.Equal(0.1, saved.WarmupEpochs);
         Assert.Equal(
             (fast.Optimizer, fast.Nesterov, fast.WeightDecay, fast.Schedule, fast.EmaDecay, fast.RestoreBestWeights, fast.StochasticDepth, fast.Augmentation.CropPadding, fast.Augmentation.Rotation),
             (saved.Optimizer, saved.Nesterov, saved.WeightDecay, saved.Schedule, saved.EmaDecay, saved.RestoreBestWeights, saved.StochasticDepth, saved.Augmentation.CropPadding, saved.Augmentation.Rotation));
