@@ -57,6 +57,22 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "cpu",
     };
 
+    /// <summary>--dataset, for verbs that read a dataset (see <see cref="Dataset(ParseResult, Option{EfficientNet.Training.DatasetKind}, Option{string?})"/>).</summary>
+    public static Option<EfficientNet.Training.DatasetKind> DatasetOption(EfficientNet.Training.DatasetKind withoutData) => new("--dataset")
+    {
+        Description = $"cifar10 or folder (image folder or list file); default: what --data holds, or {withoutData.ToString().ToLowerInvariant()} without --data",
+        DefaultValueFactory = _ => withoutData,
+    };
+
+    /// <summary>
+    /// --dataset when given; else what --data holds: CIFAR-10 when it is a folder of CIFAR-10's batch files, an image
+    /// folder or list file when it is any other folder or file; without --data (or with one that is not there), the verb's default.
+    /// </summary>
+    public static EfficientNet.Training.DatasetKind Dataset(this ParseResult parse, Option<EfficientNet.Training.DatasetKind> dataset, Option<string?> data) =>
+        parse.GetResult(dataset) is { Implicit: false } || parse.GetValue(data) is not { } path || !(File.Exists(path) || Directory.Exists(path))
+            ? parse.GetValue(dataset)
+            : EfficientNet.Data.Cifar10.HoldsBatches(path) ? EfficientNet.Training.DatasetKind.Cifar10 : EfficientNet.Training.DatasetKind.Folder;
+
     /// <summary>The option's value when the command line gives it, else <paramref name="fallback"/> (a recipe's value).</summary>
     public static T GivenOr<T>(this ParseResult parse, Option<T> option, T fallback) =>
         parse.GetResult(option) is { Implicit: false } ? parse.GetValue(option)! : fallback;

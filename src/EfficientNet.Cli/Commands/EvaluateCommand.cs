@@ -13,7 +13,7 @@ internal static class EvaluateCommand
     public static Command Create(CliIO io)
     {
         var checkpoint = new Option<string>("--checkpoint", "-c") { Description = "A checkpoint written by effnet train (best.safetensors or last.safetensors), or its .onnx export", Required = true };
-        var dataset = new Option<DatasetKind>("--dataset") { Description = "cifar10 or folder", DefaultValueFactory = _ => DatasetKind.Cifar10 };
+        var dataset = CommonOptions.DatasetOption(DatasetKind.Cifar10);
         var data = new Option<string?>("--data") { Description = "CIFAR-10 folder, image folder root/<class>/*.jpg, or a list file of path,label rows (*.csv) (cifar10 without --data: the download cache)" };
         var split = new Option<Cifar10Split>("--split") { Description = "CIFAR-10 split: test (test_batch.bin), train (data_batch_1..5) or validation (the 5,000 of train that effnet train holds out by default: 10% per class, seed 42)", DefaultValueFactory = _ => Cifar10Split.Test };
         var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass", DefaultValueFactory = _ => 256 };
@@ -33,7 +33,7 @@ internal static class EvaluateCommand
             io.ApplyThreads(parse.GetValue(threads));
             io.UseRetainingAllocator();
             string path = parse.GetValue(checkpoint)!;
-            var kind = parse.GetValue(dataset);
+            var kind = parse.Dataset(dataset, data);
             if (kind == DatasetKind.Folder && parse.GetResult(split) is { Implicit: false })
             {
                 throw new EfficientNetException("--split chooses a CIFAR-10 split; with --dataset folder, --data is the split (e.g. --data flowers/test)");

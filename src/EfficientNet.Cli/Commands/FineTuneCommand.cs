@@ -12,7 +12,7 @@ internal static class FineTuneCommand
     {
         var d = new FineTuneOptions();
         var (weights, variant) = CommonOptions.Weights("Pretrained weights: an effnet checkpoint or a torchvision-layout .pth / .safetensors");
-        var dataset = new Option<DatasetKind>("--dataset") { Description = "folder or cifar10", DefaultValueFactory = _ => d.Dataset };
+        var dataset = CommonOptions.DatasetOption(d.Dataset);
         var data = new Option<string?>("--data") { Description = "Training images: root/<class>/*.jpg, a list file of path,label rows (*.csv), or a CIFAR-10 folder" };
         var valData = new Option<string?>("--val-data") { Description = "Validation/test images with the same classes, a folder or a list file (gets a full final evaluation); else --val-fraction" };
         var valFraction = new Option<double>("--val-fraction") { Description = "Held-out share when there is no --val-data", DefaultValueFactory = _ => d.ValFraction };
@@ -45,7 +45,7 @@ internal static class FineTuneCommand
             io.UseRetainingAllocator();
             var options = new FineTuneOptions
             {
-                Weights = parse.GetValue(weights)!, Variant = parse.GetValue(variant), Dataset = parse.GetValue(dataset), Data = parse.GetValue(data),
+                Weights = parse.GetValue(weights)!, Variant = parse.GetValue(variant), Dataset = parse.Dataset(dataset, data), Data = parse.GetValue(data),
                 ValData = parse.GetValue(valData), ValFraction = parse.GetValue(valFraction), Resolution = parse.GetValue(resolution),
                 Head = parse.GetValue(head) == "simple" ? HeadKind.Linear : HeadKind.Mlp,
                 Phase1Epochs = parse.GetValue(phase1Epochs), Phase1LearningRate = parse.GetValue(phase1Lr), CacheFeatures = parse.GetValue(cacheFeatures),

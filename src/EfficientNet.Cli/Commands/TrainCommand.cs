@@ -10,7 +10,7 @@ internal static class TrainCommand
     public static Command Create(CliIO io)
     {
         var d = new TrainOptions();
-        var dataset = new Option<DatasetKind>("--dataset") { Description = "cifar10 or folder", DefaultValueFactory = _ => d.Dataset };
+        var dataset = CommonOptions.DatasetOption(d.Dataset);
         var data = new Option<string?>("--data") { Description = "CIFAR-10 folder with data_batch_*.bin, image folder root/<class>/*.jpg, or a list file of path,label rows (*.csv) (cifar10 without --data: download into --cache)" };
         var valData = new Option<string?>("--val-data") { Description = "Validation images, a folder with the same classes or a list file (folder datasets); else --val-fraction of the training data" };
         var valFraction = new Option<double>("--val-fraction") { Description = "Share of each class held out for validation", DefaultValueFactory = _ => d.ValFraction };
@@ -86,7 +86,7 @@ internal static class TrainCommand
                         return Trainer.Resume(runDir, observer, parse.GetResult(epochs) is { Implicit: false } ? parse.GetValue(epochs) : null,
                             images.SkipBadImagesGiven(parse), images.WorkersGiven(parse), token);
                     }
-                    var r = TrainOptions.FromRecipe(parse.GetValue(recipe), parse.GetValue(dataset));
+                    var r = TrainOptions.FromRecipe(parse.GetValue(recipe), parse.Dataset(dataset, data));
                     var options = r with
                     {
                         Data = parse.GetValue(data), ValData = parse.GetValue(valData), ValFraction = parse.GetValue(valFraction),

@@ -51,6 +51,10 @@ public static class Cifar10
     public static IReadOnlyList<string> Files(Cifar10Split split) =>
         split == Cifar10Split.Test ? ["test_batch.bin"] : Enumerable.Range(1, 5).Select(i => $"data_batch_{i}.bin").ToArray();
 
+    /// <summary>Whether <paramref name="directory"/> holds any of CIFAR-10's batch files (data_batch_N.bin, test_batch.bin).</summary>
+    internal static bool HoldsBatches(string directory) =>
+        Directory.Exists(directory) && Files(Cifar10Split.Train).Concat(Files(Cifar10Split.Test)).Any(f => File.Exists(Path.Combine(directory, f)));
+
     /// <summary>Reads a split from a folder holding the .bin files (and optionally batches.meta.txt).</summary>
     /// <exception cref="EfficientNetException">A file is missing or its size is not a whole number of records.</exception>
     public static ImageDataset Load(string directory, Cifar10Split split)
@@ -64,8 +68,11 @@ public static class Cifar10
         var missing = paths.Where(p => !File.Exists(p)).ToArray();
         if (missing.Length > 0)
         {
+            string hint = !HoldsBatches(directory)
+                ? $"; it holds no CIFAR-10 batches at all{(Directory.GetDirectories(directory).Length > 0 ? " (class folders of images are an image folder dataset)" : "")}"
+                : split == Cifar10Split.Test ? "; it holds training batches only: evaluate on the train split, or on the validation images training held out" : "";
             throw new EfficientNetException(
-                $"CIFAR-10 {split.ToString().ToLowerInvariant()} split incomplete in '{directory}': missing {string.Join(", ", missing.Select(Path.GetFileName))}");
+                $"CIFAR-10 {split.ToString().ToLowerInvariant()} split incomplete in '{directory}': missing {string.Join(", ", missing.Select(Path.GetFileName))}{hint}");
         }
         var records = new List<byte[]>();
         long total = 0;

@@ -29,10 +29,12 @@ public class Cifar10Tests
     }
 
     [Fact]
-    public void Load_MissingTestBatch_SaysWhichFile()
+    public void Load_MissingTestBatch_SaysWhichFile_AndWhatTheFolderHolds()
     {
         var e = Assert.Throws<EfficientNetException>(() => Cifar10.Load(SharedCifar, Cifar10Split.Test));
-        Assert.Contains("missing test_batch.bin", e.Message, StringComparison.Ordinal);
+        Assert.Contains("missing test_batch.bin; it holds training batches only: evaluate on the train split", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<EfficientNetException>(() => Cifar10.Load(Path.Combine(TestPaths.SharedData, "flowers12", "test"), Cifar10Split.Test));
+        Assert.Contains("it holds no CIFAR-10 batches at all (class folders of images are an image folder dataset)", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

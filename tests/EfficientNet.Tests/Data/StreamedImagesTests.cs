@@ -162,9 +162,11 @@ public class StreamedImagesTests
                 File.Copy(file, Path.Combine(data, flower, Path.GetFileName(file)));
             }
         }
-        var (exit, stdout, stderr) = CliRunner.Run("train", "--dataset", "folder", "--data", data, "--val-fraction", "0.34", "--image-cache", "none",
+        // Without --dataset, a folder that holds no CIFAR-10 batches is read as an image folder.
+        var (exit, stdout, stderr) = CliRunner.Run("train", "--data", data, "--val-fraction", "0.34", "--image-cache", "none",
             "--resolution", "128", "--epochs", "1", "--batch", "4", "--max-batches", "1", "--threads", "2", "--out", dir.File("run"));
         Assert.True(exit == 0, stderr);
+        Assert.Contains("\"dataset\": \"Folder\"", File.ReadAllText(dir.File("run/options.json")), StringComparison.Ordinal);
         Assert.Contains("training images: random-resized crops of the full photo", stdout, StringComparison.Ordinal);
         Assert.Contains("\"cache\": \"None\"", File.ReadAllText(dir.File("run/options.json")), StringComparison.Ordinal);
 
