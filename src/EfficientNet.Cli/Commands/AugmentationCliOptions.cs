@@ -9,17 +9,32 @@ namespace EfficientNet.Cli.Commands;
 /// </summary>
 internal sealed class AugmentationCliOptions
 {
-    private readonly Option<bool> noFlip = new("--no-flip") { Description = "No random horizontal flips" };
-    private readonly Option<double> rotation = new("--rotation") { Description = "Largest rotation in turns (document recipe: 0.1; fast: 0)" };
-    private readonly Option<double> zoom = new("--zoom") { Description = "Largest relative zoom (document recipe: 0.1; fast: 0)" };
-    private readonly Option<double> translation = new("--translation") { Description = "Largest shift as a fraction of the size (document recipe: 0.1; fast: 0)" };
-    private readonly Option<double> contrast = new("--contrast") { Description = "Largest relative contrast change (document recipe: 0.1; fast: 0)" };
-    private readonly Option<int> cropPadding = new("--crop-padding") { Description = "Random crop after reflect padding by this many pixels, 0: off (document recipe: 0; fast: 4)" };
-    private readonly Option<int> cutout = new("--cutout") { Description = "Side in pixels of a grey square hidden in each image, 0: off (both recipes: 0; 16 is the paper's CIFAR-10 setting)" };
-    private readonly Option<AutoAugmentKind> policy = new("--auto-augment") { Description = "none, randaugment or trivialaugment (both recipes: none)" };
-    private readonly Option<double> mixup = new("--mixup") { Description = "Mixup Beta alpha, 0: off (both recipes: 0)" };
-    private readonly Option<double> cutmix = new("--cutmix") { Description = "CutMix Beta alpha, 0: off (both recipes: 0)" };
-    private readonly Option<bool> none = new("--no-augment") { Description = "No augmentation at all" };
+    private readonly Option<bool> noFlip, none;
+    private readonly Option<double> rotation, zoom, translation, contrast, mixup, cutmix;
+    private readonly Option<int> cropPadding, cutout;
+    private readonly Option<AutoAugmentKind> policy;
+
+    /// <param name="recipes">Whether the verb has recipes (train): defaults are then stated per recipe, else as <see cref="AugmentationOptions"/>'s.</param>
+    public AugmentationCliOptions(bool recipes)
+    {
+        // The document recipe's values are AugmentationOptions' defaults.
+        string Default(object document, object fast)
+        {
+            string d = Convert.ToString(document, System.Globalization.CultureInfo.InvariantCulture)!, f = Convert.ToString(fast, System.Globalization.CultureInfo.InvariantCulture)!;
+            return !recipes ? $"default: {d}" : d == f ? $"both recipes: {d}" : $"document recipe: {d}; fast: {f}";
+        }
+        noFlip = new("--no-flip") { Description = "No random horizontal flips" };
+        rotation = new("--rotation") { Description = $"Largest rotation in turns ({Default(0.1, 0)})" };
+        zoom = new("--zoom") { Description = $"Largest relative zoom ({Default(0.1, 0)})" };
+        translation = new("--translation") { Description = $"Largest shift as a fraction of the size ({Default(0.1, 0)})" };
+        contrast = new("--contrast") { Description = $"Largest relative contrast change ({Default(0.1, 0)})" };
+        cropPadding = new("--crop-padding") { Description = $"Random crop after reflect padding by this many pixels, 0: off ({Default(0, 4)})" };
+        cutout = new("--cutout") { Description = $"Side in pixels of a grey square hidden in each image, 0: off ({Default(0, 0)}; 16 is the paper's CIFAR-10 setting)" };
+        policy = new("--auto-augment") { Description = $"none, randaugment or trivialaugment ({Default("none", "none")})" };
+        mixup = new("--mixup") { Description = $"Mixup Beta alpha, 0: off ({Default(0, 0)})" };
+        cutmix = new("--cutmix") { Description = $"CutMix Beta alpha, 0: off ({Default(0, 0)})" };
+        none = new("--no-augment") { Description = "No augmentation at all" };
+    }
 
     public void AddTo(Command command)
     {

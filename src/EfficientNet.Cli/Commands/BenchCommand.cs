@@ -16,7 +16,7 @@ internal static class BenchCommand
 {
     public static Command Create(CliIO io)
     {
-        var command = new Command("bench", "Measure throughput; bench/compare_infer.sh runs the same work on PyTorch beside it");
+        var command = new Command("bench", "Measure throughput; bench/compare_infer.py runs the same work on PyTorch beside it");
         command.Subcommands.Add(Infer(io));
         command.Subcommands.Add(Train(io));
         command.Subcommands.Add(Data(io));
@@ -59,7 +59,7 @@ internal static class BenchCommand
         var noFuse = new Option<bool>("--no-fuse") { Description = "torch engine: keep BatchNorm separate instead of folding it into the convolutions" };
         var engine = CommonOptions.Engine();
         var onnx = new Option<string?>("--onnx") { Description = "onnxruntime engine: run this .onnx file (input 'input', output 'logits') instead of exporting the variant" };
-        var threads = CommonOptions.Threads();
+        var threads = CommonOptions.Threads(withEngine: true);
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var command = new Command("infer", "Inference throughput of a variant (random weights and input) on TorchSharp or ONNX Runtime")
@@ -145,7 +145,7 @@ internal static class BenchCommand
         var epochs = new Option<int>("--epochs") { Description = "Memory check: epochs after the timed part (0: skip)", DefaultValueFactory = _ => d.Epochs };
         var steps = new Option<int>("--steps") { Description = "Steps per memory-check epoch", DefaultValueFactory = _ => d.StepsPerEpoch };
         var nchw = new Option<bool>("--nchw") { Description = "NCHW input instead of channels-last" };
-        var threads = CommonOptions.Threads();
+        var threads = CommonOptions.Threads(withEngine: false);
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var command = new Command("train", "Training throughput of the CIFAR variant (32x32, 10 classes, Adam, label smoothing, full step) and resident memory per epoch")

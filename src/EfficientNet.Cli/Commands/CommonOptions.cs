@@ -24,9 +24,10 @@ internal static class CommonOptions
         return (new Option<string>("--weights", "-w") { Description = description, Required = true }, variant);
     }
 
-    public static Option<int> Threads() => new("--threads")
+    /// <summary>--threads; <paramref name="withEngine"/>: the verb has --engine, so the threads may be ONNX Runtime's.</summary>
+    public static Option<int> Threads(bool withEngine) => new("--threads")
     {
-        Description = "Intra-op threads (libtorch's, and ONNX Runtime's with --engine onnxruntime; 0: the default, one per physical core)",
+        Description = $"Intra-op threads (libtorch's{(withEngine ? ", and ONNX Runtime's with --engine onnxruntime" : "")}; 0: the default, one per physical core)",
         DefaultValueFactory = _ => 0,
     };
 

@@ -21,7 +21,7 @@ internal static class EvaluateCommand
         var variant = CommonOptions.Variant(required: false);
         var engine = CommonOptions.Engine();
         var tta = CommonOptions.Tta();
-        var threads = CommonOptions.Threads();
+        var threads = CommonOptions.Threads(withEngine: true);
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var command = new Command("evaluate", "Accuracy, per-class accuracy and confusion matrix (text and PNG) of a checkpoint on a dataset")

@@ -28,10 +28,10 @@ internal static class FineTuneCommand
         var batch = new Option<int>("--batch", "-b") { Description = "Batch size (in all: each process of an MPI job takes an equal share)", DefaultValueFactory = _ => d.BatchSize };
         var smoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing", DefaultValueFactory = _ => d.LabelSmoothing };
         var seed = new Option<int>("--seed") { Description = "Seed", DefaultValueFactory = _ => d.Seed };
-        var threads = CommonOptions.Threads();
+        var threads = CommonOptions.Threads(withEngine: false);
         var device = CommonOptions.Device();
         var output = new Option<string?>("--out", "-o") { Description = "Run folder (default: runs/finetune-<time>); phase1/ and phase2/ inside" };
-        var augmentation = new AugmentationCliOptions();
+        var augmentation = new AugmentationCliOptions(recipes: false);
         var images = new ImageReadingCliOptions();
         var command = new Command("finetune", "Transfer learning: train a new head on the frozen pretrained backbone, then fine-tune its last layers with a low learning rate")
         {

@@ -19,7 +19,7 @@ internal static class PredictCommand
         var labels = new Option<string?>("--labels") { Description = "Class names, one per line (default: the checkpoint's)" };
         var engine = CommonOptions.Engine();
         var tta = CommonOptions.Tta();
-        var threads = CommonOptions.Threads();
+        var threads = CommonOptions.Threads(withEngine: true);
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var command = new Command("predict", "Classify images with the preprocessing the weights expect (resize, centre crop, normalisation): one --image, or --images into --out")

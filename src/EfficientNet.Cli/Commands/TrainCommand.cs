@@ -42,10 +42,10 @@ internal static class TrainCommand
         var plateauPatience = new Option<int>("--plateau-patience") { Description = "Reduce LR after this many epochs without a lower validation loss, 0: off (default: the recipe's)" };
         var plateauFactor = new Option<double>("--plateau-factor") { Description = "Factor applied to the LR on a plateau (default: the recipe's)" };
         var minLr = new Option<double>("--min-lr") { Description = "Lowest learning rate (default: the recipe's)" };
-        var augmentation = new AugmentationCliOptions();
+        var augmentation = new AugmentationCliOptions(recipes: true);
         var images = new ImageReadingCliOptions();
         var seed = new Option<int>("--seed") { Description = "Seed for initialisation, data order and augmentation", DefaultValueFactory = _ => d.Seed };
-        var threads = CommonOptions.Threads();
+        var threads = CommonOptions.Threads(withEngine: false);
         var device = CommonOptions.Device();
         var nchw = new Option<bool>("--nchw") { Description = "NCHW layout instead of channels-last" };
         var prefetch = new Option<int?>("--prefetch") { Description = "Batches prepared ahead on a background thread (0: none; default: only when libtorch leaves cores free)" };

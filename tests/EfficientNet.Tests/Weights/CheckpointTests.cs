@@ -192,6 +192,10 @@ public class CheckpointTests
         string pth = dir.File("state.pth");
         File.WriteAllBytes(pth, [.. "PK\u0003\u0004"u8, .. new byte[100]]);
         Assert.Null(ModelCheckpoint.ReadInfo(pth));
+        // Its variant must be named: b0 is not assumed.
+        var e = Assert.Throws<EfficientNetException>(() => Trainer.Resolve(new TrainOptions { InitialWeights = pth, Dataset = DatasetKind.Folder }));
+        Assert.Contains("is a plain state dict, which does not record the variant it holds; name it (b0, b1", e.Message, StringComparison.Ordinal);
+        Assert.Equal("b1", Trainer.Resolve(new TrainOptions { InitialWeights = pth, Dataset = DatasetKind.Folder, Variant = "b1" }).Variant);
     }
 
     [Fact]
