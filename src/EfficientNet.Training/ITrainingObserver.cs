@@ -21,7 +21,11 @@ public sealed record TrainingStart(TrainOptions Options, string Model, int Train
 /// <param name="LearningRate">Current learning rate.</param>
 /// <param name="ImagesPerSecond">Training throughput so far this epoch.</param>
 /// <param name="Eta">Estimated time to the end of the epoch's training part.</param>
-public sealed record BatchProgress(int Epoch, int Epochs, int Batch, int Batches, double Loss, double Accuracy, double LearningRate, double ImagesPerSecond, TimeSpan Eta);
+/// <param name="RunEta">
+/// Estimated time to the end of the run: the rest of its batches at this epoch's pace, and a validation per epoch left
+/// as long as the last one took (none counted before the first).
+/// </param>
+public sealed record BatchProgress(int Epoch, int Epochs, int Batch, int Batches, double Loss, double Accuracy, double LearningRate, double ImagesPerSecond, TimeSpan Eta, TimeSpan RunEta);
 
 /// <summary>Receives a run's progress (the CLI draws it; tests may record it).</summary>
 public interface ITrainingObserver

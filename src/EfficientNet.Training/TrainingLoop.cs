@@ -34,6 +34,7 @@ internal sealed class TrainingLoop : IDisposable
     private readonly List<EpochRecord> history;
     private readonly BadImageLog? badImages;
     private long step;
+    private double validationSeconds;
 
     /// <summary>
     /// Sets the loop up at <paramref name="state"/> (a fresh state for a new run) for the processes of <paramref name="world"/>;
@@ -76,8 +77,10 @@ internal sealed class TrainingLoop : IDisposable
             EvaluationResult validation;
             try
             {
+                var clock = Stopwatch.StartNew();
                 AverageBatchNormStatistics();
                 validation = inputs.Validate(Validated, options.LabelSmoothing, cancellation);
+                validationSeconds = clock.Elapsed.TotalSeconds;
             }
             catch (OperationCanceledException)
             {
@@ -116,7 +119,7 @@ internal sealed class TrainingLoop : IDisposable
                 progress.Add(outcome.Loss, outcome.Correct, outcome.Count);
             }
             step++;
-            observer?.BatchDone(progress.Report(epoch, options.Epochs, BatchesPerEpoch));
+            observer?.BatchDone(progress.Report(epoch, options.Epochs, BatchesPerEpoch, validationSeconds));
             if (outcome.StopRequested)
             {
                 return false;
@@ -309,8 +312,14 @@ internal sealed class TrainingLoop : IDisposable
 
         public void EndTraining() => trainingSeconds = TrainSeconds;
 
-        public BatchProgress Report(int epoch, int epochs, int batches) => new(
-            epoch + 1, epochs, Batch, batches, LossSum / Seen, (double)Correct / Seen, LearningRate, ImagesPerSecond,
-            TimeSpan.FromSeconds((batches - Batch) * clock.Elapsed.TotalSeconds / Math.Max(1, Batch - startBatch)));
+        /// <summary>Where 0-based <paramref name="epoch"/> of <paramref name="epochs"/> stands, a validation taking <paramref name="validationSeconds"/>.</summary>
+        public BatchProgress Report(int epoch, int epochs, int batches, double validationSeconds)
+        {
+            double perBatch = clock.Elapsed.TotalSeconds / Math.Max(1, Batch - startBatch);
+            double epochLeft = (batches - Batch) * perBatch;
+            double runLeft = epochLeft + (epochs - epoch - 1) * batches * perBatch + (epochs - epoch) * validationSeconds;
+            return new(epoch + 1, epochs, Batch, batches, LossSum / Seen, (double)Correct / Seen, LearningRate, ImagesPerSecond,
+                TimeSpan.FromSeconds(epochLeft), TimeSpan.FromSeconds(runLeft));
+        }
     }
 }

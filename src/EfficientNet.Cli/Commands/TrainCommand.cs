@@ -110,7 +110,7 @@ internal static class TrainCommand
                     exit = EffnetCli.Interrupted;
                     return;
                 }
-                io.Out.WriteLine($"done: best validation accuracy {result.BestAccuracy:P2} at epoch {result.BestEpoch}; best model {result.BestModelPath}");
+                TrainingSummary.Write(io.Out, result);
             });
             int code = body(parse);
             return code != 0 ? code : exit;

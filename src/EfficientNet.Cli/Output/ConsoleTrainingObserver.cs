@@ -56,7 +56,7 @@ internal sealed class ConsoleTrainingObserver(TextWriter output, bool live) : IT
 
     public void BatchDone(BatchProgress p)
     {
-        string line = $"epoch {p.Epoch}/{p.Epochs}  batch {p.Batch}/{p.Batches}  loss {p.Loss:F4}  acc {p.Accuracy:P2}  lr {p.LearningRate:G3}  {p.ImagesPerSecond:F0} img/s  ETA {p.Eta:mm\\:ss}";
+        string line = $"epoch {p.Epoch}/{p.Epochs}  batch {p.Batch}/{p.Batches}  loss {p.Loss:F4}  acc {p.Accuracy:P2}  lr {p.LearningRate:G3}  {p.ImagesPerSecond:F0} img/s  ETA {Format.Duration(p.Eta)} (run {Format.Duration(p.RunEta)})";
         if (live)
         {
             if (throttle.ElapsedMilliseconds >= 250 || p.Batch == p.Batches)

@@ -23,5 +23,9 @@ internal static class Format
 
     public static string Fixed(double value, int decimals) => value.ToString("F" + decimals, CultureInfo.InvariantCulture);
 
+    /// <summary>A duration as a clock shows it: m:ss under an hour, else h:mm:ss (hours past 24 included).</summary>
+    public static string Duration(TimeSpan time) =>
+        time.TotalHours >= 1 ? $"{(int)time.TotalHours}:{time:mm\\:ss}" : time.ToString("m\\:ss", CultureInfo.InvariantCulture);
+
     public static string Shape(long[] shape) => "[" + string.Join(", ", shape) + "]";
 }

@@ -28,8 +28,11 @@ public class TrainCliTests
         using var dir = new TempDir();
         string[] quick = ["--epochs", "1", "--max-batches", "1", "--batch", "16", "--train-limit", "32", "--val-fraction", "0.002", "--threads", "2", "--data", Cifar];
         string run = dir.File("run");
-        var (exit, _, err) = CliRunner.Run(["train", "--lr", "0.05", "--cutout", "8", .. quick, "--out", run]);
+        var (exit, output, err) = CliRunner.Run(["train", "--lr", "0.05", "--cutout", "8", .. quick, "--out", run]);
         Assert.True(exit == 0, err);
+        // The run ends with how long it took and where its files are.
+        Assert.Matches(@"done: 1 epoch in \d+:\d\d\n  best epoch      1, validation accuracy", output.ReplaceLineEndings("\n"));
+        Assert.Contains($"  final model     {Path.Combine(run, RunFiles.Final)}", output, StringComparison.Ordinal);
         var saved = ReadOptions(run);
         var fast = TrainOptions.FromRecipe(TrainRecipe.Fast, DatasetKind.Cifar10);
         Assert.Equal((0.05, 8, 1, 48), (saved.LearningRate, saved.Augmentation.Cutout, saved.Epochs, saved.Resolution));

@@ -89,9 +89,16 @@ public class TrainerTests
         var straight = Trainer.Train(options, dir.File("straight"));
 
         using var cancel = new CancellationTokenSource();
-        var interrupted = Trainer.Train(options, dir.File("resumed"), new CancelAt(epoch: 2, batch: 2, cancel), cancel.Token);
+        var observer = new CancelAt(epoch: 2, batch: 2, cancel);
+        var interrupted = Trainer.Train(options, dir.File("resumed"), observer, cancel.Token);
         Assert.True(interrupted.Interrupted);
         Assert.Single(interrupted.History);
+        // The run's estimate: in epoch 1 (no validation timed yet) its batches left and all of epoch 2's at the epoch's
+        // pace (within a millisecond of rounding to ticks); in epoch 2, the epoch's and a validation as long as epoch 1's.
+        var (first, second) = (observer.Seen.Single(p => p.Epoch == 1 && p.Batch == 2), observer.Seen.Single(p => p.Epoch == 2 && p.Batch == 2));
+        var perBatch = first.Eta / (first.Batches - first.Batch);
+        Assert.InRange((first.RunEta - (first.Eta + perBatch * first.Batches)).TotalMilliseconds, -1, 1);
+        Assert.True(second.RunEta > second.Eta, $"epoch 2: {second.RunEta} for the run, {second.Eta} for the epoch");
         var resumed = Trainer.Resume(dir.File("resumed"));
         Assert.False(resumed.Interrupted);
 
@@ -164,12 +171,16 @@ public class TrainerTests
 /// <summary>Cancels a run after 1-based <c>epoch</c>'s batch <c>batch</c>, as Ctrl+C there would.</summary>
 internal sealed class CancelAt(int epoch, int batch, CancellationTokenSource cancel) : ITrainingObserver
 {
+    /// <summary>Every batch's progress, in order.</summary>
+    public List<BatchProgress> Seen { get; } = [];
+
     public void Started(TrainingStart start)
     {
     }
 
     public void BatchDone(BatchProgress progress)
     {
+        Seen.Add(progress);
         if (progress.Epoch == epoch && progress.Batch == batch)
         {
             cancel.Cancel();
