@@ -65,6 +65,9 @@ public sealed class CliIO(TextWriter output, TextWriter error)
         return body(cancel.Token);
     }
 
+    /// <summary>Progress through <paramref name="total"/> slow steps, drawn on standard error when it is a terminal.</summary>
+    internal TerminalProgress Progress(int total) => new(ReferenceEquals(Err, Console.Error) && !Console.IsErrorRedirected ? Err : null, total);
+
     /// <summary>A progress display for this output: live on a terminal, plain lines otherwise.</summary>
     internal ConsoleTrainingObserver TrainingObserver() => new(Out, live: ReferenceEquals(Out, Console.Out) && !Console.IsOutputRedirected);
 

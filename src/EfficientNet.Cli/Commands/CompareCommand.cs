@@ -17,7 +17,11 @@ internal static class CompareCommand
         };
         command.SetAction(io.Guard(parse =>
         {
-            var rows = ArchitectureComparison.Measure();
+            IReadOnlyList<ComparisonRow> rows;
+            using (var progress = io.Progress(ArchitectureComparison.Count))
+            {
+                rows = ArchitectureComparison.Measure(progress.Step);
+            }
             if (parse.GetValue(json))
             {
                 io.Json(rows.Select(r => new { r.Name, r.Resolution, r.Params, r.Macs, r.PublishedTop1, r.Top1Source, r.Top1PerMillionParams, r.Top1PerGMac, r.Source }));

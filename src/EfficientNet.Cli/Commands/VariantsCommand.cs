@@ -16,7 +16,11 @@ internal static class VariantsCommand
         };
         command.SetAction(io.Guard(parse =>
         {
-            var rows = VariantCatalog.Measure();
+            IReadOnlyList<VariantRow> rows;
+            using (var progress = io.Progress(EfficientNet.Architecture.Variants.All.Count))
+            {
+                rows = VariantCatalog.Measure(measuring: progress.Step);
+            }
             if (parse.GetValue(json))
             {
                 io.Json(rows.Select(r => new { r.Name, r.Resolution, r.Width, r.Depth, r.Dropout, r.Params, r.Macs, r.PublishedTop1, r.Top1Source }));

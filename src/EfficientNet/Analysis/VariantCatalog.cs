@@ -19,9 +19,13 @@ internal sealed record VariantRow(string Name, string DisplayName, int Resolutio
 /// <summary>Builds each registered variant and measures it.</summary>
 internal static class VariantCatalog
 {
-    /// <summary>One row per variant (optionally one family), measured on freshly built models.</summary>
-    public static IReadOnlyList<VariantRow> Measure(ModelFamily? family = null) =>
-        Variants.All.Where(v => family is null || v.Family == family).Select(Measure).ToArray();
+    /// <summary>One row per variant (optionally one family), measured on freshly built models; <paramref name="measuring"/> is told each one's name first.</summary>
+    public static IReadOnlyList<VariantRow> Measure(ModelFamily? family = null, Action<string>? measuring = null) =>
+        Variants.All.Where(v => family is null || v.Family == family).Select(v =>
+        {
+            measuring?.Invoke(v.DisplayName);
+            return Measure(v);
+        }).ToArray();
 
     /// <summary>Measures one variant.</summary>
     public static VariantRow Measure(VariantSpec spec)

@@ -29,6 +29,20 @@ public class CliTests
     }
 
     [Fact]
+    public void TerminalProgress_RedrawsOneLineThenErasesIt()
+    {
+        using var terminal = new StringWriter();
+        using (var progress = new EfficientNet.Cli.Output.TerminalProgress(terminal, total: 2))
+        {
+            progress.Step("EfficientNet-B0");
+            progress.Step("EfficientNet-B1");
+        }
+        string[] drawn = terminal.ToString().Split('\r', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["measuring EfficientNet-B0 (1/2)", "measuring EfficientNet-B1 (2/2)", ""], drawn.Select(d => d.Trim()));
+        Assert.EndsWith("\r", terminal.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Variants_Table_ListsEveryVariant()
     {
         var (exit, stdout, _) = CliRunner.Run("variants");
