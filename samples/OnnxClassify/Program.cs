@@ -12,15 +12,30 @@ if (args.Length != 2)
     return 1;
 }
 
+foreach (string file in args.Where(f => !File.Exists(f)))
+{
+    Console.Error.WriteLine($"OnnxClassify: '{file}' not found");
+    return 1;
+}
 using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, IntraOpNumThreads = 2 };
 using var session = new InferenceSession(args[0], options);
 var metadata = session.ModelMetadata.CustomMetadataMap;
-int resize = int.Parse(metadata["resize"], CultureInfo.InvariantCulture);
-int crop = int.Parse(metadata["crop"], CultureInfo.InvariantCulture);
-string[] classes = JsonSerializer.Deserialize<string[]>(metadata["class_names"]) ?? [];
+if (!session.InputMetadata.ContainsKey("image") || !metadata.TryGetValue("resize", out string? resizeText) || !metadata.TryGetValue("crop", out string? cropText))
+{
+    Console.Error.WriteLine($"OnnxClassify: '{args[0]}' takes '{string.Join("', '", session.InputMetadata.Keys)}', not uint8 RGB pixels: export it with effnet export --preprocess");
+    return 1;
+}
+int resize = int.Parse(resizeText, CultureInfo.InvariantCulture);
+int crop = int.Parse(cropText, CultureInfo.InvariantCulture);
+string[] classes = metadata.TryGetValue("class_names", out string? names) ? JsonSerializer.Deserialize<string[]>(names) ?? [] : [];
 
 // Resize the shorter side to "resize" (bicubic), then take the centre "crop" square as RGB bytes.
 using var image = SKBitmap.Decode(args[1]);
+if (image is null)
+{
+    Console.Error.WriteLine($"OnnxClassify: '{args[1]}' is not an image SkiaSharp can decode");
+    return 1;
+}
 double scale = (double)resize / Math.Min(image.Width, image.Height);
 var size = new SKImageInfo(
     image.Width <= image.Height ? resize : (int)Math.Round(image.Width * scale),

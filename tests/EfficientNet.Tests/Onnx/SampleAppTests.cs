@@ -24,16 +24,25 @@ public class SampleAppTests
             Assert.Equal(row.GetProperty("label").GetString(), fields[0]);
             Assert.Equal(row.GetProperty("probability").GetDouble(), double.Parse(fields[1], CultureInfo.InvariantCulture), 1e-5); // the sample prints 6 decimals (5e-7) and runs ONNX Runtime, not libtorch
         }
+
+        // The plain export (float input, logits) is not what the sample reads: it says which export it needs, in one line.
+        string plain = dir.File("plain.onnx");
+        CliRunner.Json("export", "--weights", weights, "--out", plain, "--json");
+        var (exit, _, stderr) = TestProcess.Exit("dotnet", [SampleDll(), plain, image]);
+        Assert.Equal(1, exit);
+        Assert.Equal($"OnnxClassify: '{plain}' takes 'input', not uint8 RGB pixels: export it with effnet export --preprocess", stderr.Trim());
     }
 
+    private static string[] RunSample(params string[] args) =>
+        TestProcess.Run("dotnet", [SampleDll(), .. args]).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
     // The sample is built with the tests (a project reference); it runs from its own output folder.
-    private static string[] RunSample(params string[] args)
+    private static string SampleDll()
     {
         // bin/<configuration>/net10.0/ of the tests, so the same configuration of the sample.
         string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
         string dll = Path.Combine(TestPaths.RepoRoot, "samples", "OnnxClassify", "bin", configuration, "net10.0", "OnnxClassify.dll");
         Assert.True(File.Exists(dll), $"{dll} is missing: build the solution");
-        string stdout = TestProcess.Run("dotnet", [dll, .. args]);
-        return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return dll;
     }
 }
