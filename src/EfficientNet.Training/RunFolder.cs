@@ -32,8 +32,12 @@ internal sealed class RunFolder(string directory, IReadOnlyList<string> classes,
         }
         bool reused = File.Exists(Path.Combine(directory, RunFiles.Options));
         Directory.CreateDirectory(directory);
-        // What the run that stopped before its first checkpoint met is met again by this one.
+        // What the run that stopped before its first checkpoint met and drew is met and drawn again by this one.
         File.Delete(Path.Combine(directory, RunFiles.BadImages));
+        foreach (string events in Directory.GetFiles(directory, TensorBoardLog.FilePattern))
+        {
+            File.Delete(events);
+        }
         AtomicFile.RemoveLeftovers(directory);
         AtomicFile.WriteAllText(Path.Combine(directory, RunFiles.Options), JsonSerializer.Serialize(options, Trainer.OptionsJson));
         return reused;

@@ -33,6 +33,7 @@ internal sealed class TrainingLoop : IDisposable
     private readonly EarlyStopping stopping;
     private readonly List<EpochRecord> history;
     private readonly BadImageLog? badImages;
+    private readonly TensorBoardLog? curves;
     private long step;
     private double validationSeconds;
 
@@ -48,6 +49,7 @@ internal sealed class TrainingLoop : IDisposable
         (this.options, this.model, this.inputs, this.optimizer, this.average, this.folder, this.device, this.world) =
             (options, model, inputs, optimizer, average, folder, device, world);
         this.observer = world.IsRoot ? observer : null;
+        curves = world.IsRoot ? new TensorBoardLog(folder.RunDirectory) : null;
         BatchesPerEpoch = options.MaxBatchesPerEpoch > 0 ? Math.Min(options.MaxBatchesPerEpoch, inputs.BatchesPerEpoch) : inputs.BatchesPerEpoch;
         trainStep = new TrainStep(inputs.Trained(model), optimizer, options.LabelSmoothing, device, world);
         schedule = new LearningRateSchedule(options, BatchesPerEpoch) { PlateauScale = state.PlateauScale };
@@ -119,6 +121,10 @@ internal sealed class TrainingLoop : IDisposable
                 progress.Add(outcome.Loss, outcome.Correct, outcome.Count);
             }
             step++;
+            if (progress.Batch % Math.Max(1, BatchesPerEpoch / 10) == 0)
+            {
+                curves?.Step(step, progress.MeanLoss, progress.LearningRate);
+            }
             observer?.BatchDone(progress.Report(epoch, options.Epochs, BatchesPerEpoch, validationSeconds));
             if (outcome.StopRequested)
             {
@@ -160,6 +166,7 @@ internal sealed class TrainingLoop : IDisposable
         {
             folder.EndEpoch(model, optimizer, average, State(epoch + 1, 0, null), best);
         }
+        curves?.Epoch(record);
         observer?.EpochDone(record, best);
         return stopping.ShouldStop;
     }

@@ -33,6 +33,18 @@ public class TrainCliTests
         // The run ends with how long it took and where its files are.
         Assert.Matches(@"done: 1 epoch in \d+:\d\d\n  best epoch      1, validation accuracy", output.ReplaceLineEndings("\n"));
         Assert.Contains($"  final model     {Path.Combine(run, RunFiles.Final)}", output, StringComparison.Ordinal);
+        // TensorBoard's events file holds the epoch's history row and the step's running loss. Tolerance 1e-6: history.csv
+        // rounds to 6 decimals (5e-7), the event holds a 32-bit float (2.3 to within 1.2e-7).
+        var (version, scalars) = EfficientNet.Tests.Training.TensorBoardEvents.Read(Assert.Single(Directory.GetFiles(run, "events.out.tfevents.*")));
+        Assert.StartsWith("brain.Event:", version, StringComparison.Ordinal);
+        var epoch = Assert.Single(HistoryCsv.Read(Path.Combine(run, RunFiles.History)));
+        double At(string tag) => Assert.Single(scalars, s => s.Tag == tag && s.Step == 1).Value;
+        Assert.Equal(epoch.ValAccuracy, At("epoch/val_accuracy"), 1e-6);
+        Assert.Equal(epoch.TrainLoss, At("epoch/train_loss"), 1e-6);
+        Assert.Equal(epoch.TrainLoss, At("step/train_loss"), 1e-6);
+        Assert.Equal(epoch.LearningRate, At("epoch/learning_rate"), 1e-6);
+        Assert.Equal(["epoch/learning_rate", "epoch/train_accuracy", "epoch/train_loss", "epoch/val_accuracy", "epoch/val_loss", "step/learning_rate", "step/train_loss"],
+            scalars.Select(s => s.Tag).Distinct().Order(StringComparer.Ordinal));
         var saved = ReadOptions(run);
         var fast = TrainOptions.FromRecipe(TrainRecipe.Fast, DatasetKind.Cifar10);
         Assert.Equal((0.05, 8, 1, 48), (saved.LearningRate, saved.Augmentation.Cutout, saved.Epochs, saved.Resolution));

@@ -91,7 +91,9 @@ public class DataParallelTests
         var (exit, output, err) = MpiJob.Run(launcher, 2, EffnetProcess.Dll, [.. ShortRun, "--epochs", "2", "--max-batches", "4", "--out", run]);
         Assert.True(exit == 0, err);
         string[] expected = [".lock", "accuracy.png", RunFiles.Best, RunFiles.Final, RunFiles.History, RunFiles.Last, "loss.png", "lr.png", RunFiles.Options];
-        Assert.Equal(expected.Order(StringComparer.Ordinal), Directory.GetFiles(run).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal));
+        var files = Directory.GetFiles(run).Select(f => Path.GetFileName(f)).ToList();
+        Assert.Single(files, f => f.StartsWith("events.out.tfevents.", StringComparison.Ordinal)); // TensorBoard's, one per session
+        Assert.Equal(expected.Order(StringComparer.Ordinal), files.Where(f => !f.StartsWith("events.out.", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
         Assert.Equal(2, HistoryCsv.Read(Path.Combine(run, RunFiles.History)).Count);
         Assert.Equal(["run"], Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName));
         // Rank 0 alone prints progress.
