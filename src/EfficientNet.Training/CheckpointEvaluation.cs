@@ -36,7 +36,7 @@ public static class CheckpointEvaluation
         ImageDataset data;
         if (cifar)
         {
-            data = Cifar10.Load(request.Data ?? Cifar10.EnsureAvailable(request.CacheDirectory ?? new TrainOptions().CacheDirectory), request.Split)
+            data = Cifar10.Load(request.Data ?? Cifar10.EnsureAvailable(request.CacheDirectory ?? IO.Downloads.DefaultCacheDirectory), request.Split)
                 .Resized(info.Resolution);
         }
         else

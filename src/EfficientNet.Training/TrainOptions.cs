@@ -122,7 +122,7 @@ public sealed record TrainOptions
     public double ValFraction { get; init; } = DatasetSplit.DefaultValidationFraction;
 
     /// <summary>Where CIFAR-10 is downloaded to when <see cref="Data"/> is not given.</summary>
-    public string CacheDirectory { get; init; } = DefaultCache();
+    public string CacheDirectory { get; init; } = IO.Downloads.DefaultCacheDirectory;
 
     /// <summary>Model variant; null: the initial weights' variant, else b0.</summary>
     public string? Variant { get; init; }
@@ -317,9 +317,6 @@ public sealed record TrainOptions
         },
         _ => throw new ArgumentOutOfRangeException(nameof(recipe), recipe, "unknown recipe"),
     };
-
-    private static string DefaultCache() =>
-        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "efficientnet-net");
 
     private static void Check(bool condition, string message)
     {

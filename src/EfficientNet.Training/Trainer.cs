@@ -283,7 +283,7 @@ public static class Trainer
         string variant = Architecture.Variants.Get(options.Variant ?? info?.Variant ?? "b0").Name;
         bool cifar = options.Cifar ?? info?.Options.Cifar ?? options.Dataset == DatasetKind.Cifar10;
         int resolution = options.Resolution ?? info?.Options.Resolution
-            ?? (options.Dataset == DatasetKind.Cifar10 ? 32 : Architecture.Variants.Get(variant).Resolution);
+            ?? (options.Dataset == DatasetKind.Cifar10 ? Data.Cifar10.ImageSize : Architecture.Variants.Get(variant).Resolution);
         return options with { Variant = variant, Cifar = cifar, Resolution = resolution };
     }
 

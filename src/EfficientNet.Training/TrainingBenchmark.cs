@@ -78,7 +78,7 @@ internal static class TrainingBenchmark
         // A few different batches, so the step does not run on one cached input.
         var batches = Enumerable.Range(0, 4).Select(_ =>
         {
-            using var x = randn(share, 3, 32, 32);
+            using var x = randn(share, 3, Data.Cifar10.ImageSize, Data.Cifar10.ImageSize);
             return (Images: options.ChannelsLast ? x.ToChannelsLast() : x.clone(), Labels: randint(0, 10, [share]));
         }).ToArray();
         try

@@ -79,7 +79,7 @@ internal static class TrainingData
             (train, _) = DatasetSplit.Split(train, 1 - (double)options.TrainLimit / train.Count, options.Seed);
         }
         // CIFAR-10 at another resolution: resized once here, after the split, as prediction resizes a 32x32 file.
-        if (options.Dataset == DatasetKind.Cifar10 && options.Resolution is int resolution and not 32)
+        if (options.Dataset == DatasetKind.Cifar10 && options.Resolution is int resolution && resolution != Cifar10.ImageSize)
         {
             (train, validation) = (train.Resized(resolution), validation.Resized(resolution));
             note?.Invoke($"CIFAR-10 resized to {resolution}x{resolution} (bicubic): {(train.Count + validation.Count) * 3L * resolution * resolution / (1 << 20)} MiB of pixels in memory");

@@ -54,7 +54,7 @@ internal static class WeightsCommand
     {
         var variant = new Argument<string>("variant") { Description = "Variant, e.g. b0 or v2-s" };
         var tag = new Option<string?>("--tag") { Description = "Weights tag (default: torchvision's DEFAULT)" };
-        var cache = new Option<string>("--cache") { Description = "Cache folder", DefaultValueFactory = _ => new TrainOptions().CacheDirectory };
+        var cache = new Option<string>("--cache") { Description = "Cache folder", DefaultValueFactory = _ => EfficientNet.IO.Downloads.DefaultCacheDirectory };
         var from = new Option<string?>("--from")
         {
             Description = "Fetch from this http(s) URL (a mirror) or local file instead of download.pytorch.org; the SHA-256 prefix is checked all the same",

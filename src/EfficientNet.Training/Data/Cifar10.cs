@@ -29,8 +29,11 @@ public enum Cifar10Split
 /// </summary>
 public static class Cifar10
 {
+    /// <summary>Side of a CIFAR-10 image in pixels.</summary>
+    public const int ImageSize = 32;
+
     /// <summary>Bytes per record: 1 label + 3 x 32 x 32 pixels.</summary>
-    public const int RecordBytes = 1 + 3 * 32 * 32;
+    public const int RecordBytes = 1 + 3 * ImageSize * ImageSize;
 
     /// <summary>The official archive.</summary>
     public const string ArchiveUrl = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
@@ -98,7 +101,7 @@ public static class Cifar10
                 Buffer.BlockCopy(file, offset + 1, pixels, n * (RecordBytes - 1), RecordBytes - 1);
             }
         }
-        var dataset = new ImageDataset(pixels, labels, ReadClasses(directory), 32, 32, $"CIFAR-10 {split.ToString().ToLowerInvariant()} ({directory})");
+        var dataset = new ImageDataset(pixels, labels, ReadClasses(directory), ImageSize, ImageSize, $"CIFAR-10 {split.ToString().ToLowerInvariant()} ({directory})");
         return split == Cifar10Split.Validation
             ? DatasetSplit.Split(dataset, DatasetSplit.DefaultValidationFraction, DatasetSplit.DefaultSeed).Validation
             : dataset;

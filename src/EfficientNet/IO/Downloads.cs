@@ -21,6 +21,10 @@ internal sealed record DownloadLimits(TimeSpan StallTimeout, TimeSpan RateWindow
 /// </summary>
 internal static class Downloads
 {
+    /// <summary>Where downloads (CIFAR-10, pretrained weights) are kept unless a folder is given: ~/.cache/efficientnet-net.</summary>
+    public static string DefaultCacheDirectory { get; } =
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "efficientnet-net");
+
     /// <summary>How long connecting and receiving the response headers may take.</summary>
     public static readonly TimeSpan HeadersTimeout = TimeSpan.FromSeconds(30);
 
