@@ -275,10 +275,9 @@ public static class Trainer
         // The header only (the weights themselves are read once, when the model is built), and only when it is needed.
         bool resolved = options.Variant is not null && options.Cifar is not null && options.Resolution is not null;
         var info = options.InitialWeights is { } path && !resolved ? ModelCheckpoint.ReadInfo(path) : null;
-        if (options.InitialWeights is not null && options.Variant is null && info?.Variant is null)
+        if (options.InitialWeights is { } plain && options.Variant is null && info is null)
         {
-            throw new EfficientNetException(
-                $"'{options.InitialWeights}' is a plain state dict, which does not record the variant it holds; name it ({string.Join(", ", Architecture.Variants.Names)})");
+            throw ModelLoader.VariantNeeded(plain);
         }
         string variant = Architecture.Variants.Get(options.Variant ?? info?.Variant ?? "b0").Name;
         bool cifar = options.Cifar ?? info?.Options.Cifar ?? options.Dataset == DatasetKind.Cifar10;

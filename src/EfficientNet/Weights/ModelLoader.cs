@@ -40,6 +40,10 @@ public static class ModelLoader
     private const string ClassifierPrefix = "classifier.";
     private const string ClassifierWeight = "classifier.1.weight";
 
+    /// <summary>The error for a plain state dict (no model description) read without a variant: which variants there are.</summary>
+    internal static EfficientNetException VariantNeeded(string path) =>
+        new($"'{path}' is a plain state dict without a model description; say which variant it is with --variant ({string.Join(", ", Variants.Names)})");
+
     /// <summary>Reads <paramref name="path"/> and builds the model it holds.</summary>
     /// <exception cref="EfficientNetException">Missing or corrupt file, wrong variant, or weights that do not fit.</exception>
     public static LoadedModel Load(string path, LoadOptions? options = null)
@@ -63,8 +67,7 @@ public static class ModelLoader
         {
             if (options.Variant is null)
             {
-                throw new EfficientNetException(
-                    $"'{path}' is a plain state dict without a model description; say which variant it is with --variant ({string.Join(", ", Variants.Names)})");
+                throw VariantNeeded(path);
             }
             spec = Variants.Get(options.Variant);
             int? fileClasses = file.Tensors.TryGetValue(ClassifierWeight, out var w) && w.ndim == 2 ? (int)w.shape[0] : null;

@@ -194,7 +194,7 @@ public class CheckpointTests
         Assert.Null(ModelCheckpoint.ReadInfo(pth));
         // Its variant must be named: b0 is not assumed.
         var e = Assert.Throws<EfficientNetException>(() => Trainer.Resolve(new TrainOptions { InitialWeights = pth, Dataset = DatasetKind.Folder }));
-        Assert.Contains("is a plain state dict, which does not record the variant it holds; name it (b0, b1", e.Message, StringComparison.Ordinal);
+        Assert.Contains("is a plain state dict without a model description; say which variant it is with --variant (b0, b1", e.Message, StringComparison.Ordinal);
         Assert.Equal("b1", Trainer.Resolve(new TrainOptions { InitialWeights = pth, Dataset = DatasetKind.Folder, Variant = "b1" }).Variant);
     }
 
