@@ -70,11 +70,18 @@ internal static class CommonOptions
     /// folder or list file when it is any other folder or file; without --data (or with one that is not there), the verb's default.
     /// </summary>
     public static EfficientNet.Training.DatasetKind Dataset(this ParseResult parse, Option<EfficientNet.Training.DatasetKind> dataset, Option<string?> data) =>
-        parse.GetResult(dataset) is { Implicit: false } || parse.GetValue(data) is not { } path || !(File.Exists(path) || Directory.Exists(path))
+        parse.IsGiven(dataset) || parse.GetValue(data) is not { } path || !(File.Exists(path) || Directory.Exists(path))
             ? parse.GetValue(dataset)
             : EfficientNet.Data.Cifar10.HoldsBatches(path) ? EfficientNet.Training.DatasetKind.Cifar10 : EfficientNet.Training.DatasetKind.Folder;
 
     /// <summary>The option's value when the command line gives it, else <paramref name="fallback"/> (a recipe's value).</summary>
     public static T GivenOr<T>(this ParseResult parse, Option<T> option, T fallback) =>
-        parse.GetResult(option) is { Implicit: false } ? parse.GetValue(option)! : fallback;
+        parse.IsGiven(option) ? parse.GetValue(option)! : fallback;
+
+    /// <summary>The option's value when the command line gives it, else null (e.g. to change a resumed run only where asked).</summary>
+    public static T? Given<T>(this ParseResult parse, Option<T> option) where T : struct =>
+        parse.IsGiven(option) ? parse.GetValue(option) : null;
+
+    /// <summary>Whether the command line gives the option (rather than its default applying).</summary>
+    public static bool IsGiven(this ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 }

@@ -34,7 +34,7 @@ internal static class EvaluateCommand
             io.UseRetainingAllocator();
             string path = parse.GetValue(checkpoint)!;
             var kind = parse.Dataset(dataset, data);
-            if (kind == DatasetKind.Folder && parse.GetResult(split) is { Implicit: false })
+            if (kind == DatasetKind.Folder && parse.IsGiven(split))
             {
                 throw new EfficientNetException("--split chooses a CIFAR-10 split; with --dataset folder, --data is the split (e.g. --data flowers/test)");
             }

@@ -43,8 +43,8 @@ internal sealed class ImageReadingCliOptions
     };
 
     /// <summary>--skip-bad-images when given (to change a resumed run), else null.</summary>
-    public bool? SkipBadImagesGiven(ParseResult parse) => parse.GetResult(skipBadImages) is { Implicit: false } ? parse.GetValue(skipBadImages) : null;
+    public bool? SkipBadImagesGiven(ParseResult parse) => parse.Given(skipBadImages);
 
     /// <summary>--workers when given (to change a resumed run), else null.</summary>
-    public int? WorkersGiven(ParseResult parse) => parse.GetResult(workers) is { Implicit: false } ? parse.GetValue(workers) : null;
+    public int? WorkersGiven(ParseResult parse) => parse.Given(workers);
 }

@@ -74,7 +74,7 @@ internal static class TrainCommand
                     if (parse.GetValue(resume) is { } runDir)
                     {
                         var ignored = command.Options
-                            .Where(o => o != resume && o != epochs && o != threads && !images.ChangeableOnResume.Contains(o) && parse.GetResult(o) is { Implicit: false })
+                            .Where(o => o != resume && o != epochs && o != threads && !images.ChangeableOnResume.Contains(o) && parse.IsGiven(o))
                             .Select(o => o.Name)
                             .ToList();
                         if (ignored.Count > 0)
@@ -83,7 +83,7 @@ internal static class TrainCommand
                                 $"--resume continues the run with its saved options ({RunFiles.Options}); {string.Join(", ", ignored)} cannot change it (only --epochs, to train longer, --threads, --workers and --skip-bad-images can)");
                         }
                         io.ApplyThreads(parse.GetValue(threads));
-                        return Trainer.Resume(runDir, observer, parse.GetResult(epochs) is { Implicit: false } ? parse.GetValue(epochs) : null,
+                        return Trainer.Resume(runDir, observer, parse.Given(epochs),
                             images.SkipBadImagesGiven(parse), images.WorkersGiven(parse), token);
                     }
                     var r = TrainOptions.FromRecipe(parse.GetValue(recipe), parse.Dataset(dataset, data));
