@@ -232,14 +232,18 @@ public static class Trainer
             // history.csv may be ahead of or behind an interrupted checkpoint; the checkpoint is the truth.
             folder.WriteHistory(state.History);
         }
-        if (badImages?.Take() is { Count: > 0 } leftOut)
+        if (badImages?.Take() is { } leftOut)
         {
-            // Met while decoding a set into memory: every process decodes the same files, rank 0 lists them.
+            // Met while decoding a set into memory: every process decodes the same files, rank 0 lists them. Listing
+            // none still reads a resumed run's list, so a damaged one is reported now, not after an epoch's work.
             if (world.IsRoot)
             {
                 folder.AddBadImages(0, leftOut);
             }
-            observer?.Message($"{leftOut.Count} unreadable image{(leftOut.Count == 1 ? "" : "s")} left out; listed in {Path.Combine(runDirectory, RunFiles.BadImages)}");
+            if (leftOut.Count > 0)
+            {
+                observer?.Message($"{leftOut.Count} unreadable image{(leftOut.Count == 1 ? "" : "s")} left out; listed in {Path.Combine(runDirectory, RunFiles.BadImages)}");
+            }
         }
         using var loop = new TrainingLoop(options, model, inputs, optimizer, average, folder, device, observer, state, world, badImages);
         observer?.Started(new TrainingStart(options, description, train.Count, validation.Count, loop.BatchesPerEpoch, runDirectory,

@@ -94,8 +94,16 @@ internal sealed class BadImageLog
     private static List<(int Epoch, BadImage Image)> Read(string path)
     {
         using var stream = File.OpenRead(path);
-        return [.. Csv.Records(stream).Skip(1).Where(r => r.Fields.Count == 4)
-            .Select(r => (int.Parse(r.Fields[0], System.Globalization.CultureInfo.InvariantCulture), new BadImage(r.Fields[1], r.Fields[2], r.Fields[3])))];
+        var rows = new List<(int, BadImage)>();
+        foreach (var (fields, _, line) in Csv.Records(stream, unterminated: true).Skip(1))
+        {
+            if (fields.Count != 4 || !int.TryParse(fields[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int epoch))
+            {
+                throw new EfficientNetException($"'{path}' line {line} is not an {Header} row; repair the file or remove it (it only lists the images a run skipped)");
+            }
+            rows.Add((epoch, new BadImage(fields[1], fields[2], fields[3])));
+        }
+        return rows;
     }
 
     private static IEnumerable<IReadOnlyList<string>> Parse(byte[] lines)

@@ -216,6 +216,15 @@ public class StreamedImagesTests
         Assert.Equal(2, memory.Count);
         Assert.Equal([0, 2], memory.Labels);
         Assert.Equal(2, met.Count);
+
+        // The run folder's list: an image met again in the same epoch and set is listed once; a damaged list is named.
+        string log = dir.File("bad-images.csv");
+        var broken = new BadImage("training", dir.File("broken.jpg"), "not an image");
+        Assert.Equal(1, BadImageLog.Append(log, 2, [broken, broken]));
+        Assert.Equal(1, BadImageLog.Append(log, 2, [broken]));
+        Assert.Equal(0, BadImageLog.Append(log, 3, []));
+        File.AppendAllText(log, "two,training,x.jpg,gone\n");
+        Assert.StartsWith($"'{log}' line 3 is not an epoch,split,path,reason row", Assert.Throws<EfficientNetException>(() => BadImageLog.Append(log, 3, [])).Message, StringComparison.Ordinal);
     }
 
     [Fact]
