@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch side of `effnet bench train`: torchvision's efficientnet_b0 with the CIFAR stem (stride 1,
-as the source document's CIFAR model), 10 classes, 32x32 random batches, Adam + cross-entropy with
+as the Keras tutorial's CIFAR model), 10 classes, 32x32 random batches, Adam + cross-entropy with
 label smoothing 0.1, a full optimizer step per batch; same threads and timing loop. With --processes N,
 N processes train data-parallel with DistributedDataParallel (gloo backend, its default 25 MB buckets
 overlapped with the backward pass), each on batch/N images with --threads threads; rank 0's clock ends

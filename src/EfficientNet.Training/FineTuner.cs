@@ -8,7 +8,7 @@ using EfficientNet.Models;
 namespace EfficientNet.Training;
 
 /// <summary>
-/// The source document's two-phase transfer learning, as options with its values as defaults:
+/// Keras's two-phase transfer learning (its EfficientNet fine-tuning tutorial), as options with its values as defaults:
 /// phase 1 trains a new head (global pool → BatchNorm → Dropout 0.3 → Dense 256 SiLU → Dropout 0.2 →
 /// Dense n) on the frozen pretrained backbone with Adam at 1e-3 for 5 epochs; phase 2 unfreezes the
 /// last 20 backbone layers and fine-tunes with Adam at 1e-5 for 5 more, backbone BatchNorm kept in
@@ -67,7 +67,7 @@ public sealed record FineTuneOptions
     /// <summary>Training augmentation (phase 2, and phase 1 unless features are cached).</summary>
     public AugmentationOptions Augmentation { get; init; } = new();
 
-    /// <summary>Label smoothing (the source document's transfer example uses none).</summary>
+    /// <summary>Label smoothing (the Keras tutorial's transfer example uses none).</summary>
     public double LabelSmoothing { get; init; }
 
     /// <summary>Seed.</summary>

@@ -67,7 +67,7 @@ public enum OptimizerKind
 /// <summary>Learning-rate schedules, stepped every batch.</summary>
 public enum ScheduleKind
 {
-    /// <summary>Linear warmup from 0, then cosine decay to the minimum (the source document's CosineDecayWithWarmup).</summary>
+    /// <summary>Linear warmup from 0, then cosine decay to the minimum (Keras's CosineDecay with warmup).</summary>
     Cosine,
 
     /// <summary>The base rate throughout (reduce-on-plateau may still lower it).</summary>
@@ -80,28 +80,27 @@ public enum ScheduleKind
 /// <summary>Named sets of every training option (<see cref="TrainOptions.FromRecipe"/>); each option can still be changed on its own.</summary>
 public enum TrainRecipe
 {
-    /// <summary>The source document's CIFAR-10 recipe: Adam, cosine schedule, Keras augmentation, 100 epochs with early stopping (the <see cref="TrainOptions"/> defaults).</summary>
-    Document,
+    /// <summary>The CIFAR-10 recipe of Keras's EfficientNet tutorial: Adam with warm-up and cosine decay, Keras's augmentation layers, 100 epochs with early stopping (the <see cref="TrainOptions"/> defaults).</summary>
+    Keras,
 
     /// <summary>
     /// A standard SGD recipe for CIFAR-sized images in 30 epochs: Nesterov SGD at 0.1 with 2 warmup epochs and a
     /// linear decay to 0, weight decay 5e-4 on convolution and linear weights, reflect-padded random crops (4 pixels)
     /// and flips, label smoothing 0.1, dropout 0.2, no stochastic depth, an exponential moving average of the weights
     /// (decay 0.999) as the model, no early stopping or plateau reduction, and the last epoch's model as the result.
-    /// CIFAR-10 is upsampled to 48x48 (the last stages then see 6x6 and 3x3 maps instead of 4x4 and 2x2): 90.1%
-    /// validation accuracy in 30 epochs, against 89.4% at 40x40 and 88.5% at 32x32.
+    /// CIFAR-10 is upsampled to 48x48 (the last stages then see 6x6 and 3x3 maps instead of 4x4 and 2x2); what each
+    /// resolution reaches is measured in docs/cifar10-results.md.
     /// </summary>
     Fast,
 }
 
 /// <summary>
-/// Every setting of a training run, with the source document's CIFAR-10 recipe as defaults: CIFAR
+/// Every setting of a training run, with the Keras tutorial's CIFAR-10 recipe (<see cref="TrainRecipe.Keras"/>) as defaults: CIFAR
 /// variant of B0, batch 128, Adam with 5 warmup epochs of 100 then cosine decay, label smoothing 0.1,
 /// the Keras augmentation pipeline, early stopping on validation accuracy (patience 15, best weights
 /// kept) and reduce-on-plateau on validation loss (factor 0.5, patience 5, minimum 1e-6). One
-/// deliberate difference: the peak learning rate is 0.002, not the document's 0.01, because in a
-/// 3-epoch pilot on 8,000 images 0.01 diverged early (training loss above chance, 19.7% validation
-/// accuracy) where 0.002 reached 25.3%. Printed at the start and saved as options.json in the run folder.
+/// deliberate difference: the peak learning rate is 0.002, not the tutorial's 0.01, which diverged early in a
+/// pilot (docs/training.md). Printed at the start and saved as options.json in the run folder.
 /// <c>FromRecipe(TrainRecipe.Fast, dataset)</c> gives the better recipe, the one <c>effnet train</c> uses by default.
 /// </summary>
 public sealed record TrainOptions
@@ -293,7 +292,7 @@ public sealed record TrainOptions
     /// <summary>Every option as <paramref name="recipe"/> sets it for <paramref name="dataset"/> (see <see cref="TrainRecipe"/>).</summary>
     public static TrainOptions FromRecipe(TrainRecipe recipe, DatasetKind dataset) => recipe switch
     {
-        TrainRecipe.Document => new TrainOptions { Dataset = dataset },
+        TrainRecipe.Keras => new TrainOptions { Dataset = dataset },
         TrainRecipe.Fast => new TrainOptions
         {
             Dataset = dataset,

@@ -11,7 +11,7 @@ internal enum FigureSource
     /// <summary>Parameters and MACs computed here on a model built in this process.</summary>
     Measured,
 
-    /// <summary>Parameters and MACs quoted from the source document (no model built).</summary>
+    /// <summary>Parameters and MACs quoted from Keras's EfficientNet tutorial (no model built).</summary>
     Quoted,
 }
 
@@ -33,14 +33,14 @@ internal sealed record ComparisonRow(string Name, int Resolution, long Params, l
 }
 
 /// <summary>
-/// The source document's architecture comparison, with parameters and MACs measured on real models:
+/// The architecture comparison of Keras's EfficientNet tutorial, with parameters and MACs measured on real models:
 /// VGG-16, ResNet-50 and ResNet-152 from TorchSharp's TorchVision at 224x224, EfficientNet B0–B7 from
 /// this library (V1 and V2) at their native resolutions. DenseNet-201 is not in TorchVision for .NET, so its
-/// figures are quoted from the source document and labelled so.
+/// figures are quoted from the tutorial and labelled so.
 /// </summary>
 internal static class ArchitectureComparison
 {
-    /// <summary>Published top-1 accuracies the source document quotes.</summary>
+    /// <summary>Published top-1 accuracies the tutorial quotes.</summary>
     private static readonly (string Name, Func<nn.Module<Tensor, Tensor>> Build, double Top1)[] Baselines =
     [
         ("VGG-16", () => torchvision.models.vgg16(), 71.3),
@@ -49,12 +49,12 @@ internal static class ArchitectureComparison
     ];
 
     /// <summary>
-    /// DenseNet-201 as the source document quotes it: 20.0M parameters, 4.3 billion multiply-accumulates (which
+    /// DenseNet-201 as the tutorial quotes it: 20.0M parameters, 4.3 billion multiply-accumulates (which
     /// it calls GFLOPs, as the papers do), 77.4% top-1.
     /// </summary>
-    private static readonly ComparisonRow DenseNet201 = new("DenseNet-201", 224, 20_000_000, 4_300_000_000, 77.4, FigureSource.Quoted, SourceDocument);
+    private static readonly ComparisonRow DenseNet201 = new("DenseNet-201", 224, 20_000_000, 4_300_000_000, 77.4, FigureSource.Quoted, Tutorial);
 
-    private const string SourceDocument = "source document";
+    private const string Tutorial = "Keras EfficientNet tutorial";
 
     private const int BaselineResolution = 224;
 
@@ -70,7 +70,7 @@ internal static class ArchitectureComparison
             measuring?.Invoke(name);
             using var model = build();
             var report = ModelSummary.Summarize(model, BaselineResolution, name);
-            rows.Add(new ComparisonRow(name, BaselineResolution, report.Params, report.Macs, top1, FigureSource.Measured, SourceDocument));
+            rows.Add(new ComparisonRow(name, BaselineResolution, report.Params, report.Macs, top1, FigureSource.Measured, Tutorial));
         }
         rows.Add(DenseNet201);
         foreach (var spec in Variants.All)

@@ -5,7 +5,7 @@ namespace EfficientNet.Cli.Commands;
 
 /// <summary>
 /// The augmentation options of <c>train</c> and <c>finetune</c>, defined once. An option not given keeps the value of
-/// the options it is read over (a recipe's, else <see cref="AugmentationOptions"/>'s defaults, the document's pipeline).
+/// the options it is read over (a recipe's, else <see cref="AugmentationOptions"/>'s defaults, the Keras recipe's pipeline).
 /// </summary>
 internal sealed class AugmentationCliOptions
 {
@@ -17,11 +17,11 @@ internal sealed class AugmentationCliOptions
     /// <param name="recipes">Whether the verb has recipes (train): defaults are then stated per recipe, else as <see cref="AugmentationOptions"/>'s.</param>
     public AugmentationCliOptions(bool recipes)
     {
-        // The document recipe's values are AugmentationOptions' defaults.
-        string Default(object document, object fast)
+        // The keras recipe's values are AugmentationOptions' defaults.
+        string Default(object keras, object fast)
         {
-            string d = Convert.ToString(document, System.Globalization.CultureInfo.InvariantCulture)!, f = Convert.ToString(fast, System.Globalization.CultureInfo.InvariantCulture)!;
-            return !recipes ? $"default: {d}" : d == f ? $"both recipes: {d}" : $"document recipe: {d}; fast: {f}";
+            string d = Convert.ToString(keras, System.Globalization.CultureInfo.InvariantCulture)!, f = Convert.ToString(fast, System.Globalization.CultureInfo.InvariantCulture)!;
+            return !recipes ? $"default: {d}" : d == f ? $"both recipes: {d}" : $"keras recipe: {d}; fast: {f}";
         }
         noFlip = new("--no-flip") { Description = "No random horizontal flips" };
         rotation = new("--rotation") { Description = $"Largest rotation in turns ({Default(0.1, 0)})" };
@@ -44,7 +44,7 @@ internal sealed class AugmentationCliOptions
         }
     }
 
-    /// <summary>The augmentation: <paramref name="basis"/> (default: the document's pipeline) with the options given on the command line.</summary>
+    /// <summary>The augmentation: <paramref name="basis"/> (default: the Keras recipe's pipeline) with the options given on the command line.</summary>
     public AugmentationOptions Read(ParseResult parse, AugmentationOptions? basis = null)
     {
         if (parse.GetValue(none))

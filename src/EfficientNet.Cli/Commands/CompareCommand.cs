@@ -5,7 +5,7 @@ using EfficientNet.Cli.Output;
 
 namespace EfficientNet.Cli.Commands;
 
-/// <summary><c>effnet compare</c>: the source document's architecture comparison, measured.</summary>
+/// <summary><c>effnet compare</c>: the architecture comparison of Keras's EfficientNet tutorial, measured.</summary>
 internal static class CompareCommand
 {
     public static Command Create(CliIO io)
@@ -31,7 +31,7 @@ internal static class CompareCommand
             foreach (var r in rows)
             {
                 table.Add(r.Name, r.Resolution, Format.Fixed(r.Params / 1e6, 1), Format.GMacs(r.Macs), Format.Fixed(r.PublishedTop1, 1),
-                    Format.Fixed(r.Top1PerMillionParams, 2), Format.Fixed(r.Top1PerGMac, 1), r.Source == FigureSource.Measured ? "measured" : "quoted (source document)", r.Top1Source);
+                    Format.Fixed(r.Top1PerMillionParams, 2), Format.Fixed(r.Top1PerGMac, 1), r.Source == FigureSource.Measured ? "measured" : "quoted (tutorial)", r.Top1Source);
             }
             table.Write(io.Out);
             io.Out.WriteLine();

@@ -17,7 +17,7 @@ internal static class FineTuneCommand
         var valData = new Option<string?>("--val-data") { Description = "Validation/test images with the same classes, a folder or a list file (gets a full final evaluation); else --val-fraction" };
         var valFraction = new Option<double>("--val-fraction") { Description = "Held-out share when there is no --val-data", DefaultValueFactory = _ => d.ValFraction };
         var resolution = new Option<int?>("--resolution") { Description = "Input size (default: the pretrained checkpoint's, else the variant's)" };
-        var head = new Option<string>("--head") { Description = "simple (dropout + linear) or mlp (the source document's BN, Dropout 0.3, Dense 256 SiLU, Dropout 0.2, Dense n)", DefaultValueFactory = _ => "mlp" };
+        var head = new Option<string>("--head") { Description = "simple (dropout + linear) or mlp (Keras's tutorial head: BN, Dropout 0.3, Dense 256 SiLU, Dropout 0.2, Dense n)", DefaultValueFactory = _ => "mlp" };
         head.AcceptOnlyFromAmong("simple", "mlp");
         var phase1Epochs = new Option<int>("--phase1-epochs") { Description = "Head-only epochs", DefaultValueFactory = _ => d.Phase1Epochs };
         var phase1Lr = new Option<double>("--phase1-lr") { Description = "Head-only learning rate (Adam)", DefaultValueFactory = _ => d.Phase1LearningRate };

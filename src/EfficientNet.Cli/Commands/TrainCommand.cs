@@ -18,12 +18,12 @@ internal static class TrainCommand
         var variant = CommonOptions.Variant(required: false);
         variant.DefaultValueFactory = _ => "b0";
         var cifarStem = new Option<bool?>("--cifar-stem") { Description = "Stride-1 stem for small images (default: true for cifar10, false for folders)" };
-        var resolution = new Option<int?>("--resolution") { Description = "Input size (default: 48 for cifar10 with the fast recipe, 32 with the document's, the variant's for folders); CIFAR-10 images are resized to it once at load, bicubic, as predict resizes a file" };
-        var dropout = new Option<double?>("--dropout") { Description = "Dropout before the classifier (default: the recipe's: 0.2 for fast, the variant's for document)" };
+        var resolution = new Option<int?>("--resolution") { Description = "Input size (default: 48 for cifar10 with the fast recipe, 32 with keras, the variant's for folders); CIFAR-10 images are resized to it once at load, bicubic, as predict resizes a file" };
+        var dropout = new Option<double?>("--dropout") { Description = "Dropout before the classifier (default: the recipe's: 0.2 for fast, the variant's for keras)" };
         var recipe = new Option<TrainRecipe>("--recipe")
         {
             Description = "Every option below at once: fast (the default: Nesterov SGD 0.1, linear decay, weight decay 5e-4, crop and flip, weight average 0.999, " +
-                "30 epochs, CIFAR-10 at 48x48) or document (the source document's: Adam, cosine, Keras augmentation, 100 epochs with early stopping); options given beside it win",
+                "30 epochs, CIFAR-10 at 48x48) or keras (the Keras EfficientNet tutorial's: Adam, warm-up cosine, Keras augmentation, 100 epochs with early stopping); options given beside it win",
             DefaultValueFactory = _ => TrainRecipe.Fast,
         };
         var depth = new Option<double>("--stochastic-depth") { Description = "Stochastic-depth rate of the last block (default: the recipe's)" };
@@ -54,7 +54,7 @@ internal static class TrainCommand
         var output = new Option<string?>("--out", "-o") { Description = "Run folder (default: runs/<dataset>-<variant>-<time>)" };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder with its saved options (with --epochs: train to that many epochs in all)" };
 
-        var command = new Command("train", "Train a model (default: the fast recipe, 90% on CIFAR-10 in 30 epochs) into a run folder with history, plots and checkpoints")
+        var command = new Command("train", "Train a model (default: the fast recipe, 30 epochs of Nesterov SGD) into a run folder with history, plots and checkpoints")
         {
             dataset, data, valData, valFraction, cache, variant, cifarStem, resolution, recipe, dropout, depth, epochs, batch, optimizer, lr, weightDecay, momentum, nesterov,
             schedule, warmup, smoothing, ema, patience, plateauPatience, plateauFactor, minLr,

@@ -54,7 +54,7 @@ public static class CompoundScaling
         return Enumerable.Range(0, phiMax + 1).Select(phi =>
         {
             double r = Math.Pow(gamma, phi);
-            // As the source document: truncate, then round up to a multiple of 8 for hardware efficiency.
+            // As Keras's tutorial: truncate, then round up to a multiple of 8 for hardware efficiency.
             int resolution = (int)Math.Ceiling((int)(BaseResolution * r) / 8.0) * 8;
             return new ScalingRow(phi, Math.Pow(alpha, phi), Math.Pow(beta, phi), r, resolution, Math.Pow(constraint, phi), phi < published.Length ? published[phi] : null);
         }).ToArray();

@@ -47,7 +47,7 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
             {
                 // Drop rate grows linearly with depth, from 0 at the first block (torchvision, Keras).
                 double drop = options.StochasticDepth * blockIndex / spec.TotalBlocks;
-                blocks.Add(new MBConv(
+                blocks.Add(new EfficientNetBlock(
                     stage.Kind,
                     stage.ExpandRatio,
                     stage.Kernel,
@@ -147,7 +147,7 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
         Options = resolved;
     }
 
-    /// <summary>Hidden width of the source document's MLP head.</summary>
+    /// <summary>Hidden width of the Keras tutorial's MLP head.</summary>
     public const int MlpHidden = 256;
 
     /// <summary>
@@ -191,7 +191,7 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
 
     private static Sequential NewClassifier(int inFeatures, int numClasses, double dropout, HeadKind head) => head switch
     {
-        // The source document's head; its dropouts (0.3, 0.2) are part of its definition.
+        // The Keras tutorial's head; its dropouts (0.3, 0.2) are part of its definition.
         HeadKind.Mlp => nn.Sequential(
             nn.BatchNorm1d(inFeatures),
             nn.Dropout(0.3),

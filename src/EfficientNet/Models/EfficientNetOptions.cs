@@ -7,7 +7,7 @@ public enum HeadKind
     Linear,
 
     /// <summary>
-    /// The source document's transfer-learning head: BatchNorm → Dropout 0.3 → Dense 256 with SiLU →
+    /// The Keras tutorial's transfer-learning head: BatchNorm → Dropout 0.3 → Dense 256 with SiLU →
     /// Dropout 0.2 → Dense n (after the global average pool).
     /// </summary>
     Mlp,
@@ -38,7 +38,7 @@ public sealed record EfficientNetOptions
     public double StochasticDepth { get; init; } = 0.2;
 
     /// <summary>
-    /// The source document's CIFAR variant: a stride-1 stem, so 32x32 inputs keep a 2x2 map before
+    /// The Keras tutorial's CIFAR variant: a stride-1 stem, so 32x32 inputs keep a 2x2 map before
     /// pooling instead of collapsing to 1x1. Parameter count and state-dict keys are unchanged.
     /// </summary>
     public bool Cifar { get; init; }

@@ -18,7 +18,7 @@ public sealed record FreezeSpec
     /// <summary>Then unfreeze the last N backbone layers (leaf modules in the order of <c>effnet summary</c>, as Keras counts layers).</summary>
     public int LastLayers { get; init; }
 
-    /// <summary>Then unfreeze the last N blocks (the stem, each MBConv block and the head conv are blocks).</summary>
+    /// <summary>Then unfreeze the last N blocks (the stem, each MBConv or Fused-MBConv block and the head conv are blocks).</summary>
     public int LastBlocks { get; init; }
 
     /// <summary>Then unfreeze these stages (children of <c>features</c>, e.g. "features.6" or "6").</summary>
@@ -26,11 +26,11 @@ public sealed record FreezeSpec
 
     /// <summary>
     /// Keep every backbone BatchNorm in inference mode, unfrozen ones included (Keras's
-    /// <c>base_model(x, training=False)</c> in the source document's fine-tuning phase).
+    /// <c>base_model(x, training=False)</c> in the Keras tutorial's fine-tuning phase).
     /// </summary>
     public bool BatchNormInference { get; init; }
 
-    /// <summary>The source document's phase 2: backbone frozen except its last <paramref name="layers"/> layers.</summary>
+    /// <summary>The Keras tutorial's phase 2: backbone frozen except its last <paramref name="layers"/> layers.</summary>
     public static FreezeSpec UnfreezeLast(int layers) => new() { Backbone = true, LastLayers = layers };
 
     /// <summary>A short description for logs.</summary>
@@ -106,7 +106,7 @@ public static class Freezing
             .ToList();
     }
 
-    /// <summary>The backbone's blocks in order: the stem, every MBConv block, the head conv.</summary>
+    /// <summary>The backbone's blocks in order: the stem, every MBConv or Fused-MBConv block, the head conv.</summary>
     public static IReadOnlyList<nn.Module> BackboneBlocks(EfficientNetModel model)
     {
         ArgumentNullException.ThrowIfNull(model);

@@ -21,7 +21,7 @@ internal static class OnnxOperators
         [typeof(EfficientNetModel)] = Model,
         [typeof(Sequential)] = Sequence,
         [typeof(ConvNormActivation)] = ConvBatchNormActivation,
-        [typeof(MBConv)] = Block,
+        [typeof(EfficientNetBlock)] = Block,
         [typeof(SqueezeExcitation)] = Excitation,
         [typeof(Layers.SiLU)] = (g, _, x, scope) => SiLU(g, x, scope),
         [typeof(TorchSharp.Modules.SiLU)] = (g, _, x, scope) => SiLU(g, x, scope),
@@ -74,7 +74,7 @@ internal static class OnnxOperators
 
     private static string Block(OnnxGraph g, nn.Module module, string x, string scope)
     {
-        var block = (MBConv)module;
+        var block = (EfficientNetBlock)module;
         string y = Emit(g, block.Layers, x, scope + ".block");
         return block.HasResidual ? g.Node("Add", scope, [y, x]) : y;
     }

@@ -81,7 +81,7 @@ public class SummaryTests
     }
 
     [Fact]
-    public void CompoundScaling_DefaultBases_MatchSourceDocument()
+    public void CompoundScaling_DefaultBases_AreThePapers()
     {
         Assert.Equal(1.9203, CompoundScaling.FlopsConstraint(1.2, 1.1, 1.15), 5e-5); // the published 1.9203 is 1.2 * 1.1^2 * 1.15^2 = 1.920270 rounded to 4 decimals
         var rows = CompoundScaling.Table();

@@ -149,7 +149,7 @@ public class CliTests
         Assert.Equal("quoted", rows.Single(r => r.GetProperty("name").GetString() == "DenseNet-201").GetProperty("source").GetString());
         Assert.Equal("measured", rows.Single(r => r.GetProperty("name").GetString() == "ResNet-50").GetProperty("source").GetString());
         Assert.True(rows.All(r => r.GetProperty("top1PerGMac").GetDouble() > 0));
-        Assert.Equal("source document", rows.Single(r => r.GetProperty("name").GetString() == "VGG-16").GetProperty("top1Source").GetString());
+        Assert.Equal("Keras EfficientNet tutorial", rows.Single(r => r.GetProperty("name").GetString() == "VGG-16").GetProperty("top1Source").GetString());
         Assert.Equal("Keras applications table", rows.Single(r => r.GetProperty("name").GetString() == "EfficientNetV2-M").GetProperty("top1Source").GetString());
     }
 }

@@ -23,7 +23,7 @@ public class TrainCliTests
     }
 
     [Fact]
-    public void Train_FastRecipeIsTheDefault_OptionsGivenBesideItWin_DocumentIsOneFlagAway()
+    public void Train_FastRecipeIsTheDefault_OptionsGivenBesideItWin_KerasIsOneFlagAway()
     {
         using var dir = new TempDir();
         string[] quick = ["--epochs", "1", "--max-batches", "1", "--batch", "16", "--train-limit", "32", "--val-fraction", "0.002", "--threads", "2", "--data", Cifar];
@@ -54,10 +54,10 @@ public class TrainCliTests
             (fast.Optimizer, fast.Nesterov, fast.WeightDecay, fast.Schedule, fast.EmaDecay, fast.RestoreBestWeights, fast.StochasticDepth, fast.Augmentation.CropPadding, fast.Augmentation.Rotation),
             (saved.Optimizer, saved.Nesterov, saved.WeightDecay, saved.Schedule, saved.EmaDecay, saved.RestoreBestWeights, saved.StochasticDepth, saved.Augmentation.CropPadding, saved.Augmentation.Rotation));
 
-        string document = dir.File("document");
-        (exit, _, err) = CliRunner.Run(["train", "--recipe", "document", .. quick, "--out", document]);
+        string keras = dir.File("keras");
+        (exit, _, err) = CliRunner.Run(["train", "--recipe", "keras", .. quick, "--out", keras]);
         Assert.True(exit == 0, err);
-        var defaults = ReadOptions(document);
+        var defaults = ReadOptions(keras);
         Assert.Equal((OptimizerKind.Adam, 0.002, ScheduleKind.Cosine, 0.0, 32, new TrainOptions().Augmentation),
             (defaults.Optimizer, defaults.LearningRate, defaults.Schedule, defaults.EmaDecay, defaults.Resolution, defaults.Augmentation));
     }

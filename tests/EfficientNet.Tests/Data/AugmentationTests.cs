@@ -69,7 +69,7 @@ public class AugmentationTests
     }
 
     [Fact]
-    public void Affine_SourceDocumentStrengths_KeepShapeAndRange()
+    public void Affine_KerasRecipeStrengths_KeepShapeAndRange()
     {
         using var x = Images(16, 32);
         using var y = new RandomAffine(0.1, 0.1, 0.1).Apply(x, new Random(2));
@@ -249,7 +249,7 @@ public class AugmentationTests
     }
 
     [Fact]
-    public void Options_BuildSourceDocumentPipeline()
+    public void Options_BuildKerasRecipePipeline()
     {
         var transforms = new AugmentationOptions().BuildTransforms();
         Assert.Equal(new[] { typeof(RandomHorizontalFlip), typeof(RandomAffine), typeof(RandomContrast) }, transforms.Select(t => t.GetType()));

@@ -19,7 +19,7 @@ public class DataParallelTests
     private static readonly string Cifar = Path.Combine(TestPaths.SharedData, "cifar-10-batches-bin");
 
     // A short CIFAR-10 run: 16 batches of 16 a process pair shares, 100 validation images.
-    private static readonly string[] ShortRun = ["train", "--data", Cifar, "--recipe", "document", "--batch", "16", "--train-limit", "256", "--val-fraction", "0.002", "--threads", "1"];
+    private static readonly string[] ShortRun = ["train", "--data", Cifar, "--recipe", "keras", "--batch", "16", "--train-limit", "256", "--val-fraction", "0.002", "--threads", "1"];
 
     private static string TrainerHost
     {

@@ -130,7 +130,7 @@ public class FreezingTests
     }
 
     [Fact]
-    public void MlpHead_HasTheSourceDocumentsLayers()
+    public void MlpHead_HasTheKerasTutorialsLayers()
     {
         using var model = Small(HeadKind.Mlp);
         var keys = model.Classifier.state_dict().Keys.ToList();

@@ -98,7 +98,7 @@ public class ModelTests
     public void StochasticDepth_RisesLinearlyAndOnlyOnResidualBlocks()
     {
         using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { StochasticDepth = 0.2 });
-        var blocks = model.modules().OfType<MBConv>().ToList();
+        var blocks = model.modules().OfType<EfficientNetBlock>().ToList();
         Assert.Equal(16, blocks.Count);
         for (int i = 0; i < blocks.Count; i++)
         {

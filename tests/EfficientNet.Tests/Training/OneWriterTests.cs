@@ -16,7 +16,7 @@ public class OneWriterTests
         using var dir = new TempDir();
         string run = dir.File("run");
         // A run long enough to be busy while the others try (200 batches), started as its own process.
-        var start = new ProcessStartInfo("env", ["--default-signal=INT,TERM", "dotnet", EffnetProcess.Dll, "train", "--data", Cifar, "--recipe", "document",
+        var start = new ProcessStartInfo("env", ["--default-signal=INT,TERM", "dotnet", EffnetProcess.Dll, "train", "--data", Cifar, "--recipe", "keras",
             "--epochs", "1", "--batch", "16", "--train-limit", "3200", "--val-fraction", "0.002", "--threads", "1", "--out", run])
         {
             RedirectStandardOutput = true, RedirectStandardError = true,

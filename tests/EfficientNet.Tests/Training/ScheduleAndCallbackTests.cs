@@ -37,10 +37,10 @@ public class ScheduleAndCallbackTests
     }
 
     [Fact]
-    public void Recipes_DocumentIsTheDefaults_FastIsTheSgdRecipe()
+    public void Recipes_KerasIsTheDefaults_FastIsTheSgdRecipe()
     {
-        Assert.Equal(new TrainOptions(), TrainOptions.FromRecipe(TrainRecipe.Document, DatasetKind.Cifar10));
-        Assert.Equal(new TrainOptions { Dataset = DatasetKind.Folder }, TrainOptions.FromRecipe(TrainRecipe.Document, DatasetKind.Folder));
+        Assert.Equal(new TrainOptions(), TrainOptions.FromRecipe(TrainRecipe.Keras, DatasetKind.Cifar10));
+        Assert.Equal(new TrainOptions { Dataset = DatasetKind.Folder }, TrainOptions.FromRecipe(TrainRecipe.Keras, DatasetKind.Folder));
         var fast = TrainOptions.FromRecipe(TrainRecipe.Fast, DatasetKind.Cifar10);
         fast.Validate();
         Assert.Equal((DatasetKind.Cifar10, 48), (fast.Dataset, fast.Resolution));

@@ -14,7 +14,7 @@ public enum AutoAugmentKind
 }
 
 /// <summary>
-/// Training augmentation. The defaults are the source document's Keras pipeline: horizontal flip,
+/// Training augmentation. The defaults are the Keras tutorial's pipeline: horizontal flip,
 /// rotation ±0.1 turn, zoom ±10%, translation ±10%, contrast ±10%.
 /// </summary>
 public sealed record AugmentationOptions

@@ -10,7 +10,7 @@ namespace EfficientNet.Layers;
 /// residual whose branch goes through stochastic depth. Children are torchvision's: <c>block</c> is a
 /// sequence indexed 0..n, so PyTorch weights load by key without a map.
 /// </summary>
-internal sealed class MBConv : nn.Module<Tensor, Tensor>
+internal sealed class EfficientNetBlock : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential block;
     private readonly StochasticDepth stochastic_depth;
@@ -25,7 +25,7 @@ internal sealed class MBConv : nn.Module<Tensor, Tensor>
     /// <param name="outChannels">Output channels.</param>
     /// <param name="stochasticDepth">Drop probability of the residual branch.</param>
     /// <param name="norm">BatchNorm settings.</param>
-    public MBConv(
+    public EfficientNetBlock(
         BlockKind kind,
         double expandRatio,
         int kernel,
@@ -34,7 +34,7 @@ internal sealed class MBConv : nn.Module<Tensor, Tensor>
         int outChannels,
         double stochasticDepth,
         BatchNormSettings norm)
-        : base(nameof(MBConv))
+        : base(nameof(EfficientNetBlock))
     {
         if (stride is not (1 or 2))
         {
