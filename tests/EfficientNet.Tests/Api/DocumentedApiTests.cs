@@ -8,14 +8,17 @@ using Microsoft.CodeAnalysis.CSharp;
 namespace EfficientNet.Tests.Api;
 
 /// <summary>
-/// The README's library section is the public API: its code block compiles against the two libraries as an
-/// outside assembly would (internal types invisible), and its list of public types is exactly what they export.
+/// The documented API is the public API: the C# of the README's library section and of docs/library.md compiles
+/// against the two libraries as an outside assembly would (internal types invisible), and docs/library.md's list
+/// of public types is exactly what they export.
 /// </summary>
-public class ReadmeApiTests
+public class DocumentedApiTests
 {
     private static readonly Assembly[] Libraries = [typeof(EfficientNetModel).Assembly, typeof(Trainer).Assembly];
 
-    private static string LibrarySection
+    private static string LibraryPage => File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "docs", "library.md"));
+
+    private static string ReadmeLibrarySection
     {
         get
         {
@@ -27,15 +30,18 @@ public class ReadmeApiTests
         }
     }
 
-    [Fact]
-    public void LibraryCodeBlock_CompilesAsAnOutsideAssembly()
+    [Theory]
+    [InlineData("README.md")]
+    [InlineData("docs/library.md")]
+    public void LibraryCodeBlock_CompilesAsAnOutsideAssembly(string document)
     {
-        var match = Regex.Match(LibrarySection, "```csharp\n(.*?)```", RegexOptions.Singleline);
-        Assert.True(match.Success, "no csharp block in the README's library section");
+        string text = document == "README.md" ? ReadmeLibrarySection : LibraryPage;
+        var match = Regex.Match(text, "```csharp\n(.*?)```", RegexOptions.Singleline);
+        Assert.True(match.Success, $"no csharp block in {document}'s library text");
 
         var errors = Compile(match.Groups[1].Value);
 
-        Assert.True(errors.Count == 0, "the README's library code does not compile:\n" + string.Join("\n", errors));
+        Assert.True(errors.Count == 0, $"the library code of {document} does not compile:\n" + string.Join("\n", errors));
     }
 
     [Fact]
@@ -50,7 +56,7 @@ public class ReadmeApiTests
     [Fact]
     public void PublicTypesList_EqualsWhatTheLibrariesExport()
     {
-        var listed = Regex.Matches(LibrarySection, @"^- `(EfficientNet(?:\.\w+)*)`[^:]*: (.+)$", RegexOptions.Multiline)
+        var listed = Regex.Matches(LibraryPage, @"^- `(EfficientNet(?:\.\w+)*)`[^:]*: (.+)$", RegexOptions.Multiline)
             .SelectMany(m => Regex.Matches(m.Groups[2].Value, "`(\\w+)`").Select(t => $"{m.Groups[1].Value}.{t.Groups[1].Value}"))
             .Order(StringComparer.Ordinal)
             .ToList();
@@ -61,7 +67,7 @@ public class ReadmeApiTests
             .Order(StringComparer.Ordinal)
             .ToList();
 
-        Assert.True(listed.Count > 0, "the README's library section lists no public types");
+        Assert.True(listed.Count > 0, "docs/library.md lists no public types");
         Assert.Equal(exported, listed);
     }
 
