@@ -8,7 +8,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # glibc settings that keep freed large blocks for reuse instead of unmapping them (what effnet applies
-# in-process for inference, NativeAllocator.Configure); PyTorch runs with and without them.
+# in-process for inference, NativeAllocator.UseRetainingAllocator); PyTorch runs with and without them.
 RETAINING = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "2147483647"}
 # Caps oneDNN (libtorch 2.10 and PyTorch 1.13) at its AVX2 kernels on an AVX-512 machine.
 AVX2_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "AVX2"}

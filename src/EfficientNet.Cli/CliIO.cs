@@ -12,12 +12,10 @@ public sealed class CliIO(TextWriter output, TextWriter error)
     public bool RetainingAllocator { get; private set; }
 
     /// <summary>
-    /// Keep large blocks in the heap (see <see cref="NativeAllocator"/>), for inference and training verbs alike.
-    /// Training, measured on 2026-11-27 (AVX-512 EPYC, 2 threads, CIFAR B0, batch 128): <c>bench train</c> 145 images/s
-    /// with glibc's defaults, 199 retaining; the fast-recipe CIFAR-10 run 183–196 images/s per epoch before, 215–262
-    /// after, resident memory at epoch ends 757–1,052 MiB over 25 epochs with no upward trend.
+    /// Keep large blocks in the heap (the retaining allocator, see <see cref="NativeAllocator"/>), for inference and
+    /// training verbs alike; docs/performance.md measures what it gains.
     /// </summary>
-    public void UseRetainingAllocator() => RetainingAllocator = NativeAllocator.Configure();
+    public void UseRetainingAllocator() => RetainingAllocator = NativeAllocator.UseRetainingAllocator();
 
     public TextWriter Out { get; } = output;
 

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
-EfficientNet.Runtime.NativeAllocator.Configure();
+EfficientNet.Runtime.NativeAllocator.UseRetainingAllocator();
 torch.set_num_threads(2);
 // Every BatchNorm followed by SiLU in B0 with the CIFAR stem at 32x32 (effnet summary b0 --cifar --resolution 32), batch 128: C, H, W, count.
 long[][] layers = [[96, 32, 32, 1], [144, 16, 16, 3], [32, 32, 32, 2], [96, 16, 16, 1], [240, 8, 8, 3], [672, 4, 4, 5], [144, 8, 8, 1], [480, 4, 4, 6],

@@ -209,10 +209,8 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
     /// <remarks>
     /// torchvision's uniform ±1/√classes on 1,280 features gives logits with a standard deviation near 5
     /// at the start (a CIFAR-10 loss of 3.8 where chance is 2.3), and the first epochs go into undoing
-    /// that. Measured on the CIFAR recipe (10,000 images, 3 epochs): validation accuracy 25.6% with
-    /// torchvision's head, 29.8% (epoch 2) with Keras's Glorot-uniform Dense, 42.2% with a zero head.
-    /// PyTorch 1.13 with torchvision's head trains exactly as slowly as ours did, so this is the
-    /// initialisation, not the implementation. Pretrained weights replace all of it anyway.
+    /// that; docs/training.md has the pilots that measured it, in this library and in PyTorch. Pretrained
+    /// weights replace all of it anyway.
     /// </remarks>
     private static void Initialize(nn.Module module)
     {

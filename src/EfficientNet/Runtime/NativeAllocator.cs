@@ -7,8 +7,9 @@ namespace EfficientNet.Runtime;
 /// allocation above its mmap threshold (at most 32 MiB) with a fresh <c>mmap</c> and returns it with
 /// <c>munmap</c> on free, so each large activation of every forward pass is new memory that the
 /// kernel must zero and fault in page by page: on B0 at batch 16 that doubled the time of a pass.
-/// Keeping those blocks in the heap (no mmap, no trimming) lets the next pass reuse them. Memory then
-/// stays at its peak instead of going up and down, which is also what a training run wants.
+/// Keeping those blocks in the heap (no mmap, no trimming) lets the next pass reuse them: the "retaining
+/// allocator" of the benchmarks and of the tool's JSON (<c>retainingAllocator</c>). Memory then stays at its peak
+/// instead of going up and down, which is also what a training run wants.
 /// </summary>
 public static class NativeAllocator
 {
@@ -23,7 +24,7 @@ public static class NativeAllocator
     /// Applies the settings once per process on Linux with glibc; a no-op elsewhere or when
     /// <see cref="OptOutVariable"/> is "system". Returns whether the settings are in effect.
     /// </summary>
-    public static bool Configure()
+    public static bool UseRetainingAllocator()
     {
         if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable(OptOutVariable) == "system")
         {
