@@ -31,12 +31,12 @@ public sealed class CliIO(TextWriter output, TextWriter error)
         }
         catch (Exception e) when (e is EfficientNetException or IOException or UnauthorizedAccessException)
         {
-            Err.WriteLine($"effnet: error: {e.Message}");
+            Err.WriteLine($"effnet: error: {OptionFlags.Rewrite(e.Message)}");
             return EffnetCli.UserError;
         }
         catch (OperationCanceledException e)
         {
-            Err.WriteLine($"effnet: interrupted: {e.Message}");
+            Err.WriteLine($"effnet: interrupted: {OptionFlags.Rewrite(e.Message)}");
             return EffnetCli.Interrupted;
         }
     };
@@ -88,7 +88,7 @@ public sealed class CliIO(TextWriter output, TextWriter error)
         var (applied, warning) = IntraOpThreads.SetProcessThreads(threads);
         if (warning is not null)
         {
-            Err.WriteLine($"effnet: warning: {warning}");
+            Err.WriteLine($"effnet: warning: {OptionFlags.Rewrite(warning)}");
         }
         return applied;
     }

@@ -43,7 +43,7 @@ public static class CheckpointEvaluation
         {
             // Streamed: each image is read once either way, and memory then holds batches, not the set (the centre
             // squares are the bytes a folder decoded into memory holds).
-            data = ImageFolder.Stream(request.Data ?? throw new EfficientNetException("--data is required for --dataset folder"), info.Resolution, classNames, SampleGeometry.CentreCrop, workers: 0);
+            data = ImageFolder.Stream(request.Data ?? throw new EfficientNetException("EvaluationRequest.Data is required for DatasetKind.Folder"), info.Resolution, classNames, SampleGeometry.CentreCrop, workers: 0);
         }
         // A plain state dict records no class names: its outputs are taken to be the dataset's classes in order
         // (sorted folder names, as torchvision's ImageFolder numbers them), when the counts agree.

@@ -112,11 +112,11 @@ public sealed record FineTuneOptions
     {
         if (string.IsNullOrWhiteSpace(Weights))
         {
-            throw new EfficientNetException("--weights is required: the pretrained weights to start from");
+            throw new EfficientNetException("FineTuneOptions.Weights is required: the pretrained weights to start from");
         }
         if (Phase1Epochs <= 0 || Phase2Epochs < 0 || Unfreeze < 0)
         {
-            throw new EfficientNetException("--phase1-epochs must be positive, --phase2-epochs and --unfreeze 0 or positive");
+            throw new EfficientNetException("FineTuneOptions.Phase1Epochs must be positive, FineTuneOptions.Phase2Epochs and FineTuneOptions.Unfreeze 0 or positive");
         }
         Phase1().Validate();
     }
@@ -152,7 +152,7 @@ public static class FineTuner
             {
                 if (Directory.Exists(runDirectory) && Directory.EnumerateFileSystemEntries(runDirectory).Any())
                 {
-                    throw new EfficientNetException($"'{runDirectory}' is not empty; pick another --out");
+                    throw new EfficientNetException($"'{runDirectory}' is not empty; choose another run folder");
                 }
             }
             return 0;
@@ -175,7 +175,7 @@ public static class FineTuner
         }
         if (phase1.Interrupted || phase2?.Interrupted == true)
         {
-            throw new OperationCanceledException("fine-tuning interrupted; the phase's checkpoint can be continued with effnet train --resume");
+            throw new OperationCanceledException("fine-tuning interrupted; the phase's run folder continues with Trainer.Resume");
         }
 
         // Both phases train a fixed number of epochs and end with their last epoch's model.
@@ -204,7 +204,7 @@ public static class FineTuner
     }
 
     /// <summary>
-    /// Applies phase 2's freeze spec to the architecture phase 1 will build, so that an --unfreeze larger
+    /// Applies phase 2's freeze spec to the architecture phase 1 will build, so that an unfreeze count larger
     /// than the backbone fails now rather than after phase 1 has trained and written its run folder.
     /// </summary>
     private static void CheckPhase2Freeze(FineTuneOptions options)

@@ -28,7 +28,7 @@ internal sealed class RunFolder(string directory, IReadOnlyList<string> classes,
     {
         if (File.Exists(Path.Combine(directory, RunFiles.Last)))
         {
-            throw new EfficientNetException($"'{directory}' already holds a run; continue it with --resume {directory} or pick another --out");
+            throw new EfficientNetException($"'{directory}' already holds a run; continue it with Trainer.Resume {directory} or choose another run folder");
         }
         bool reused = File.Exists(Path.Combine(directory, RunFiles.Options));
         Directory.CreateDirectory(directory);

@@ -253,36 +253,36 @@ public sealed record TrainOptions
     /// <summary>Throws an actionable error for an option out of range.</summary>
     public void Validate()
     {
-        Check(Epochs > 0, $"--epochs must be positive, got {Epochs}");
-        Check(BatchSize > 0, $"--batch must be positive, got {BatchSize}");
+        Check(Epochs > 0, $"TrainOptions.Epochs must be positive, got {Epochs}");
+        Check(BatchSize > 0, $"TrainOptions.BatchSize must be positive, got {BatchSize}");
         Check(Resolution is null or (>= Models.EfficientNetOptions.MinResolution and <= Models.EfficientNetOptions.MaxResolution),
-            $"--resolution must be between {Models.EfficientNetOptions.MinResolution} and {Models.EfficientNetOptions.MaxResolution} pixels, got {Resolution}");
-        Check(Threads >= 0, $"--threads must be 0 (the default) or positive, got {Threads}");
+            $"TrainOptions.Resolution must be between {Models.EfficientNetOptions.MinResolution} and {Models.EfficientNetOptions.MaxResolution} pixels, got {Resolution}");
+        Check(Threads >= 0, $"TrainOptions.Threads must be 0 (the default) or positive, got {Threads}");
         Check(Processes >= 1 && BatchSize % Processes == 0,
             $"the batch size ({BatchSize}) must be a multiple of the number of processes ({Processes}): each process takes an equal share of every batch");
         Check(Processes == 1 || !CachedFeatures,
             "cached-feature training runs in one process (its epochs train only the head, in seconds): start it without an MPI launcher");
-        Check(LearningRate > 0 && double.IsFinite(LearningRate), $"--lr must be positive, got {LearningRate}");
-        Check(WeightDecay >= 0, $"--weight-decay must be 0 or positive, got {WeightDecay}");
-        Check(WarmupEpochs >= 0, $"--warmup-epochs must be 0 or positive, got {WarmupEpochs}");
-        Check(LabelSmoothing is >= 0 and < 1, $"--label-smoothing must be in [0, 1), got {LabelSmoothing}");
-        Check(ValFraction is > 0 and < 1, $"--val-fraction must be between 0 and 1 (exclusive), got {ValFraction}");
-        Check(EarlyStoppingPatience >= 0 && PlateauPatience >= 0, "patience values must be 0 (off) or positive");
-        Check(PlateauFactor is > 0 and < 1, $"--plateau-factor must be between 0 and 1 (exclusive), got {PlateauFactor}");
-        Check(MinLearningRate >= 0, $"--min-lr must be 0 or positive, got {MinLearningRate}");
-        Check(EmaDecay is >= 0 and < 1, $"--ema must be 0 (off) or in (0, 1), e.g. 0.999, got {EmaDecay}");
-        Check(MaxBatchesPerEpoch >= 0 && TrainLimit >= 0, "--max-batches and --train-limit must be 0 (off) or positive");
-        Check(Prefetch is null or >= 0, $"--prefetch must be 0 or positive, got {Prefetch}");
+        Check(LearningRate > 0 && double.IsFinite(LearningRate), $"TrainOptions.LearningRate must be positive, got {LearningRate}");
+        Check(WeightDecay >= 0, $"TrainOptions.WeightDecay must be 0 or positive, got {WeightDecay}");
+        Check(WarmupEpochs >= 0, $"TrainOptions.WarmupEpochs must be 0 or positive, got {WarmupEpochs}");
+        Check(LabelSmoothing is >= 0 and < 1, $"TrainOptions.LabelSmoothing must be in [0, 1), got {LabelSmoothing}");
+        Check(ValFraction is > 0 and < 1, $"TrainOptions.ValFraction must be between 0 and 1 (exclusive), got {ValFraction}");
+        Check(EarlyStoppingPatience >= 0 && PlateauPatience >= 0, "TrainOptions.EarlyStoppingPatience and TrainOptions.PlateauPatience must be 0 (off) or positive");
+        Check(PlateauFactor is > 0 and < 1, $"TrainOptions.PlateauFactor must be between 0 and 1 (exclusive), got {PlateauFactor}");
+        Check(MinLearningRate >= 0, $"TrainOptions.MinLearningRate must be 0 or positive, got {MinLearningRate}");
+        Check(EmaDecay is >= 0 and < 1, $"TrainOptions.EmaDecay must be 0 (off) or in (0, 1), e.g. 0.999, got {EmaDecay}");
+        Check(MaxBatchesPerEpoch >= 0 && TrainLimit >= 0, "TrainOptions.MaxBatchesPerEpoch and TrainOptions.TrainLimit must be 0 (off) or positive");
+        Check(Prefetch is null or >= 0, $"TrainOptions.Prefetch must be 0 or positive, got {Prefetch}");
         Check(!CachedFeatures || (Freeze.Backbone && Freeze.LastLayers + Freeze.LastBlocks + Freeze.Stages.Count == 0),
             "cached features need the whole backbone frozen (head-only training)");
-        Check(Dataset != DatasetKind.Folder || Data is not null, "--data is required for --dataset folder (a folder of class folders)");
-        Check(Images.Workers >= 0, $"--workers must be 0 (one per core) or positive, got {Images.Workers}");
+        Check(Dataset != DatasetKind.Folder || Data is not null, "TrainOptions.Data is required for DatasetKind.Folder (a folder of class folders or a list file)");
+        Check(Images.Workers >= 0, $"ImageReading.Workers must be 0 (one per core) or positive, got {Images.Workers}");
         Check(Dataset == DatasetKind.Folder || (Images.Cache != ImageCache.None && Images.RandomResizedCrop != true),
-            "CIFAR-10 is always held in memory; --image-cache none and --random-resized-crop are for image folders and lists");
-        Check(Dataset == DatasetKind.Folder || !Images.SkipBadImages, "--skip-bad-images is for image folders and lists (CIFAR-10's batches are checked whole when read)");
+            "CIFAR-10 is always held in memory; ImageReading.Cache none and ImageReading.RandomResizedCrop are for image folders and lists");
+        Check(Dataset == DatasetKind.Folder || !Images.SkipBadImages, "ImageReading.SkipBadImages is for image folders and lists (CIFAR-10's batches are checked whole when read)");
         Check(Images.RandomResizedCrop != true || Images.Cache != ImageCache.Memory,
-            "--random-resized-crop crops the full photo, so it needs streamed images: --image-cache none or auto");
-        Check(Images.RandomResizedCrop != true || !CachedFeatures, "cached features are of one fixed view of each image; --random-resized-crop cannot go with them");
+            "ImageReading.RandomResizedCrop crops the full photo, so it needs streamed images: ImageReading.Cache none or auto");
+        Check(Images.RandomResizedCrop != true || !CachedFeatures, "cached features are of one fixed view of each image; ImageReading.RandomResizedCrop cannot go with them");
         Augmentation.Validate();
     }
 

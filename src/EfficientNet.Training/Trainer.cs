@@ -15,7 +15,7 @@ namespace EfficientNet.Training;
 /// Trains an EfficientNet classifier into a run folder: options.json, history.csv, loss/accuracy/lr
 /// plots, last.safetensors (resumable) and best.safetensors, all written atomically after every epoch.
 /// One dispose scope per step keeps native memory flat; cancellation (Ctrl+C) writes a checkpoint at
-/// the current batch so <c>--resume</c> continues exactly.
+/// the current batch so <see cref="Resume"/> continues exactly.
 /// </summary>
 public static class Trainer
 {
@@ -94,7 +94,7 @@ public static class Trainer
             {
                 if (total < options.Epochs)
                 {
-                    throw new EfficientNetException($"--epochs {total} with --resume: the run was set to train {options.Epochs} epochs; resuming can only extend it");
+                    throw new EfficientNetException($"TrainOptions.Epochs {total} on resume: the run was set to train {options.Epochs} epochs; resuming can only extend it");
                 }
                 options = options with { Epochs = total };
                 observer?.Message($"extended to {total} epochs (saved in {RunFiles.Options})");
@@ -163,7 +163,7 @@ public static class Trainer
         if (!File.Exists(Path.Combine(runDirectory, RunFiles.Options)))
         {
             throw new EfficientNetException(
-                $"--resume: '{runDirectory}' has no {RunFiles.Options}; it is not a run folder (effnet train --out writes one)");
+                $"cannot resume '{runDirectory}': it has no {RunFiles.Options}, so it is not a run folder (Trainer.Train writes one)");
         }
         return RunFolderLock.Take(runDirectory);
     }
@@ -252,7 +252,7 @@ public static class Trainer
     }
 
     /// <summary>
-    /// CIFAR-10 without --data under a launcher: rank 0 downloads it into the cache first, so that processes sharing
+    /// CIFAR-10 without a data folder under a launcher: rank 0 downloads it into the cache first, so that processes sharing
     /// the cache do not download into the same files at once (the others then find it, or fetch it into a cache of
     /// their own on another machine).
     /// </summary>

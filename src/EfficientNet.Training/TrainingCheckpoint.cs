@@ -98,7 +98,7 @@ internal static class TrainingCheckpoint
         using var file = WeightsFile.Read(path);
         if (!file.Metadata.TryGetValue(StateKey, out var json) || !file.Tensors.ContainsKey(OptimizerTensor))
         {
-            throw new EfficientNetException($"'{path}' is a model checkpoint without training state; it cannot be resumed (use it as --weights instead)");
+            throw new EfficientNetException($"'{path}' is a model checkpoint without training state; it cannot be resumed (load it as a model's weights instead)");
         }
         var info = ModelCheckpoint.ReadInfo(file)!;
         if (info.Variant != model.Spec.Name || info.Options.NumClasses != model.NumClasses || info.Options.Cifar != model.Options.Cifar)

@@ -239,7 +239,7 @@ internal sealed class TrainingLoop : IDisposable
             folder.SaveLast(model, optimizer, average, state);
         }
         world.Barrier();
-        observer?.Message($"interrupted at epoch {epoch + 1}, batch {progress.Batch}: checkpoint written to {folder.LastPath}; continue with --resume {folder.RunDirectory}");
+        observer?.Message($"interrupted at epoch {epoch + 1}, batch {progress.Batch}: checkpoint written to {folder.LastPath}; continue with Trainer.Resume {folder.RunDirectory}");
         return new TrainingResult(folder.RunDirectory, history, stopping.Best, stopping.BestEpoch, StoppedEarly: false, Interrupted: true);
     }
 
@@ -262,7 +262,7 @@ internal sealed class TrainingLoop : IDisposable
             : "no checkpoint had been written yet";
         return new EfficientNetException(
             $"training diverged: the {what} at epoch {epoch + 1}, batch {batch + 1} (learning rate {lr:G3}); nothing was saved after it, so {kept}. " +
-            $"Try a lower --lr (e.g. {lr / 10:G3}) or a longer --warmup-epochs; if this is a resumed run, its checkpoint may be damaged");
+            $"Try a lower TrainOptions.LearningRate (e.g. {lr / 10:G3}) or a longer TrainOptions.WarmupEpochs; if this is a resumed run, its checkpoint may be damaged");
     }
 
     /// <inheritdoc/>

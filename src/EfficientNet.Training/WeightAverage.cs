@@ -75,7 +75,7 @@ internal sealed class WeightAverage : IDisposable
         Model.state_dict().Select(kv => KeyValuePair.Create(CheckpointPrefix + kv.Key, kv.Value));
 
     /// <summary>Restores the average from a training checkpoint's tensors.</summary>
-    /// <exception cref="EfficientNetException">The checkpoint has no average (it was written without <c>--ema</c>).</exception>
+    /// <exception cref="EfficientNetException">The checkpoint has no average (it was written without <see cref="TrainOptions.EmaDecay"/>).</exception>
     public void Load(IReadOnlyDictionary<string, Tensor> tensors, string path)
     {
         using var noGrad = no_grad();
@@ -83,7 +83,7 @@ internal sealed class WeightAverage : IDisposable
         {
             if (!tensors.TryGetValue(CheckpointPrefix + name, out var saved))
             {
-                throw new EfficientNetException($"'{path}' has no weight average ({CheckpointPrefix}{name} is missing); it was not written by a run with --ema");
+                throw new EfficientNetException($"'{path}' has no weight average ({CheckpointPrefix}{name} is missing); it was not written by a run with TrainOptions.EmaDecay");
             }
             average.copy_(saved);
         }

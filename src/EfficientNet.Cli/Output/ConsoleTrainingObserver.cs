@@ -92,6 +92,6 @@ internal sealed class ConsoleTrainingObserver(TextWriter output, bool live) : IT
         {
             output.WriteLine();
         }
-        output.WriteLine(text);
+        output.WriteLine(OptionFlags.Rewrite(text));
     }
 }

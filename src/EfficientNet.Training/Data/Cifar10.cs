@@ -125,7 +125,7 @@ public static class Cifar10
         if (!File.Exists(archive))
         {
             Downloads.ToFile(ArchiveUrl, archive,
-                $"Get {ArchiveName} elsewhere and put it at '{archive}', or pass --data with a folder holding the unpacked {FolderName} files (data_batch_1.bin …)",
+                $"Get {ArchiveName} elsewhere and put it at '{archive}', or give TrainOptions.Data a folder holding the unpacked {FolderName} files (data_batch_1.bin …)",
                 download, cancellation: cancellation);
         }
         Unpack(archive, cacheDirectory, ArchiveMd5);

@@ -26,7 +26,7 @@ internal static class DataBenchmark
         }
         if (seconds <= 0 || workers < 0)
         {
-            throw new EfficientNetException($"--seconds must be positive and --workers 0 (one per core) or positive, got {seconds} and {workers}");
+            throw new EfficientNetException($"the seconds must be positive and ImageReading.Workers 0 (one per core) or positive, got {seconds} and {workers}");
         }
         var images = ImageFolder.Stream(data, resolution, null, SampleGeometry.RandomResizedCrop, workers);
         var loader = new DataLoader(images, new LoaderOptions(batch, Shuffle: true, DropLast: false, Seed: 1, Prefetch: 0), Normalization.ImageNet);

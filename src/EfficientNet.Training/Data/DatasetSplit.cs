@@ -18,7 +18,7 @@ public static class DatasetSplit
         ArgumentNullException.ThrowIfNull(dataset);
         if (fraction is <= 0 or >= 1)
         {
-            throw new EfficientNetException($"--val-fraction must be between 0 and 1 (exclusive), got {fraction}");
+            throw new EfficientNetException($"TrainOptions.ValFraction must be between 0 and 1 (exclusive), got {fraction}");
         }
         var random = new Random(seed);
         var train = new List<int>();

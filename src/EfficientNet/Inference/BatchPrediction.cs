@@ -23,7 +23,7 @@ public readonly record struct Shard(int Index, int Count)
         {
             return new Shard(index, count);
         }
-        throw new EfficientNetException($"--shard must be K/N with 1 <= K <= N (e.g. 2/4), got '{text}'");
+        throw new EfficientNetException($"BatchPredictionOptions.Shard must be K/N with 1 <= K <= N (e.g. 2/4), got '{text}'");
     }
 
     /// <summary>This shard's contiguous part of a sorted listing; the N parts cover it exactly once.</summary>
@@ -105,7 +105,7 @@ public static class BatchPrediction
         }
         if (!File.Exists(source))
         {
-            throw new EfficientNetException($"--images '{source}' is neither a folder nor a list file");
+            throw new EfficientNetException($"'{source}' is neither a folder nor a list file of images");
         }
         var lines = File.ReadLines(source).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         return lines.Length > 0 ? lines : throw new EfficientNetException($"the list '{source}' names no images");
@@ -142,7 +142,7 @@ public static class BatchPrediction
         ArgumentNullException.ThrowIfNull(options);
         if (options.Batch <= 0 || options.Top <= 0 || options.DecodeThreads <= 0)
         {
-            throw new EfficientNetException($"--batch and --top must be positive, got {options.Batch} and {options.Top}");
+            throw new EfficientNetException($"BatchPredictionOptions.Batch and BatchPredictionOptions.Top must be positive, got {options.Batch} and {options.Top}");
         }
         CheckOutput(output);
         InferenceMemory.Require(options.Batch, classifier.Info.Variant, classifier.Info.Resolution);

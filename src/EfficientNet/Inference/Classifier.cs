@@ -141,7 +141,7 @@ public sealed class Classifier(IClassifierEngine engine, ClassifierInfo info) : 
     {
         if (options.Engine == EngineKind.Torch)
         {
-            throw new EfficientNetException($"'{path}' is an ONNX file, which runs on --engine onnxruntime; pass the weights it was exported from for --engine torch");
+            throw new EfficientNetException($"'{path}' is an ONNX file, which runs on EngineKind.OnnxRuntime; pass the weights it was exported from for EngineKind.Torch");
         }
         RequireCpu(options);
         var engine = OnnxRuntimeEngine.FromFile(path, options.Threads);
@@ -155,7 +155,7 @@ public sealed class Classifier(IClassifierEngine engine, ClassifierInfo info) : 
             }
             if (options.Variant is not null && Architecture.Variants.Get(options.Variant).Name != info.Variant)
             {
-                throw new EfficientNetException($"'{path}' is an export of {info.Variant}, not {Architecture.Variants.Get(options.Variant).Name}; pass --variant {info.Variant} or leave it out");
+                throw new EfficientNetException($"'{path}' is an export of {info.Variant}, not {Architecture.Variants.Get(options.Variant).Name}; set ClassifierOptions.Variant to {info.Variant} or leave it out");
             }
             return new Classifier(engine, info);
         }
@@ -193,7 +193,7 @@ public sealed class Classifier(IClassifierEngine engine, ClassifierInfo info) : 
     {
         if (options.Device is { } device && device.type != DeviceType.CPU)
         {
-            throw new EfficientNetException($"--engine onnxruntime runs on the CPU here (the Microsoft.ML.OnnxRuntime package); use --engine torch for --device {device.type.ToString().ToLowerInvariant()}");
+            throw new EfficientNetException($"EngineKind.OnnxRuntime runs on the CPU here (the Microsoft.ML.OnnxRuntime package); use EngineKind.Torch for the device {device.type.ToString().ToLowerInvariant()}");
         }
     }
 
@@ -201,7 +201,7 @@ public sealed class Classifier(IClassifierEngine engine, ClassifierInfo info) : 
     {
         if (top <= 0)
         {
-            throw new EfficientNetException($"--top must be positive, got {top}");
+            throw new EfficientNetException($"top must be positive, got {top}");
         }
     }
 }

@@ -149,7 +149,7 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
 
     private (int[] Input, int Classes) CheckContract()
     {
-        string expected = $"input '{OnnxExporter.InputName}' float32 [batch, 3, H, W] and output '{OnnxExporter.LogitsName}' float32 [batch, classes] (effnet export without --preprocess)";
+        string expected = $"input '{OnnxExporter.InputName}' float32 [batch, 3, H, W] and output '{OnnxExporter.LogitsName}' float32 [batch, classes] (an export without the preprocessing in the graph)";
         string found = $"inputs {Describe(session.InputMetadata)}, outputs {Describe(session.OutputMetadata)}";
         if (!session.InputMetadata.TryGetValue(OnnxExporter.InputName, out var input)
             || !session.OutputMetadata.TryGetValue(OnnxExporter.LogitsName, out var output)

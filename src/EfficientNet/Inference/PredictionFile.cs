@@ -41,7 +41,7 @@ internal sealed class PredictionFile : IDisposable
         string extension = System.IO.Path.GetExtension(path).ToLowerInvariant();
         if (extension is not (".csv" or ".jsonl"))
         {
-            throw new EfficientNetException($"--out must end in .csv or .jsonl, got '{path}'");
+            throw new EfficientNetException($"a prediction file must end in .csv or .jsonl, got '{path}'");
         }
         IO.AtomicFile.RequireFolder(path);
     }
@@ -58,7 +58,7 @@ internal sealed class PredictionFile : IDisposable
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
-            throw new EfficientNetException($"cannot write --out '{path}': {e.Message}", e);
+            throw new EfficientNetException($"cannot write '{path}': {e.Message}", e);
         }
         try
         {
@@ -130,7 +130,7 @@ internal sealed class PredictionFile : IDisposable
             if (complete == 0 && Csv.Line(fields) != Header())
             {
                 throw new EfficientNetException(
-                    $"'{path}' holds other columns than this run writes (--top {top}): its header is '{Truncate(Csv.Line(fields))}'; use the same --top to resume it, or another --out");
+                    $"'{path}' holds other columns than this run writes (BatchPredictionOptions.Top {top}): its header is '{Truncate(Csv.Line(fields))}'; resume it with the same BatchPredictionOptions.Top, or write to another file");
             }
             if (complete > 0 && fields is not [""])
             {
@@ -186,7 +186,7 @@ internal sealed class PredictionFile : IDisposable
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
-            throw new EfficientNetException($"'{path}' has a line that is not a prediction row ('{Truncate(line)}'); use another --out", e);
+            throw new EfficientNetException($"'{path}' has a line that is not a prediction row ('{Truncate(line)}'); write to another file", e);
         }
     }
 

@@ -54,10 +54,10 @@ public static class OnnxExporter
     /// <summary>Name of the output of a plain export: (batch, classes) logits.</summary>
     public const string LogitsName = "logits";
 
-    /// <summary>Name of the uint8 input of a <c>--preprocess</c> export: (batch, H, W, 3) RGB at the model's resolution.</summary>
+    /// <summary>Name of the uint8 input of an export with <see cref="OnnxExportOptions.Preprocess"/>: (batch, H, W, 3) RGB at the model's resolution.</summary>
     public const string ImageName = "image";
 
-    /// <summary>Name of the output of a <c>--preprocess</c> export: (batch, classes) softmax probabilities.</summary>
+    /// <summary>Name of the output of an export with <see cref="OnnxExportOptions.Preprocess"/>: (batch, classes) softmax probabilities.</summary>
     public const string ProbabilitiesName = "probabilities";
 
     /// <summary>The serialised ONNX model (for an in-memory session, or to write elsewhere).</summary>
@@ -80,11 +80,11 @@ public static class OnnxExporter
         if (options.Opset is < OnnxExportOptions.MinOpset or > OnnxExportOptions.MaxOpset)
         {
             throw new EfficientNetException(
-                $"--opset must be between {OnnxExportOptions.MinOpset} and {OnnxExportOptions.MaxOpset}, got {options.Opset}");
+                $"OnnxExportOptions.Opset must be between {OnnxExportOptions.MinOpset} and {OnnxExportOptions.MaxOpset}, got {options.Opset}");
         }
         if (options.Batch is <= 0)
         {
-            throw new EfficientNetException($"--batch must be positive, got {options.Batch}");
+            throw new EfficientNetException($"OnnxExportOptions.Batch must be positive, got {options.Batch}");
         }
         var info = (options.Info ?? ClassifierInfo.For(model)) with { PreprocessingInGraph = options.Preprocess };
         if (info.NumClasses != model.NumClasses)

@@ -14,8 +14,8 @@ internal static class Devices
             "cpu" => CPU,
             "cuda" when cuda.is_available() => CUDA,
             "cuda" => throw new EfficientNetException(
-                "--device cuda: CUDA is not available (this build uses TorchSharp-cpu; the README says how to switch to a CUDA package)"),
-            _ => throw new EfficientNetException($"--device must be cpu or cuda, got '{name}'"),
+                "device cuda: CUDA is not available (this build uses TorchSharp-cpu; docs/install.md says how to switch to a CUDA package)"),
+            _ => throw new EfficientNetException($"the device must be cpu or cuda, got '{name}'"),
         };
     }
 }

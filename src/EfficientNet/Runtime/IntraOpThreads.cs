@@ -18,7 +18,7 @@ internal static class IntraOpThreads
     private delegate void SetNumThreads(int count);
 
     /// <summary>
-    /// Sets libtorch's intra-op threads for the process (--threads): 0 keeps libtorch's default (one per
+    /// Sets libtorch's intra-op threads for the process: 0 keeps libtorch's default (one per
     /// physical core); more than the machine's logical cores is cut to that count, with a warning, because
     /// oversubscribed OpenMP teams spin against each other (a batch measured 1.8 s took 168 s with 1000).
     /// </summary>
@@ -39,10 +39,10 @@ internal static class IntraOpThreads
     {
         if (requested < 0)
         {
-            throw new EfficientNetException($"--threads must be 0 (the default) or positive, got {requested}");
+            throw new EfficientNetException($"the thread count must be 0 (the default) or positive, got {requested}");
         }
         int cores = Environment.ProcessorCount;
-        warning = requested > cores ? $"--threads {requested} is more than this machine's {cores} logical cores; using {cores}" : null;
+        warning = requested > cores ? $"{requested} threads are more than this machine's {cores} logical cores; using {cores}" : null;
         return Math.Min(requested, cores);
     }
 

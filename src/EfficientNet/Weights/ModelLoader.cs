@@ -42,7 +42,7 @@ public static class ModelLoader
 
     /// <summary>The error for a plain state dict (no model description) read without a variant: which variants there are.</summary>
     internal static EfficientNetException VariantNeeded(string path) =>
-        new($"'{path}' is a plain state dict without a model description; say which variant it is with --variant ({string.Join(", ", Variants.Names)})");
+        new($"'{path}' is a plain state dict without a model description; say which variant it is with LoadOptions.Variant ({string.Join(", ", Variants.Names)})");
 
     /// <summary>Reads <paramref name="path"/> and builds the model it holds.</summary>
     /// <exception cref="EfficientNetException">Missing or corrupt file, wrong variant, or weights that do not fit.</exception>
@@ -59,7 +59,7 @@ public static class ModelLoader
             if (options.Variant is not null && Variants.Get(options.Variant).Name != spec.Name)
             {
                 throw new EfficientNetException(
-                    $"'{path}' is a checkpoint of {spec.Name}, not {Variants.Get(options.Variant).Name}; pass --variant {spec.Name} or leave it out");
+                    $"'{path}' is a checkpoint of {spec.Name}, not {Variants.Get(options.Variant).Name}; set LoadOptions.Variant to {spec.Name} or leave it out");
             }
             buildOptions = info.Options;
         }

@@ -59,7 +59,7 @@ public static class PretrainedRegistry
         if (matches.Count == 0)
         {
             throw new EfficientNetException(
-                $"no pretrained weights are registered for {name} (torchvision has none; Keras's .h5 files are not imported); use --weights FILE");
+                $"no pretrained weights are registered for {name} (torchvision has none; Keras's .h5 files are not imported); load a weights file instead");
         }
         return tag is null ? matches[0] : matches.FirstOrDefault(e => string.Equals(e.Tag, tag, StringComparison.OrdinalIgnoreCase))
             ?? throw new EfficientNetException($"no weights tagged '{tag}' for {name}; tags: {string.Join(", ", matches.Select(m => m.Tag))}");
@@ -106,7 +106,7 @@ public static class PretrainedRegistry
             {
                 throw new EfficientNetException($"'{source}' is neither an http(s) URL nor an existing file; pass a mirror's URL of {weights.FileName} or a local copy of it");
             }
-            Downloads.ToFile(source, target, $"Get the file elsewhere and put it at '{target}', or pass it with --weights", download ?? (http ? null : File.OpenRead),
+            Downloads.ToFile(source, target, $"Get the file elsewhere and put it at '{target}', or load it from where it is", download ?? (http ? null : File.OpenRead),
                 partial => Verify(partial, weights, $"what {source} sent", "nothing was kept; try again, or another source"), progress, cancellation: cancellation);
         }
         Verify(target, weights, $"'{target}'", "delete it and download again");

@@ -117,7 +117,7 @@ internal static class StateDictLoader
         bool onlyHead = missing.Count == 0 && unexpected.Count == 0 && mismatched.All(m => m.Key.StartsWith("classifier.", StringComparison.Ordinal));
         string hint = onlyHead
             ? "the file has another number of classes: skip its classifier (LoadOptions.SkipClassifier) to reuse the backbone, or build the model with the file's class count"
-            : "is the file for another variant? Check --variant";
+            : "is the file for another variant? Check the variant (LoadOptions.Variant)";
         return $"weights '{file}' do not fit {model}: {string.Join("; ", parts)}. {char.ToUpperInvariant(hint[0])}{hint[1..]}.";
     }
 

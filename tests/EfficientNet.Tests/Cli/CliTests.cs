@@ -79,7 +79,7 @@ public class CliTests
     [InlineData("number of classes must be positive, got -3", "summary", "b0", "--classes", "-3")]
     [InlineData("alpha must be a finite number >= 1", "scale", "--alpha", "0.5")]
     [InlineData("--batch must be positive, got 0", "bench", "infer", "--batch", "0", "--seconds", "0.1")]
-    [InlineData("--device must be cpu or cuda, got 'tpu'", "bench", "infer", "--device", "tpu")]
+    [InlineData("the device must be cpu or cuda, got 'tpu'", "bench", "infer", "--device", "tpu")]
     [InlineData("weights file not found: '/nonexistent.pth'", "predict", "--variant", "b0", "--weights", "/nonexistent.pth", "--image", "x.jpg")]
     public void BadInput_OneLineErrorAndNonZeroExit(string expected, params string[] args) =>
         Assert.Contains(expected, CliRunner.Fails(args), StringComparison.Ordinal);

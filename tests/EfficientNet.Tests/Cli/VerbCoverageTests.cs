@@ -59,8 +59,8 @@ public class VerbCoverageTests
             var (exit, stdout, stderr) = CliRunner.Run("bench", "infer", "--batch", "1", "--resolution", "32", "--seconds", "0.1", "--threads", "1000", "--json");
             Assert.Equal(0, exit);
             Assert.Equal(Environment.ProcessorCount, System.Text.Json.JsonDocument.Parse(stdout).RootElement.GetProperty("threads").GetInt32());
-            Assert.Contains($"effnet: warning: --threads 1000 is more than this machine's {Environment.ProcessorCount} logical cores", stderr, StringComparison.Ordinal);
-            Assert.Contains("--threads must be 0 (the default) or positive, got -1", CliRunner.Fails("bench", "infer", "--threads", "-1"), StringComparison.Ordinal);
+            Assert.Contains($"effnet: warning: 1000 threads are more than this machine's {Environment.ProcessorCount} logical cores", stderr, StringComparison.Ordinal);
+            Assert.Contains("the thread count must be 0 (the default) or positive, got -1", CliRunner.Fails("bench", "infer", "--threads", "-1"), StringComparison.Ordinal);
         }
         finally
         {

@@ -56,7 +56,7 @@ public class Cifar10Tests
             Cifar10.EnsureAvailable(cache.Path, _ => throw new HttpRequestException("Name or service not known")));
         Assert.Contains("Offline?", e.Message, StringComparison.Ordinal);
         Assert.Contains(Path.Combine(cache.Path, Cifar10.ArchiveName), e.Message, StringComparison.Ordinal);
-        Assert.Contains("--data", e.Message, StringComparison.Ordinal);
+        Assert.Contains("TrainOptions.Data", e.Message, StringComparison.Ordinal);
         Assert.Empty(Directory.GetFiles(cache.Path));
     }
 

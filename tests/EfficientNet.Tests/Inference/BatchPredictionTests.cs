@@ -95,7 +95,7 @@ public class BatchPredictionTests
         Assert.Equal(240, again.GetProperty("alreadyWritten").GetInt32());
         Assert.Equal(0, again.GetProperty("predicted").GetInt32());
         AssertSameRows(complete, ReadCsv(output));
-        Assert.Contains("use the same --top to resume it", CliRunner.Fails([.. args, "--top", "2"]), StringComparison.Ordinal);
+        Assert.Contains("resume it with the same --top", CliRunner.Fails([.. args, "--top", "2"]), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -209,7 +209,7 @@ public class BatchPredictionTests
     [InlineData("pass either --image FILE or --images", "--image", "x.jpg", "--images", "dir")]
     [InlineData("--images needs --out", "--images", "dir")]
     [InlineData("--out and --shard go with --images", "--image", "x.jpg", "--out", "p.csv")]
-    [InlineData("--out must end in .csv or .jsonl", "--images", "dir", "--out", "p.txt")]
+    [InlineData("a prediction file must end in .csv or .jsonl", "--images", "dir", "--out", "p.txt")]
     [InlineData("the folder '/nonexistent' does not exist", "--images", "dir", "--out", "/nonexistent/p.csv")]
     public void PredictImages_BadOptions_FailBeforeLoading(string expected, params string[] args) =>
         Assert.Contains(expected, CliRunner.Fails(["predict", "--weights", "/nonexistent.safetensors", .. args]), StringComparison.Ordinal);
@@ -219,7 +219,7 @@ public class BatchPredictionTests
     {
         using var dir = new TempDir();
         string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
-        Assert.Contains("cannot write --out '/sys/p.csv'", CliRunner.Fails("predict", "--weights", weights, "--images", Test, "--out", "/sys/p.csv"), StringComparison.Ordinal);
+        Assert.Contains("cannot write '/sys/p.csv'", CliRunner.Fails("predict", "--weights", weights, "--images", Test, "--out", "/sys/p.csv"), StringComparison.Ordinal);
         Assert.Contains("is neither a folder nor a list file", CliRunner.Fails("predict", "--weights", weights, "--images", dir.File("none"), "--out", dir.File("p.csv")), StringComparison.Ordinal);
         Directory.CreateDirectory(dir.File("empty"));
         Assert.Contains("no images (.jpg", CliRunner.Fails("predict", "--weights", weights, "--images", dir.File("empty"), "--out", dir.File("p.csv")), StringComparison.Ordinal);

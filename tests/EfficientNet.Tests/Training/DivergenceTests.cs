@@ -19,7 +19,7 @@ public class DivergenceTests
         var e = Assert.Throws<EfficientNetException>(() => Trainer.Train(Small(1e30), run));
 
         Assert.Contains("training diverged", e.Message, StringComparison.Ordinal);
-        Assert.Contains("--lr", e.Message, StringComparison.Ordinal);
+        Assert.Contains("TrainOptions.LearningRate", e.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(run, RunFiles.Best)));
     }
 

@@ -120,7 +120,7 @@ public class TrainerTests
         Trainer.Train(Tiny with { Epochs = 1 }, run);
         byte[] before = File.ReadAllBytes(Path.Combine(run, RunFiles.Last));
         var e = Assert.Throws<EfficientNetException>(() => Trainer.Train(Tiny, run));
-        Assert.Contains("--resume", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Trainer.Resume", e.Message, StringComparison.Ordinal);
         Assert.Equal(before, File.ReadAllBytes(Path.Combine(run, RunFiles.Last)));
     }
 

@@ -109,7 +109,7 @@ public class CheckpointTests
     public void Load_PlainStateDictWithoutVariant_AsksForIt()
     {
         var e = Assert.Throws<EfficientNetException>(() => ModelLoader.Load(TorchvisionFixtures.Path("efficientnet_b0.pth")));
-        Assert.Contains("--variant", e.Message, StringComparison.Ordinal);
+        Assert.Contains("LoadOptions.Variant", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -194,7 +194,7 @@ public class CheckpointTests
         Assert.Null(ModelCheckpoint.ReadInfo(pth));
         // Its variant must be named: b0 is not assumed.
         var e = Assert.Throws<EfficientNetException>(() => Trainer.Resolve(new TrainOptions { InitialWeights = pth, Dataset = DatasetKind.Folder }));
-        Assert.Contains("is a plain state dict without a model description; say which variant it is with --variant (b0, b1", e.Message, StringComparison.Ordinal);
+        Assert.Contains("is a plain state dict without a model description; say which variant it is with LoadOptions.Variant (b0, b1", e.Message, StringComparison.Ordinal);
         Assert.Equal("b1", Trainer.Resolve(new TrainOptions { InitialWeights = pth, Dataset = DatasetKind.Folder, Variant = "b1" }).Variant);
     }
 

@@ -25,7 +25,7 @@ public class PretrainedRegistryTests
     [Fact]
     public void Get_VariantWithoutWeightsOrUnknownTag_Explains()
     {
-        Assert.Contains("use --weights FILE", Assert.Throws<EfficientNetException>(() => PretrainedRegistry.Get("v2-b0")).Message, StringComparison.Ordinal);
+        Assert.Contains("load a weights file instead", Assert.Throws<EfficientNetException>(() => PretrainedRegistry.Get("v2-b0")).Message, StringComparison.Ordinal);
         Assert.Contains("IMAGENET1K_V1", Assert.Throws<EfficientNetException>(() => PretrainedRegistry.Get("b0", "V9")).Message, StringComparison.Ordinal);
     }
 

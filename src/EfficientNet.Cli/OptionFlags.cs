@@ -1,0 +1,72 @@
+using System.Text.RegularExpressions;
+
+namespace EfficientNet.Cli;
+
+/// <summary>
+/// The libraries name an option by its property (<c>TrainOptions.Epochs</c>, <c>EngineKind.OnnxRuntime</c>); the
+/// tool's user knows it as a flag (<c>--epochs</c>, <c>--engine onnxruntime</c>). Errors, warnings and run messages
+/// pass through <see cref="Rewrite"/> on their way to the terminal; a name without a flag stays as it is.
+/// </summary>
+internal static partial class OptionFlags
+{
+    /// <summary>Property (or enum value) as the libraries write it, and the command line's spelling.</summary>
+    internal static readonly IReadOnlyDictionary<string, string> Flags = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["TrainOptions.Epochs"] = "--epochs",
+        ["TrainOptions.BatchSize"] = "--batch",
+        ["TrainOptions.Resolution"] = "--resolution",
+        ["TrainOptions.Threads"] = "--threads",
+        ["TrainOptions.LearningRate"] = "--lr",
+        ["TrainOptions.WeightDecay"] = "--weight-decay",
+        ["TrainOptions.WarmupEpochs"] = "--warmup-epochs",
+        ["TrainOptions.LabelSmoothing"] = "--label-smoothing",
+        ["TrainOptions.ValFraction"] = "--val-fraction",
+        ["TrainOptions.EarlyStoppingPatience"] = "--patience",
+        ["TrainOptions.PlateauPatience"] = "--plateau-patience",
+        ["TrainOptions.PlateauFactor"] = "--plateau-factor",
+        ["TrainOptions.MinLearningRate"] = "--min-lr",
+        ["TrainOptions.EmaDecay"] = "--ema",
+        ["TrainOptions.MaxBatchesPerEpoch"] = "--max-batches",
+        ["TrainOptions.TrainLimit"] = "--train-limit",
+        ["TrainOptions.Prefetch"] = "--prefetch",
+        ["TrainOptions.Data"] = "--data",
+        ["EvaluationRequest.Data"] = "--data",
+        ["DatasetKind.Folder"] = "--dataset folder",
+        ["ImageReading.Workers"] = "--workers",
+        ["ImageReading.Cache"] = "--image-cache",
+        ["ImageReading.RandomResizedCrop"] = "--random-resized-crop",
+        ["ImageReading.SkipBadImages"] = "--skip-bad-images",
+        ["AugmentationOptions.CropPadding"] = "--crop-padding",
+        ["AugmentationOptions.Cutout"] = "--cutout",
+        ["AugmentationOptions.Mixup"] = "--mixup",
+        ["AugmentationOptions.Cutmix"] = "--cutmix",
+        ["FineTuneOptions.Weights"] = "--weights",
+        ["FineTuneOptions.Phase1Epochs"] = "--phase1-epochs",
+        ["FineTuneOptions.Phase2Epochs"] = "--phase2-epochs",
+        ["FineTuneOptions.Unfreeze"] = "--unfreeze",
+        ["Trainer.Resume"] = "--resume",
+        ["Trainer.Train"] = "effnet train --out",
+        ["TrainingBenchmarkOptions.Batch"] = "--batch",
+        ["TrainingBenchmarkOptions.Seconds"] = "--seconds",
+        ["TrainingBenchmarkOptions.StepsPerEpoch"] = "--steps",
+        ["TrainingBenchmarkOptions.Epochs"] = "--epochs",
+        ["InferenceBenchmarkOptions.Batch"] = "--batch",
+        ["InferenceBenchmarkOptions.Seconds"] = "--seconds",
+        ["BatchPredictionOptions.Shard"] = "--shard",
+        ["BatchPredictionOptions.Batch"] = "--batch",
+        ["BatchPredictionOptions.Top"] = "--top",
+        ["ClassifierOptions.Variant"] = "--variant",
+        ["LoadOptions.Variant"] = "--variant",
+        ["EngineKind.OnnxRuntime"] = "--engine onnxruntime",
+        ["EngineKind.Torch"] = "--engine torch",
+        ["OnnxExportOptions.Opset"] = "--opset",
+        ["OnnxExportOptions.Batch"] = "--batch",
+    };
+
+    /// <summary><paramref name="message"/> with every mapped property name replaced by its flag.</summary>
+    public static string Rewrite(string message) =>
+        QualifiedName().Replace(message, m => Flags.TryGetValue(m.Value, out string? flag) ? flag : m.Value);
+
+    [GeneratedRegex(@"\b[A-Z][A-Za-z0-9]*\.[A-Z][A-Za-z0-9]*\b")]
+    private static partial Regex QualifiedName();
+}
