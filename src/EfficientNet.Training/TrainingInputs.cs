@@ -49,8 +49,7 @@ internal sealed class ImageInputs(ImageDataset train, ImageDataset validation, N
         Decoded(train, options),
         new LoaderOptions(options.BatchSize, Shuffle: true, DropLast: true, options.Seed, Prefetch(options), options.ChannelsLast) { Share = new DataShare(world.Rank, world.Size) },
         normalization,
-        options.Augmentation.BuildTransforms(),
-        new BatchMixer(options.Augmentation.Mixup, options.Augmentation.Cutmix));
+        options.Augmentation);
 
     // This process's validation images (every Size-th from its rank on), in batches as large as its training share.
     private readonly DataLoader? validationLoader = Share(Decoded(validation, options), world) is { Count: > 0 } mine

@@ -64,19 +64,25 @@ public sealed class DataLoader
     private readonly BatchMixer? mixer;
     private readonly Normalization normalization;
 
-    /// <summary>Creates a loader; <paramref name="transforms"/> and <paramref name="mixer"/> are for training only.</summary>
-    public DataLoader(ImageDataset data, LoaderOptions options, Normalization normalization, IReadOnlyList<IBatchTransform>? transforms = null, BatchMixer? mixer = null)
+    /// <summary>Creates a loader; <paramref name="augmentation"/> (for training only) transforms and mixes each batch.</summary>
+    public DataLoader(ImageDataset data, LoaderOptions options, Normalization normalization, AugmentationOptions? augmentation = null)
+        : this(data, options, normalization, augmentation?.BuildTransforms() ?? [], augmentation is null ? null : new BatchMixer(augmentation.Mixup, augmentation.Cutmix))
+    {
+    }
+
+    /// <summary>Creates a loader with these transforms and mixer.</summary>
+    internal DataLoader(ImageDataset data, LoaderOptions options, Normalization normalization, IReadOnlyList<IBatchTransform> transforms, BatchMixer? mixer)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(normalization);
         if (options.BatchSize <= 0)
         {
-            throw new EfficientNetException($"--batch must be positive, got {options.BatchSize}");
+            throw new EfficientNetException($"LoaderOptions.BatchSize must be positive, got {options.BatchSize}");
         }
         if (data.Count == 0 || (options.DropLast && data.Count < options.BatchSize))
         {
-            throw new EfficientNetException($"{data.Source} has {data.Count} images, fewer than one batch of {options.BatchSize}; lower --batch");
+            throw new EfficientNetException($"{data.Source} has {data.Count} images, fewer than one batch of {options.BatchSize}; use a smaller batch");
         }
         if (options.Share.Count > 1 && (!options.DropLast || options.BatchSize % options.Share.Count != 0))
         {
@@ -86,7 +92,7 @@ public sealed class DataLoader
         this.data = data;
         this.options = options;
         this.normalization = normalization;
-        this.transforms = transforms ?? [];
+        this.transforms = transforms;
         this.mixer = mixer is { Enabled: true } ? mixer : null;
     }
 

@@ -1,9 +1,6 @@
-namespace EfficientNet.IO;
+using EfficientNet.Weights;
 
-/// <summary>Where a download stands.</summary>
-/// <param name="Bytes">Bytes received so far.</param>
-/// <param name="Total">The announced size (Content-Length), when the server sent one.</param>
-public sealed record DownloadProgress(long Bytes, long? Total);
+namespace EfficientNet.IO;
 
 /// <summary>When a download is abandoned.</summary>
 /// <param name="StallTimeout">Longest wait for the next chunk.</param>

@@ -148,7 +148,7 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Hidden width of the Keras tutorial's MLP head.</summary>
-    public const int MlpHidden = 256;
+    internal const int MlpHidden = 256;
 
     /// <summary>
     /// Sets training or evaluation mode; BatchNorm layers whose parameters are frozen stay in

@@ -114,9 +114,6 @@ public static class Freezing
         return stages.Take(1).Concat(stages.Skip(1).Take(stages.Count - 2).SelectMany(s => s.children())).Concat(stages.TakeLast(1)).ToList();
     }
 
-    /// <summary>Parameters that require gradients.</summary>
-    public static long TrainableParameters(nn.Module model) => model.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
-
     private static void SetTrainable(nn.Module module, bool trainable)
     {
         foreach (var p in module.parameters())

@@ -30,7 +30,7 @@ public class DataLoaderTests
     [Fact]
     public void Epoch_ConsumerStopsAfterTheProducerFailed_SurfacesTheFailure()
     {
-        var loader = new DataLoader(Small(), new LoaderOptions(16, false, true, 1, Prefetch: 2), Normalization.Cifar10, [new FailsAfterFirstBatch()]);
+        var loader = new DataLoader(Small(), new LoaderOptions(16, false, true, 1, Prefetch: 2), Normalization.Cifar10, [new FailsAfterFirstBatch()], mixer: null);
         var e = Assert.Throws<InvalidDataException>(() =>
         {
             foreach (var batch in loader.Epoch(0))

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using EfficientNet.IO;
+using EfficientNet.Weights;
 
 namespace EfficientNet.Tests.IO;
 

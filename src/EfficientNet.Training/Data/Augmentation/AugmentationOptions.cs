@@ -64,16 +64,16 @@ public sealed record AugmentationOptions
         }
         if (CropPadding < 0 || Cutout < 0)
         {
-            throw new EfficientNetException($"--crop-padding and --cutout must be 0 (off) or positive, got {CropPadding} and {Cutout}");
+            throw new EfficientNetException($"AugmentationOptions.CropPadding and AugmentationOptions.Cutout must be 0 (off) or positive, got {CropPadding} and {Cutout}");
         }
         if (Mixup < 0 || Cutmix < 0)
         {
-            throw new EfficientNetException($"--mixup and --cutmix must be 0 (off) or positive, got {Mixup} and {Cutmix}");
+            throw new EfficientNetException($"AugmentationOptions.Mixup and AugmentationOptions.Cutmix must be 0 (off) or positive, got {Mixup} and {Cutmix}");
         }
     }
 
     /// <summary>The per-image transforms in the order they run (policy, crop, flip, affine, contrast, cutout).</summary>
-    public IReadOnlyList<IBatchTransform> BuildTransforms()
+    internal IReadOnlyList<IBatchTransform> BuildTransforms()
     {
         Validate();
         var transforms = new List<IBatchTransform>();

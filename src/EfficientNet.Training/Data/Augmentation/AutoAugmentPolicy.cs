@@ -15,7 +15,7 @@ internal enum AugmentOp
 /// <c>Magnitude</c>) and TrivialAugmentWide (Müller &amp; Hutter, 2021: one operation, random magnitude).
 /// Geometric operations fill with black, as torchvision does.
 /// </summary>
-public sealed record AutoAugmentPolicy(bool Trivial, int Ops = 2, int Magnitude = 9) : IBatchTransform
+internal sealed record AutoAugmentPolicy(bool Trivial, int Ops = 2, int Magnitude = 9) : IBatchTransform
 {
     private const int Bins = 31;
 

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace EfficientNet.Data.Augmentation;
 
 /// <summary>Mirrors each image left-right with probability <paramref name="Probability"/> (Keras RandomFlip("horizontal")).</summary>
-public sealed record RandomHorizontalFlip(double Probability = 0.5) : IBatchTransform
+internal sealed record RandomHorizontalFlip(double Probability = 0.5) : IBatchTransform
 {
     /// <inheritdoc/>
     public Tensor Apply(Tensor images, Random random)
@@ -29,7 +29,7 @@ public sealed record RandomHorizontalFlip(double Probability = 0.5) : IBatchTran
 /// <param name="RotationTurns">Largest rotation as a fraction of a full turn (0.1 = 36 degrees).</param>
 /// <param name="Zoom">Largest relative zoom in or out.</param>
 /// <param name="Translation">Largest shift as a fraction of height and width.</param>
-public sealed record RandomAffine(double RotationTurns, double Zoom, double Translation) : IBatchTransform
+internal sealed record RandomAffine(double RotationTurns, double Zoom, double Translation) : IBatchTransform
 {
     /// <inheritdoc/>
     public Tensor Apply(Tensor images, Random random)
@@ -84,7 +84,7 @@ internal readonly record struct AffineParameters(double Angle, double Scale, dou
 /// Pads by <paramref name="Padding"/> pixels, mirroring the image at its edges (reflect padding, as the CIFAR recipe
 /// this library's fast recipe comes from), and crops a random window of the original size back.
 /// </summary>
-public sealed record RandomCropWithPadding(int Padding = 4) : IBatchTransform
+internal sealed record RandomCropWithPadding(int Padding = 4) : IBatchTransform
 {
     /// <inheritdoc/>
     public Tensor Apply(Tensor images, Random random)
@@ -99,7 +99,7 @@ public sealed record RandomCropWithPadding(int Padding = 4) : IBatchTransform
         long h = images.shape[2], w = images.shape[3];
         if (Padding >= Math.Min(h, w))
         {
-            throw new EfficientNetException($"--crop-padding {Padding} must be smaller than the image ({w}x{h}): reflect padding mirrors the image's own pixels");
+            throw new EfficientNetException($"AugmentationOptions.CropPadding {Padding} must be smaller than the image ({w}x{h}): reflect padding mirrors the image's own pixels");
         }
         using var scope = NewDisposeScope();
         var padded = nn.functional.pad(images, [Padding, Padding, Padding, Padding], PaddingModes.Reflect);

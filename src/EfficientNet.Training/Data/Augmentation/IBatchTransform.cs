@@ -6,7 +6,7 @@ namespace EfficientNet.Data.Augmentation;
 /// A random transform of an image batch: float (B, 3, H, W) with values in [0, 1] in, the same shape
 /// and range out. All randomness comes from <c>random</c>, so a seeded generator gives the same batch.
 /// </summary>
-public interface IBatchTransform
+internal interface IBatchTransform
 {
     /// <summary>Transforms the batch; returns a new tensor or the input itself.</summary>
     Tensor Apply(Tensor images, Random random);

@@ -9,7 +9,7 @@ namespace EfficientNet.Data.Augmentation;
 /// </summary>
 /// <param name="MixupAlpha">Beta parameter of mixup; 0 disables it.</param>
 /// <param name="CutmixAlpha">Beta parameter of cutmix; 0 disables it.</param>
-public sealed record BatchMixer(double MixupAlpha, double CutmixAlpha)
+internal sealed record BatchMixer(double MixupAlpha, double CutmixAlpha)
 {
     /// <summary>Whether any mixing is enabled.</summary>
     public bool Enabled => MixupAlpha > 0 || CutmixAlpha > 0;

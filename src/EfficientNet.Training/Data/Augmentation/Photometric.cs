@@ -6,7 +6,7 @@ namespace EfficientNet.Data.Augmentation;
 /// Keras RandomContrast(f): per image a factor uniform in 1 ± f, each channel moved away from (or
 /// towards) its own mean by that factor, then clipped to [0, 1].
 /// </summary>
-public sealed record RandomContrast(double Factor) : IBatchTransform
+internal sealed record RandomContrast(double Factor) : IBatchTransform
 {
     /// <inheritdoc/>
     public Tensor Apply(Tensor images, Random random)
@@ -30,7 +30,7 @@ public sealed record RandomContrast(double Factor) : IBatchTransform
 /// uniformly random pixel (clipped at the borders, so it may be partly outside) is filled with mid-grey 0.5, close to
 /// the mean of natural images, so after normalisation it is near zero as in the paper.
 /// </summary>
-public sealed record Cutout(int Size) : IBatchTransform
+internal sealed record Cutout(int Size) : IBatchTransform
 {
     /// <inheritdoc/>
     public Tensor Apply(Tensor images, Random random)
