@@ -3,7 +3,12 @@ using EfficientNet.Cli.Commands;
 
 namespace EfficientNet.Cli;
 
-/// <summary>The <c>effnet</c> command line: every verb is a thin layer over a library call.</summary>
+/// <summary>
+/// The <c>effnet</c> command line: every verb maps its options onto library calls. Besides the libraries' public API
+/// it uses a few of their internal types (the benchmarks, the variant catalogue, thread and MPI-world set-up, atomic
+/// files, the download cache) that are not promised to library users. The libraries name options by property;
+/// <see cref="OptionFlags"/> shows them as flags.
+/// </summary>
 public static class EffnetCli
 {
     /// <summary>Exit code for errors the user can fix (bad option, missing or mismatched file).</summary>

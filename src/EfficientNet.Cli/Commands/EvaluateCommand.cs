@@ -46,46 +46,58 @@ internal static class EvaluateCommand
             {
                 ConfusionMatrixPlot.Write(plotPath, result, $"{Path.GetFileName(path)} on {kind.ToString().ToLowerInvariant()} {splitName}");
             }
-            var perClass = result.PerClassAccuracy;
+            string engineName = Classifier.EngineFor(path, parse.GetValue(engine)).ToString().ToLowerInvariant();
             if (parse.GetValue(json))
             {
-                io.Json(new
-                {
-                    result.Accuracy,
-                    result.Loss,
-                    result.Count,
-                    result.Classes,
-                    perClassAccuracy = result.Classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => perClass[x.i]),
-                    confusion = Enumerable.Range(0, result.Classes.Count).Select(t => Enumerable.Range(0, result.Classes.Count).Select(p => result.Confusion[t, p]).ToArray()),
-                    confusionPlot = plotPath,
-                    engine = Classifier.EngineFor(path, parse.GetValue(engine)).ToString().ToLowerInvariant(),
-                    tta = options.TestTimeAugmentation.ToString().ToLowerInvariant(),
-                });
+                WriteJson(io, result, plotPath, engineName, options.TestTimeAugmentation);
                 return;
             }
-            string augmented = options.TestTimeAugmentation == TestTimeAugmentation.Flip ? ", each averaged with its mirror (--tta flip)" : "";
-            io.Out.WriteLine($"accuracy {result.Accuracy:P2} on {result.Count} images ({kind.ToString().ToLowerInvariant()} {splitName}){augmented}, loss {result.Loss:F4}");
-            io.Out.WriteLine();
-            var perClassTable = new TextTable("class", ">accuracy", ">images");
-            for (int i = 0; i < result.Classes.Count; i++)
-            {
-                perClassTable.Add(result.Classes[i], Format.Fixed(100 * perClass[i], 2) + " %", Enumerable.Range(0, result.Classes.Count).Sum(p => result.Confusion[i, p]));
-            }
-            perClassTable.Write(io.Out);
-            io.Out.WriteLine();
-            io.Out.WriteLine("confusion matrix (rows: true class, columns: predicted):");
-            var confusion = new TextTable(result.Classes.Select(c => ">" + c).Prepend("true \\ predicted").ToArray());
-            for (int t = 0; t < result.Classes.Count; t++)
-            {
-                confusion.Add(new object?[] { result.Classes[t] }.Concat(Enumerable.Range(0, result.Classes.Count).Select(p => (object?)result.Confusion[t, p])).ToArray());
-            }
-            confusion.Write(io.Out);
-            if (plotPath is not null)
-            {
-                io.Out.WriteLine();
-                io.Out.WriteLine($"confusion matrix chart: {plotPath}");
-            }
+            WriteTables(io, result, $"{kind.ToString().ToLowerInvariant()} {splitName}", plotPath, options.TestTimeAugmentation);
         }));
         return command;
+    }
+
+    private static void WriteJson(CliIO io, EvaluationResult result, string? plotPath, string engine, TestTimeAugmentation tta)
+    {
+        var perClass = result.PerClassAccuracy;
+        io.Json(new
+        {
+            result.Accuracy,
+            result.Loss,
+            result.Count,
+            result.Classes,
+            perClassAccuracy = result.Classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => perClass[x.i]),
+            confusion = Enumerable.Range(0, result.Classes.Count).Select(t => Enumerable.Range(0, result.Classes.Count).Select(p => result.Confusion[t, p]).ToArray()),
+            confusionPlot = plotPath,
+            engine,
+            tta = tta.ToString().ToLowerInvariant(),
+        });
+    }
+
+    private static void WriteTables(CliIO io, EvaluationResult result, string dataDescription, string? plotPath, TestTimeAugmentation tta)
+    {
+        var perClass = result.PerClassAccuracy;
+        string augmented = tta == TestTimeAugmentation.Flip ? ", each averaged with its mirror (--tta flip)" : "";
+        io.Out.WriteLine($"accuracy {result.Accuracy:P2} on {result.Count} images ({dataDescription}){augmented}, loss {result.Loss:F4}");
+        io.Out.WriteLine();
+        var perClassTable = new TextTable("class", ">accuracy", ">images");
+        for (int i = 0; i < result.Classes.Count; i++)
+        {
+            perClassTable.Add(result.Classes[i], Format.Fixed(100 * perClass[i], 2) + " %", Enumerable.Range(0, result.Classes.Count).Sum(p => result.Confusion[i, p]));
+        }
+        perClassTable.Write(io.Out);
+        io.Out.WriteLine();
+        io.Out.WriteLine("confusion matrix (rows: true class, columns: predicted):");
+        var confusion = new TextTable(result.Classes.Select(c => ">" + c).Prepend("true \\ predicted").ToArray());
+        for (int t = 0; t < result.Classes.Count; t++)
+        {
+            confusion.Add(new object?[] { result.Classes[t] }.Concat(Enumerable.Range(0, result.Classes.Count).Select(p => (object?)result.Confusion[t, p])).ToArray());
+        }
+        confusion.Write(io.Out);
+        if (plotPath is not null)
+        {
+            io.Out.WriteLine();
+            io.Out.WriteLine($"confusion matrix chart: {plotPath}");
+        }
     }
 }

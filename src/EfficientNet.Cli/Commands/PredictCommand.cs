@@ -30,19 +30,8 @@ internal static class PredictCommand
         {
             string? one = parse.GetValue(image);
             string? many = parse.GetValue(images);
-            if ((one is null) == (many is null))
-            {
-                throw new EfficientNetException("pass either --image FILE or --images DIR|LIST.txt --out FILE");
-            }
             string? outPath = parse.GetValue(output);
-            if (many is not null && outPath is null)
-            {
-                throw new EfficientNetException("--images needs --out predictions.csv (or .jsonl)");
-            }
-            if (many is null && (outPath is not null || parse.GetValue(shard) is not null))
-            {
-                throw new EfficientNetException("--out and --shard go with --images");
-            }
+            CheckImageOptions(one, many, outPath, parse.GetValue(shard));
             var shardValue = parse.GetValue(shard) is { } text ? Shard.Parse(text) : (Shard?)null;
             if (outPath is not null)
             {
@@ -60,21 +49,42 @@ internal static class PredictCommand
                 PredictMany(io, classifier, many, outPath!, new BatchPredictionOptions { Batch = parse.GetValue(batch), Top = parse.GetValue(top), Shard = shardValue }, parse.GetValue(json), options.TestTimeAugmentation);
                 return;
             }
-            var predictions = classifier.Predict(one!, parse.GetValue(top));
-            if (parse.GetValue(json))
-            {
-                io.Json(predictions);
-                return;
-            }
-            var table = new TextTable(">rank", ">index", "label", ">probability");
-            int rank = 1;
-            foreach (var p in predictions)
-            {
-                table.Add(rank++, p.Index, p.Label ?? "-", Format.Fixed(p.Probability, 4));
-            }
-            table.Write(io.Out);
+            PredictOne(io, classifier.Predict(one!, parse.GetValue(top)), parse.GetValue(json));
         }));
         return command;
+    }
+
+    /// <summary>One of --image and --images; --out with --images only, where it is required, and --shard likewise.</summary>
+    private static void CheckImageOptions(string? one, string? many, string? outPath, string? shard)
+    {
+        if ((one is null) == (many is null))
+        {
+            throw new EfficientNetException("pass either --image FILE or --images DIR|LIST.txt --out FILE");
+        }
+        if (many is not null && outPath is null)
+        {
+            throw new EfficientNetException("--images needs --out predictions.csv (or .jsonl)");
+        }
+        if (many is null && (outPath is not null || shard is not null))
+        {
+            throw new EfficientNetException("--out and --shard go with --images");
+        }
+    }
+
+    private static void PredictOne(CliIO io, IReadOnlyList<Prediction> predictions, bool json)
+    {
+        if (json)
+        {
+            io.Json(predictions);
+            return;
+        }
+        var table = new TextTable(">rank", ">index", "label", ">probability");
+        int rank = 1;
+        foreach (var p in predictions)
+        {
+            table.Add(rank++, p.Index, p.Label ?? "-", Format.Fixed(p.Probability, 4));
+        }
+        table.Write(io.Out);
     }
 
     private static void PredictMany(CliIO io, Classifier classifier, string source, string output, BatchPredictionOptions options, bool json, TestTimeAugmentation tta)
