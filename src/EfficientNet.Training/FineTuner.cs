@@ -214,7 +214,7 @@ public static class FineTuner
             return;
         }
         var resolved = Trainer.Resolve(options.Phase1());
-        using var model = EfficientNetModel.Create(resolved.Variant!, new EfficientNetOptions { NumClasses = 2, Cifar = resolved.Cifar!.Value });
+        using var model = EfficientNetModel.Create(resolved.Variant!, new EfficientNetOptions { NumClasses = 2, CifarStem = resolved.CifarStem!.Value });
         Freezing.Apply(model, options.Phase2Freeze);
     }
 

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using EfficientNet.Data;
 using EfficientNet.Data.Augmentation;
 
@@ -127,7 +128,8 @@ public sealed record TrainOptions
     public string? Variant { get; init; }
 
     /// <summary>CIFAR stem (stride 1); null: the initial weights' setting, else on for CIFAR-10 and off for folders.</summary>
-    public bool? Cifar { get; init; }
+    [JsonPropertyName("cifar")] // the name options.json files written before the rename hold
+    public bool? CifarStem { get; init; }
 
     /// <summary>Input resolution; null: the initial weights' resolution, else 32 for CIFAR-10 and the variant's for folders.</summary>
     public int? Resolution { get; init; }

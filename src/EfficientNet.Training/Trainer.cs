@@ -136,9 +136,9 @@ public static class Trainer
         {
             differences.Add($"it holds {model.Spec.Name}, {RunFiles.Options} says {variant}");
         }
-        if (model.Options.Cifar != options.Cifar)
+        if (model.Options.CifarStem != options.CifarStem)
         {
-            differences.Add($"its stem is {Stem(model.Options.Cifar)}, {RunFiles.Options} says {Stem(options.Cifar!.Value)}");
+            differences.Add($"its stem is {Stem(model.Options.CifarStem)}, {RunFiles.Options} says {Stem(options.CifarStem!.Value)}");
         }
         if (model.Resolution != options.Resolution)
         {
@@ -218,7 +218,7 @@ public static class Trainer
         using var optimizer = CreateOptimizer(options, inputs.Trained(model));
         using var average = options.EmaDecay > 0 ? new WeightAverage(model, options.EmaDecay) : null;
 
-        string description = $"{model.Spec.DisplayName}{(model.Options.Cifar ? " (CIFAR stem)" : "")}, {model.NumClasses} classes, {model.Resolution}x{model.Resolution}" +
+        string description = $"{model.Spec.DisplayName}{(model.Options.CifarStem ? " (CIFAR stem)" : "")}, {model.NumClasses} classes, {model.Resolution}x{model.Resolution}" +
             (options.CachedFeatures ? ", cached features" : "");
         var folder = new RunFolder(runDirectory, train.Classes, normalization, description);
         var state = resumeFrom is not null ? TrainingCheckpoint.Load(resumeFrom, model, optimizer, average) : new TrainingState();
@@ -277,17 +277,17 @@ public static class Trainer
     {
         ArgumentNullException.ThrowIfNull(options);
         // The header only (the weights themselves are read once, when the model is built), and only when it is needed.
-        bool resolved = options.Variant is not null && options.Cifar is not null && options.Resolution is not null;
+        bool resolved = options.Variant is not null && options.CifarStem is not null && options.Resolution is not null;
         var info = options.InitialWeights is { } path && !resolved ? ModelCheckpoint.ReadInfo(path) : null;
         if (options.InitialWeights is { } plain && options.Variant is null && info is null)
         {
             throw ModelLoader.VariantNeeded(plain);
         }
         string variant = Architecture.Variants.Get(options.Variant ?? info?.Variant ?? "b0").Name;
-        bool cifar = options.Cifar ?? info?.Options.Cifar ?? options.Dataset == DatasetKind.Cifar10;
+        bool cifar = options.CifarStem ?? info?.Options.CifarStem ?? options.Dataset == DatasetKind.Cifar10;
         int resolution = options.Resolution ?? info?.Options.Resolution
             ?? (options.Dataset == DatasetKind.Cifar10 ? Data.Cifar10.ImageSize : Architecture.Variants.Get(variant).Resolution);
-        return options with { Variant = variant, Cifar = cifar, Resolution = resolution };
+        return options with { Variant = variant, CifarStem = cifar, Resolution = resolution };
     }
 
     /// <summary>
@@ -318,7 +318,7 @@ public static class Trainer
                 Variant = options.Variant,
                 NumClasses = options.ReplaceHead ? null : classes,
                 SkipClassifier = options.ReplaceHead,
-                Cifar = options.Cifar!.Value,
+                CifarStem = options.CifarStem!.Value,
             });
             model = loaded.Model;
             if (options.ReplaceHead)
@@ -333,7 +333,7 @@ public static class Trainer
             model = EfficientNetModel.Create(options.Variant!, new EfficientNetOptions
             {
                 NumClasses = classes,
-                Cifar = options.Cifar!.Value,
+                CifarStem = options.CifarStem!.Value,
                 Resolution = options.Resolution,
                 Dropout = options.Dropout,
                 StochasticDepth = options.StochasticDepth,

@@ -68,7 +68,7 @@ internal static class TrainingBenchmark
         }
         int share = options.Batch / world.Size;
         manual_seed(0);
-        using var model = EfficientNetModel.Create(options.Variant, new EfficientNetOptions { NumClasses = 10, Cifar = true });
+        using var model = EfficientNetModel.Create(options.Variant, new EfficientNetOptions { NumClasses = 10, CifarStem = true });
         model.to(device);
         model.train();
         var trainOptions = new TrainOptions { LearningRate = 1e-3 };

@@ -101,10 +101,10 @@ internal static class TrainingCheckpoint
             throw new EfficientNetException($"'{path}' is a model checkpoint without training state; it cannot be resumed (load it as a model's weights instead)");
         }
         var info = ModelCheckpoint.ReadInfo(file)!;
-        if (info.Variant != model.Spec.Name || info.Options.NumClasses != model.NumClasses || info.Options.Cifar != model.Options.Cifar)
+        if (info.Variant != model.Spec.Name || info.Options.NumClasses != model.NumClasses || info.Options.CifarStem != model.Options.CifarStem)
         {
             throw new EfficientNetException(
-                $"'{path}' holds {info.Variant} with {info.Options.NumClasses} classes{(info.Options.Cifar ? " (CIFAR stem)" : "")}, but the run builds {model.Spec.Name} with {model.NumClasses}");
+                $"'{path}' holds {info.Variant} with {info.Options.NumClasses} classes{(info.Options.CifarStem ? " (CIFAR stem)" : "")}, but the run builds {model.Spec.Name} with {model.NumClasses}");
         }
         var weights = file.Tensors.Where(kv => !kv.Key.StartsWith(ModelCheckpoint.ExtraTensorPrefix, StringComparison.Ordinal)).ToDictionary();
         StateDictLoader.Load(model, weights, path, model.Spec.DisplayName);

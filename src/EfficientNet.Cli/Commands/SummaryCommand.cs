@@ -21,9 +21,9 @@ internal static class SummaryCommand
         };
         command.SetAction(io.Guard(parse =>
         {
-            var options = new EfficientNetOptions { NumClasses = parse.GetValue(classes), Cifar = parse.GetValue(cifar), Resolution = parse.GetValue(resolution) };
+            var options = new EfficientNetOptions { NumClasses = parse.GetValue(classes), CifarStem = parse.GetValue(cifar), Resolution = parse.GetValue(resolution) };
             using var model = EfficientNetModel.Create(parse.GetValue(variant)!, options);
-            string title = $"{model.Spec.DisplayName}{(model.Options.Cifar ? " (CIFAR stem)" : "")}, {model.NumClasses} classes, {model.Resolution}x{model.Resolution} input";
+            string title = $"{model.Spec.DisplayName}{(model.Options.CifarStem ? " (CIFAR stem)" : "")}, {model.NumClasses} classes, {model.Resolution}x{model.Resolution} input";
             var report = ModelSummary.Summarize(model, model.Resolution, title);
             if (parse.GetValue(json))
             {

@@ -26,7 +26,7 @@ internal static class TrainCommand
         Always(new Option<double>("--val-fraction") { Description = "Share of each class held out for validation", DefaultValueFactory = _ => d.ValFraction }, (o, v) => o with { ValFraction = v }),
         Always(new Option<string>("--cache") { Description = "Download cache for CIFAR-10", DefaultValueFactory = _ => d.CacheDirectory }, (o, v) => o with { CacheDirectory = v }),
         Always(WithDefault(CommonOptions.Variant(required: false), "b0"), (o, v) => o with { Variant = v }),
-        Always(new Option<bool?>("--cifar-stem") { Description = "Stride-1 stem for small images (default: true for cifar10, false for folders)" }, (o, v) => o with { Cifar = v }),
+        Always(new Option<bool?>("--cifar-stem") { Description = "Stride-1 stem for small images (default: true for cifar10, false for folders)" }, (o, v) => o with { CifarStem = v }),
         OverRecipe(new Option<int?>("--resolution") { Description = "Input size (default: 48 for cifar10 with the fast recipe, 32 with keras, the variant's for folders); CIFAR-10 images are resized to it once at load, bicubic, as predict resizes a file" }, (o, v) => o with { Resolution = v }),
         OverRecipe(new Option<double?>("--dropout") { Description = "Dropout before the classifier (default: the recipe's: 0.2 for fast, the variant's for keras)" }, (o, v) => o with { Dropout = v }),
         OverRecipe(new Option<double>("--stochastic-depth") { Description = "Stochastic-depth rate of the last block (default: the recipe's)" }, (o, v) => o with { StochasticDepth = v }),

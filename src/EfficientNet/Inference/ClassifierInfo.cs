@@ -42,7 +42,7 @@ public sealed record ClassifierInfo(
     public static ClassifierInfo For(EfficientNetModel model, IReadOnlyList<string>? classNames = null, Preprocessing? preprocessing = null, string? sourceSha256 = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        string description = $"{model.Spec.DisplayName}{(model.Options.Cifar ? " (CIFAR stem)" : "")}, {model.Options.Head.ToString().ToLowerInvariant()} head, {model.NumClasses} classes";
+        string description = $"{model.Spec.DisplayName}{(model.Options.CifarStem ? " (CIFAR stem)" : "")}, {model.Options.Head.ToString().ToLowerInvariant()} head, {model.NumClasses} classes";
         var info = new ClassifierInfo(model.Spec.Name, description, model.NumClasses, null,
             preprocessing ?? Preprocessing.ForResolution(model.Resolution), PreprocessingInGraph: false, sourceSha256);
         return classNames is null ? info : info.WithLabels(classNames);

@@ -29,13 +29,13 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
         Options = options with
         {
             Dropout = options.Dropout ?? spec.Dropout,
-            Resolution = options.Resolution ?? (options.Cifar ? EfficientNetOptions.MinResolution : spec.Resolution),
+            Resolution = options.Resolution ?? (options.CifarStem ? EfficientNetOptions.MinResolution : spec.Resolution),
         };
         var norm = new BatchNormSettings(spec.BatchNormEps, spec.BatchNormMomentum);
 
         var layers = new List<nn.Module<Tensor, Tensor>>();
         var info = new List<FeatureInfo>();
-        int reduction = options.Cifar ? 1 : 2;
+        int reduction = options.CifarStem ? 1 : 2;
         layers.Add(new ConvNormActivation(3, spec.StemChannels, 3, reduction, norm));
         info.Add(new FeatureInfo(0, "features.0", spec.StemChannels, reduction));
 

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace EfficientNet.Models;
 
 /// <summary>The classifier on top of the pooled backbone features.</summary>
@@ -41,7 +43,8 @@ public sealed record EfficientNetOptions
     /// The Keras tutorial's CIFAR variant: a stride-1 stem, so 32x32 inputs keep a 2x2 map before
     /// pooling instead of collapsing to 1x1. Parameter count and state-dict keys are unchanged.
     /// </summary>
-    public bool Cifar { get; init; }
+    [JsonPropertyName("cifar")] // the name checkpoints written before the rename hold
+    public bool CifarStem { get; init; }
 
     /// <summary>Input resolution the model is meant for; null takes the variant's (32 for the CIFAR variant).</summary>
     public int? Resolution { get; init; }

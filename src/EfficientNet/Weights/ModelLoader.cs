@@ -28,7 +28,7 @@ public sealed record LoadOptions
     public bool SkipClassifier { get; init; }
 
     /// <summary>Build the CIFAR (stride-1 stem) variant; ignored for checkpoints, which record it.</summary>
-    public bool Cifar { get; init; }
+    public bool CifarStem { get; init; }
 }
 
 /// <summary>
@@ -71,7 +71,7 @@ public static class ModelLoader
             }
             spec = Variants.Get(options.Variant);
             int? fileClasses = file.Tensors.TryGetValue(ClassifierWeight, out var w) && w.ndim == 2 ? (int)w.shape[0] : null;
-            buildOptions = new EfficientNetOptions { NumClasses = fileClasses ?? 1000, Cifar = options.Cifar };
+            buildOptions = new EfficientNetOptions { NumClasses = fileClasses ?? 1000, CifarStem = options.CifarStem };
         }
 
         if (options.NumClasses is int classes && !options.SkipClassifier && classes != buildOptions.NumClasses)
@@ -91,7 +91,7 @@ public static class ModelLoader
                 model,
                 file.Tensors.Where(kv => !kv.Key.StartsWith(ModelCheckpoint.ExtraTensorPrefix, StringComparison.Ordinal)).ToDictionary(),
                 path,
-                $"{spec.DisplayName}{(model.Options.Cifar ? " (CIFAR stem)" : "")} with {model.NumClasses} classes",
+                $"{spec.DisplayName}{(model.Options.CifarStem ? " (CIFAR stem)" : "")} with {model.NumClasses} classes",
                 options.SkipClassifier ? ClassifierPrefix : null);
         }
         catch

@@ -71,7 +71,7 @@ public class ModelCopiesTests
     [Fact]
     public void CheckSame_RefusesACopyOfTheModelThatDiffersFromRankZeros()
     {
-        using var model = EfficientNet.Models.EfficientNetModel.Create("b0", new EfficientNet.Models.EfficientNetOptions { NumClasses = 10, Cifar = true });
+        using var model = EfficientNet.Models.EfficientNetModel.Create("b0", new EfficientNet.Models.EfficientNetOptions { NumClasses = 10, CifarStem = true });
         var e = Assert.Throws<EfficientNetException>(() => ModelSync.CheckSame(model, new PartnerOfOnes(), "after epoch 3"));
         Assert.StartsWith("after epoch 3: the processes' copies of the model differ", e.Message, StringComparison.Ordinal);
         ModelSync.CheckSame(model, SingleProcess.Instance, "one process has nothing to compare");

@@ -9,7 +9,7 @@ namespace EfficientNet.Tests.Models;
 public class FreezingTests
 {
     private static EfficientNetModel Small(HeadKind head = HeadKind.Linear) =>
-        EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 5, Cifar = true, Head = head });
+        EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 5, CifarStem = true, Head = head });
 
     /// <summary>
     /// A small model that behaves like a pretrained one where the step-inspecting tests look
@@ -19,7 +19,7 @@ public class FreezingTests
     /// tests look at what one step changes.
     /// </summary>
     private static EfficientNetModel PretrainedLike(HeadKind head = HeadKind.Linear) =>
-        TestModels.PretrainedLike("b0", new EfficientNetOptions { NumClasses = 5, Cifar = true, Head = head }, batches: 4);
+        TestModels.PretrainedLike("b0", new EfficientNetOptions { NumClasses = 5, CifarStem = true, Head = head }, batches: 4);
 
     [Fact]
     public void HeadOnly_TrainingStep_LeavesBackboneAndItsStatisticsBitIdentical()

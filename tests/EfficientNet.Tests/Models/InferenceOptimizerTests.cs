@@ -36,8 +36,8 @@ public class InferenceOptimizerTests
     public void LoadWeights_IntoAPreparedModel_FoldsTheNewWeights()
     {
         manual_seed(4);
-        using var prepared = TestModels.PretrainedLike("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true });
-        using var other = TestModels.PretrainedLike("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true });
+        using var prepared = TestModels.PretrainedLike("b0", new EfficientNetOptions { NumClasses = 10, CifarStem = true });
+        using var other = TestModels.PretrainedLike("b0", new EfficientNetOptions { NumClasses = 10, CifarStem = true });
         InferenceOptimizer.Prepare(prepared, new InferenceSettings());
         StateDictLoader.Load(prepared, StateDict.Ordered(other).ToDictionary(kv => kv.Key, kv => kv.Value), "other", "B0");
 

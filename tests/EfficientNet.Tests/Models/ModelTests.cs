@@ -9,7 +9,7 @@ public class ModelTests
     [Fact]
     public void Forward_CifarVariant_KeepsTwoByTwoMapAt32Pixels()
     {
-        using var cifar = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true });
+        using var cifar = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, CifarStem = true });
         using var standard = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10 });
         cifar.eval();
         standard.eval();
@@ -80,7 +80,7 @@ public class ModelTests
     public void Create_LogitLayerStartsAtZero_SoTheFirstLossIsChance(HeadKind head)
     {
         // A zero logit layer gives uniform predictions: loss ln(classes), not torchvision's ~3.8 on CIFAR-10.
-        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true, Head = head });
+        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, CifarStem = true, Head = head });
         model.train();
         using var scope = NewDisposeScope();
         var logits = model.call(randn(8, 3, 32, 32));

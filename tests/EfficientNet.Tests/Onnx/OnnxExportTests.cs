@@ -20,7 +20,7 @@ public class OnnxExportTests
     public void Export_RunInOnnxRuntime_MatchesTorchSharpLogits(string variant, bool cifar, HeadKind head, int classes, int? resolution)
     {
         manual_seed(11);
-        using var model = TestModels.PretrainedLike(variant, new EfficientNetOptions { Cifar = cifar, Head = head, NumClasses = classes, Resolution = resolution });
+        using var model = TestModels.PretrainedLike(variant, new EfficientNetOptions { CifarStem = cifar, Head = head, NumClasses = classes, Resolution = resolution });
         using var dir = new TempDir();
         string path = dir.File("model.onnx");
         OnnxExporter.Export(model, path, new OnnxExportOptions());
@@ -42,7 +42,7 @@ public class OnnxExportTests
         // With the CIFAR stem at 32x32, so that the largest models stay cheap and the last maps keep 2x2
         // pixels for the BatchNorm statistics; the mapping does not depend on the resolution.
         manual_seed(3);
-        using var model = TestModels.PretrainedLike(variant, new EfficientNetOptions { NumClasses = 10, Cifar = true });
+        using var model = TestModels.PretrainedLike(variant, new EfficientNetOptions { NumClasses = 10, CifarStem = true });
         using var input = randn(2, 3, 32, 32);
         using var expected = ReferenceLogits(model, input);
         using var engine = OnnxRuntimeEngine.FromBytes(OnnxExporter.ToBytes(model, new OnnxExportOptions()), variant, threads: 2);
@@ -56,7 +56,7 @@ public class OnnxExportTests
         // Negative control: folding one layer's BatchNorm with another eps moves the logits far beyond the
         // tolerance, so a folding mistake in the exporter cannot pass unnoticed.
         manual_seed(11);
-        using var model = TestModels.PretrainedLike("b0", new EfficientNetOptions { Cifar = true, NumClasses = 10 });
+        using var model = TestModels.PretrainedLike("b0", new EfficientNetOptions { CifarStem = true, NumClasses = 10 });
         using var input = randn(3, 3, 32, 32);
         using var expected = ReferenceLogits(model, input);
         var norm = model.modules().OfType<TorchSharp.Modules.BatchNorm2d>().ElementAt(5);

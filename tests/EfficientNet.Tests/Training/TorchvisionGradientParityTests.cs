@@ -19,7 +19,7 @@ public class TorchvisionGradientParityTests
     [InlineData(true)]
     public void TrainingStep_CifarB0_GivesTorchvisionGradients(bool channelsLast)
     {
-        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true, Dropout = 0, StochasticDepth = 0 });
+        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, CifarStem = true, Dropout = 0, StochasticDepth = 0 });
         using (var weights = WeightsFile.Read(TorchvisionFixtures.Path("cifar_b0_train.pth")))
         {
             StateDictLoader.Load(model, weights.Tensors, "torchvision fixture", "CIFAR B0");

@@ -23,7 +23,7 @@ public class TrainerTests
     {
         manual_seed(0);
         var data = Cifar10.Load(Cifar, Cifar10Split.Train);
-        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true, Dropout = 0, StochasticDepth = 0 });
+        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, CifarStem = true, Dropout = 0, StochasticDepth = 0 });
         using var optimizer = Trainer.CreateOptimizer(new TrainOptions { LearningRate = 1e-3 }, model);
         using var step = new TrainStep(model, optimizer, labelSmoothing: 0, CPU);
         var (images, labels) = data.Batch(Enumerable.Range(0, 16).ToArray());
@@ -74,7 +74,7 @@ public class TrainerTests
         using var best = ModelLoader.Load(result.BestModelPath);
         Assert.Equal(Cifar10.DefaultClasses, best.ClassNames);
         Assert.Equal(Normalization.Cifar10, best.Normalization);
-        Assert.True(best.Model.Options.Cifar);
+        Assert.True(best.Model.Options.CifarStem);
         using var last = ModelLoader.Load(result.LastCheckpointPath);
         Assert.Equal(10, last.Model.NumClasses);
     }
@@ -130,7 +130,7 @@ public class TrainerTests
         using var dir = new TempDir();
         string run = dir.File("b0"), other = dir.File("b1");
         Trainer.Train(Tiny with { Epochs = 1, MaxBatchesPerEpoch = 1 }, run);
-        Trainer.Train(Tiny with { Epochs = 1, MaxBatchesPerEpoch = 1, Variant = "b1", Cifar = false, Resolution = 64 }, other);
+        Trainer.Train(Tiny with { Epochs = 1, MaxBatchesPerEpoch = 1, Variant = "b1", CifarStem = false, Resolution = 64 }, other);
         File.Copy(Path.Combine(other, RunFiles.Last), Path.Combine(run, RunFiles.Last), overwrite: true);
         var before = Directory.GetFiles(run).Where(f => !Path.GetFileName(f).StartsWith('.')).ToDictionary(f => f, File.ReadAllBytes);
 

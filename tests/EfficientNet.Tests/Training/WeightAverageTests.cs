@@ -16,7 +16,7 @@ public class WeightAverageTests
     [Fact]
     public void Update_AveragesWeightsAndStatistics_CopiesCounters()
     {
-        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true });
+        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, CifarStem = true });
         using var average = new WeightAverage(model, decay: 0.75);
         var live = model.state_dict();
         var averaged = average.Model.state_dict();
@@ -60,7 +60,7 @@ public class WeightAverageTests
     [Fact]
     public void Update_LeavesFrozenParametersExactlyAsTheyWere()
     {
-        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true });
+        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, CifarStem = true });
         foreach (var (_, parameter) in model.named_parameters().Where(p => p.name.StartsWith("features.", StringComparison.Ordinal)))
         {
             parameter.requires_grad = false;
@@ -92,7 +92,7 @@ public class WeightAverageTests
     [Fact]
     public void DecayAt_StartsLowSoTheInitialisationFades()
     {
-        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true });
+        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, CifarStem = true });
         using var average = new WeightAverage(model, decay: 0.999);
         Assert.Equal(0.1, average.DecayAt(0), Exact);
         Assert.Equal(0.5, average.DecayAt(8), Exact);

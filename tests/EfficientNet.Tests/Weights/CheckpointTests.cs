@@ -13,7 +13,7 @@ public class CheckpointTests
     {
         using var dir = new TempDir();
         string path = dir.File("model.safetensors");
-        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 3, Cifar = true, Dropout = 0.25 });
+        using var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 3, CifarStem = true, Dropout = 0.25 });
         string[] names = ["cat", "dog", "fox"];
         ModelCheckpoint.Save(model, path, names);
 
@@ -179,13 +179,13 @@ public class CheckpointTests
     {
         using var dir = new TempDir();
         // The tensor data is cut off: anything that read the whole file would fail.
-        string cut = HalfCheckpoint(dir, new EfficientNetOptions { NumClasses = 3, Cifar = true }, ["cat", "dog", "fox"]);
+        string cut = HalfCheckpoint(dir, new EfficientNetOptions { NumClasses = 3, CifarStem = true }, ["cat", "dog", "fox"]);
 
         var info = ModelCheckpoint.ReadInfo(cut)!;
         Assert.Equal("b0", info.Variant);
         Assert.Equal(["cat", "dog", "fox"], info.ClassNames);
         var resolved = Trainer.Resolve(new TrainOptions { InitialWeights = cut, Dataset = DatasetKind.Folder });
-        Assert.True(resolved.Cifar);
+        Assert.True(resolved.CifarStem);
         Assert.Equal(32, resolved.Resolution);
 
         // A PyTorch archive has no description; its pickle is not even opened.

@@ -12,7 +12,7 @@ public class DamagedWeightsTests
     {
         using var dir = new TempDir();
         string path = dir.File("b0.safetensors");
-        using (var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, Cifar = true }))
+        using (var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 10, CifarStem = true }))
         {
             ModelCheckpoint.Save(model, path, null);
         }

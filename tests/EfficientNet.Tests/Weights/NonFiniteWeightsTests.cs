@@ -15,7 +15,7 @@ public class NonFiniteWeightsTests
     {
         using var dir = new TempDir();
         string path = dir.File("nan.safetensors");
-        using (var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 12, Cifar = true }))
+        using (var model = EfficientNetModel.Create("b0", new EfficientNetOptions { NumClasses = 12, CifarStem = true }))
         {
             using (no_grad())
             {
