@@ -18,8 +18,8 @@ internal static class TrainCommand
     private static Binding OverRecipe<T>(Option<T> option, Func<TrainOptions, T, TrainOptions> set) =>
         new(option, (o, parse) => parse.IsGiven(option) ? set(o, parse.GetValue(option)!) : o);
 
-    /// <summary>Options that only fall back to the recipe when absent, and what they set.</summary>
-    private static Binding[] Bindings(TrainOptions d, Option<string?> data, Option<int> epochs) =>
+    /// <summary>Every train option that sets one <see cref="TrainOptions"/> value, and how; the options the action also reads are passed in.</summary>
+    private static Binding[] Bindings(TrainOptions d, Option<string?> data, Option<int> epochs, Option<double> warmup, Option<int> threads) =>
     [
         Always(data, (o, v) => o with { Data = v }),
         Always(new Option<string?>("--val-data") { Description = "Validation images, a folder with the same classes or a list file (folder datasets); else --val-fraction of the training data" }, (o, v) => o with { ValData = v }),
@@ -38,7 +38,7 @@ internal static class TrainCommand
         OverRecipe(new Option<double>("--momentum") { Description = "SGD momentum (default: the recipe's)" }, (o, v) => o with { Momentum = v }),
         OverRecipe(new Option<bool>("--nesterov") { Description = "Nesterov momentum for SGD; --nesterov false turns it off (default: the recipe's)" }, (o, v) => o with { Nesterov = v }),
         OverRecipe(new Option<ScheduleKind>("--schedule") { Description = "cosine or linear (warmup, then decay to 0, per batch) or constant (default: the recipe's)" }, (o, v) => o with { Schedule = v }),
-        OverRecipe(new Option<double>("--warmup-epochs") { Description = "Warmup epochs of the cosine and linear schedules (default: the recipe's, at most a tenth of --epochs)" }, (o, v) => o with { WarmupEpochs = v }),
+        OverRecipe(warmup, (o, v) => o with { WarmupEpochs = v }),
         OverRecipe(new Option<double>("--label-smoothing") { Description = "Label smoothing (default: the recipe's)" }, (o, v) => o with { LabelSmoothing = v }),
         OverRecipe(new Option<double>("--ema") { Description = "Decay of a weight average (e.g. 0.999) validated and saved as the model; 0: off (default: the recipe's)" }, (o, v) => o with { EmaDecay = v }),
         OverRecipe(new Option<int>("--patience") { Description = "Early stopping: epochs without a better validation accuracy, 0: off (default: the recipe's)" }, (o, v) => o with { EarlyStoppingPatience = v }),
@@ -46,7 +46,7 @@ internal static class TrainCommand
         OverRecipe(new Option<double>("--plateau-factor") { Description = "Factor applied to the LR on a plateau (default: the recipe's)" }, (o, v) => o with { PlateauFactor = v }),
         OverRecipe(new Option<double>("--min-lr") { Description = "Lowest learning rate (default: the recipe's)" }, (o, v) => o with { MinLearningRate = v }),
         Always(new Option<int>("--seed") { Description = "Seed for initialisation, data order and augmentation", DefaultValueFactory = _ => d.Seed }, (o, v) => o with { Seed = v }),
-        Always(CommonOptions.Threads(withEngine: false), (o, v) => o with { Threads = v }),
+        Always(threads, (o, v) => o with { Threads = v }),
         Always(CommonOptions.Device(), (o, v) => o with { Device = v }),
         Always(new Option<bool>("--nchw") { Description = "NCHW layout instead of channels-last" }, (o, v) => o with { ChannelsLast = !v }),
         Always(new Option<int?>("--prefetch") { Description = "Batches prepared ahead on a background thread (0: none; default: only when libtorch leaves cores free)" }, (o, v) => o with { Prefetch = v }),
@@ -66,13 +66,15 @@ internal static class TrainCommand
         var dataset = CommonOptions.DatasetOption(d.Dataset);
         var data = new Option<string?>("--data") { Description = "CIFAR-10 folder with data_batch_*.bin, image folder root/<class>/*.jpg, or a list file of path,label rows (*.csv) (cifar10 without --data: download into --cache)" };
         var epochs = new Option<int>("--epochs", "-e") { Description = "Epochs (default: the recipe's)" };
+        var warmup = new Option<double>("--warmup-epochs") { Description = "Warmup epochs of the cosine and linear schedules (default: the recipe's, at most a tenth of --epochs)" };
+        var threads = CommonOptions.Threads(withEngine: false);
         var recipe = new Option<TrainRecipe>("--recipe")
         {
             Description = "Every option below at once: fast (the default: Nesterov SGD 0.1, linear decay, weight decay 5e-4, crop and flip, weight average 0.999, " +
                 "30 epochs, CIFAR-10 at 48x48) or keras (the Keras EfficientNet tutorial's: Adam, warm-up cosine, Keras augmentation, 100 epochs with early stopping); options given beside it win",
             DefaultValueFactory = _ => TrainRecipe.Fast,
         };
-        var bindings = Bindings(d, data, epochs);
+        var bindings = Bindings(d, data, epochs, warmup, threads);
         var augmentation = new AugmentationCliOptions(recipes: true);
         var images = new ImageReadingCliOptions();
         var output = new Option<string?>("--out", "-o") { Description = "Run folder (default: runs/<dataset>-<variant>-<time>)" };
@@ -98,7 +100,7 @@ internal static class TrainCommand
                 {
                     if (parse.GetValue(resume) is { } runDir)
                     {
-                        return Resume(io, parse, command, runDir, resume, epochs, images, observer, token);
+                        return Resume(io, parse, command, runDir, resume, epochs, threads, images, observer, token);
                     }
                     var r = TrainOptions.FromRecipe(parse.GetValue(recipe), parse.Dataset(dataset, data));
                     var options = bindings.Aggregate(r, (o, binding) => binding.Apply(o, parse)) with
@@ -106,7 +108,7 @@ internal static class TrainCommand
                         Augmentation = augmentation.Read(parse, r.Augmentation),
                         Images = images.Read(parse),
                     };
-                    if (!parse.IsGiven(bindings.Single(b => b.Option.Name == "--warmup-epochs").Option))
+                    if (!parse.IsGiven(warmup))
                     {
                         options = options with { WarmupEpochs = FittedWarmup(r, options.Epochs) };
                     }
@@ -129,9 +131,8 @@ internal static class TrainCommand
 
     /// <summary>--resume: the run's saved options, of which only the epochs, threads and image reading may change.</summary>
     private static TrainingResult Resume(CliIO io, ParseResult parse, Command command, string runDir, Option<string?> resume, Option<int> epochs,
-        ImageReadingCliOptions images, ITrainingObserver observer, CancellationToken token)
+        Option<int> threads, ImageReadingCliOptions images, ITrainingObserver observer, CancellationToken token)
     {
-        var threads = command.Options.Single(o => o.Name == "--threads");
         var ignored = command.Options
             .Where(o => o != resume && o != epochs && o != threads && !images.ChangeableOnResume.Contains(o) && parse.IsGiven(o))
             .Select(o => o.Name)
@@ -141,7 +142,7 @@ internal static class TrainCommand
             throw new EfficientNetException(
                 $"--resume continues the run with its saved options ({RunFiles.Options}); {string.Join(", ", ignored)} cannot change it (only --epochs, to train longer, --threads, --workers and --skip-bad-images can)");
         }
-        io.ApplyThreads(parse.GetValue((Option<int>)threads));
+        io.ApplyThreads(parse.GetValue(threads));
         return Trainer.Resume(runDir, observer, parse.Given(epochs), images.SkipBadImagesGiven(parse), images.WorkersGiven(parse), token);
     }
 
