@@ -32,33 +32,47 @@ public static class CheckpointEvaluation
             DefaultNormalization = cifar ? Normalization.Cifar10 : Normalization.ImageNet,
         });
         var info = classifier.Info;
-        var classNames = info.ClassNames;
-        ImageDataset data;
-        if (cifar)
-        {
-            data = Cifar10.Load(request.Data ?? Cifar10.EnsureAvailable(request.CacheDirectory ?? IO.Downloads.DefaultCacheDirectory), request.Split)
-                .Resized(info.Resolution);
-        }
-        else
-        {
-            // Streamed: each image is read once either way, and memory then holds batches, not the set (the centre
-            // squares are the bytes a folder decoded into memory holds).
-            data = ImageFolder.Stream(request.Data ?? throw new EfficientNetException("EvaluationRequest.Data is required for DatasetKind.Folder"), info.Resolution, classNames, SampleGeometry.CentreCrop, workers: 0);
-        }
+        var data = Dataset(request, info, checkpoint);
+        var loader = new DataLoader(data, new LoaderOptions(request.BatchSize, Shuffle: false, DropLast: false, Seed: 0), info.Preprocessing.Normalization);
+        return Evaluator.Run(classifier.Engine.Logits, loader);
+    }
+
+    /// <summary>
+    /// The labelled images <paramref name="request"/> names, at the resolution <paramref name="info"/> describes,
+    /// whose classes are the model's (a description without class names takes the dataset's when the counts agree).
+    /// </summary>
+    internal static ImageDataset Dataset(EvaluationRequest request, ClassifierInfo info, string checkpoint)
+    {
+        var data = Images(request, info.Resolution, info.ClassNames);
         // A plain state dict records no class names: its outputs are taken to be the dataset's classes in order
         // (sorted folder names, as torchvision's ImageFolder numbers them), when the counts agree.
-        if (classNames is null && data.Classes.Count != info.NumClasses)
+        if (info.ClassNames is null && data.Classes.Count != info.NumClasses)
         {
             throw new EfficientNetException(
                 $"'{checkpoint}' records no class names and has {info.NumClasses} outputs, but the dataset has {data.Classes.Count} classes");
         }
-        classNames ??= data.Classes;
+        var classNames = info.ClassNames ?? data.Classes;
         if (!data.Classes.SequenceEqual(classNames))
         {
             throw new EfficientNetException(
                 $"the dataset's classes ({string.Join(", ", data.Classes)}) differ from the checkpoint's ({string.Join(", ", classNames)})");
         }
-        var loader = new DataLoader(data, new LoaderOptions(request.BatchSize, Shuffle: false, DropLast: false, Seed: 0), info.Preprocessing.Normalization);
-        return Evaluator.Run(classifier.Engine.Logits, loader);
+        return data;
+    }
+
+    /// <summary>
+    /// The images <paramref name="request"/> names at <paramref name="resolution"/>; a folder's classes are
+    /// <paramref name="classes"/> when given (in that order), else its sorted subfolders.
+    /// </summary>
+    internal static ImageDataset Images(EvaluationRequest request, int resolution, IReadOnlyList<string>? classes)
+    {
+        if (request.Dataset == DatasetKind.Cifar10)
+        {
+            return Cifar10.Load(request.Data ?? Cifar10.EnsureAvailable(request.CacheDirectory ?? IO.Downloads.DefaultCacheDirectory), request.Split)
+                .Resized(resolution);
+        }
+        // Streamed: each image is read once either way, and memory then holds batches, not the set (the centre
+        // squares are the bytes a folder decoded into memory holds).
+        return ImageFolder.Stream(request.Data ?? throw new EfficientNetException("EvaluationRequest.Data is required for DatasetKind.Folder"), resolution, classes, SampleGeometry.CentreCrop, workers: 0);
     }
 }

@@ -59,9 +59,9 @@ internal static class CommonOptions
     };
 
     /// <summary>--dataset, for verbs that read a dataset (see <see cref="Dataset(ParseResult, Option{EfficientNet.Training.DatasetKind}, Option{string?})"/>).</summary>
-    public static Option<EfficientNet.Training.DatasetKind> DatasetOption(EfficientNet.Training.DatasetKind withoutData) => new("--dataset")
+    public static Option<EfficientNet.Training.DatasetKind> DatasetOption(EfficientNet.Training.DatasetKind withoutData, string dataFlag = "--data") => new("--dataset")
     {
-        Description = $"cifar10 or folder (image folder or list file); default: what --data holds, or {withoutData.ToString().ToLowerInvariant()} without --data",
+        Description = $"cifar10 or folder (image folder or list file); default: what {dataFlag} holds, or {withoutData.ToString().ToLowerInvariant()} without {dataFlag}",
         DefaultValueFactory = _ => withoutData,
     };
 

@@ -22,14 +22,17 @@ internal static class ExportCommand
             Description = "The graph takes 'image' uint8 [batch, H, W, 3] RGB at the model's resolution, normalises it itself and outputs 'probabilities'",
         };
         var json = CommonOptions.Json();
+        var int8 = new Int8CliOptions();
         var command = new Command("export", "Export a model to ONNX: input 'input' float32 [batch, 3, H, W] (normalised as the weights expect), output 'logits'; metadata describes the model")
         {
             variant, weights, output, resolution, opset, batch, preprocess, json,
         };
+        int8.AddTo(command);
         command.SetAction(io.Guard(parse =>
         {
             string path = parse.GetValue(output)!;
             CliIO.RequireOutputFolder(path, ".onnx");
+            bool quantize = int8.Requested(parse);
             string source = parse.GetValue(weights)!;
             using var loaded = ModelLoader.Load(source, new LoadOptions { Variant = parse.GetValue(variant) });
             var info = ClassifierInfo.FromWeights(source, loaded, recordSha256: true);
@@ -45,7 +48,15 @@ internal static class ExportCommand
                 Preprocess = parse.GetValue(preprocess),
                 Info = info,
             };
-            OnnxExporter.Export(loaded.Model, path, options);
+            Int8Report? report = null;
+            if (quantize)
+            {
+                report = OnnxExporter.ExportInt8(loaded.Model, path, options, int8.Options(parse), int8.Images(parse, info));
+            }
+            else
+            {
+                OnnxExporter.Export(loaded.Model, path, options);
+            }
             long bytes = new FileInfo(path).Length;
             if (parse.GetValue(json))
             {
@@ -58,15 +69,47 @@ internal static class ExportCommand
                     options.Preprocess,
                     input = options.Preprocess ? OnnxExporter.ImageName : OnnxExporter.InputName,
                     outputName = options.Preprocess ? OnnxExporter.ProbabilitiesName : OnnxExporter.LogitsName,
+                    int8 = report is null ? null : new
+                    {
+                        report.CalibrationImages,
+                        report.CheckImages,
+                        report.Agreement,
+                        report.FloatAccuracy,
+                        report.Int8Accuracy,
+                        report.Drop,
+                        report.Options.WeightBits,
+                        calibration = report.Options.Calibration.ToString().ToLowerInvariant(),
+                        report.Options.Percentile,
+                    },
                     metadata = (options.Preprocess ? info with { PreprocessingInGraph = true } : info).ToMetadata().ToDictionary(kv => kv.Key, kv => kv.Value),
                 });
                 return;
             }
-            io.Out.WriteLine($"{info.Model} -> {path} ({Format.Fixed(bytes / 1048576.0, 1)} MiB, opset {options.Opset}, batch {options.Batch?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "dynamic"})");
+            io.Out.WriteLine($"{info.Model} -> {path} ({Format.Fixed(bytes / 1048576.0, 1)} MiB{(report is null ? "" : ", INT8")}, opset {options.Opset}, batch {options.Batch?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "dynamic"})");
+            if (report is not null)
+            {
+                WriteReport(io, report);
+            }
             io.Out.WriteLine(options.Preprocess
                 ? $"input '{OnnxExporter.ImageName}' uint8 [batch, {info.Resolution}, {info.Resolution}, 3] RGB -> output '{OnnxExporter.ProbabilitiesName}' [batch, {info.NumClasses}]"
                 : $"input '{OnnxExporter.InputName}' float32 [batch, 3, {info.Resolution}, {info.Resolution}] ({info.Preprocessing.Normalization}) -> output '{OnnxExporter.LogitsName}' [batch, {info.NumClasses}]");
         }));
         return command;
+    }
+
+    private static void WriteReport(CliIO io, Int8Report report)
+    {
+        var o = report.Options;
+        string ranges = o.Calibration == CalibrationMethod.Percentile ? $"{Format.Fixed(o.Percentile, 2)}th percentile" : "min/max";
+        io.Out.WriteLine($"calibrated on {report.CalibrationImages} images ({ranges} ranges, {o.WeightBits}-bit weights)");
+        if (report.CheckImages == 0)
+        {
+            io.Out.WriteLine("not checked (--check-images 0)");
+            return;
+        }
+        string accuracy = report.FloatAccuracy is double f && report.Int8Accuracy is double q
+            ? $"top-1 accuracy float {Format.Fixed(100 * f, 2)}%, INT8 {Format.Fixed(100 * q, 2)}%; "
+            : "the images' classes are not the model's, so no accuracy; ";
+        io.Out.WriteLine($"checked on {report.CheckImages} held-back images: {accuracy}top-1 agreement {Format.Fixed(100 * report.Agreement, 2)}% (drop {Format.Fixed(report.Drop, 2)} points, at most {Format.Fixed(o.MaxDrop, 2)})");
     }
 }

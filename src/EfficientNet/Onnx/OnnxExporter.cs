@@ -4,6 +4,7 @@ using EfficientNet.Models;
 using Google.Protobuf;
 using Onnx;
 using static EfficientNet.Onnx.OnnxGraph;
+using Tensor = TorchSharp.torch.Tensor;
 
 namespace EfficientNet.Onnx;
 
@@ -65,7 +66,7 @@ public static class OnnxExporter
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
-        return Build(model, options).ToByteArray();
+        return Build(model, options).Model.ToByteArray();
     }
 
     /// <summary>Writes the model to <paramref name="path"/> atomically (a failure leaves no partial file).</summary>
@@ -75,7 +76,38 @@ public static class OnnxExporter
         AtomicFile.Write(path, stream => stream.Write(bytes));
     }
 
-    private static ModelProto Build(EfficientNetModel model, OnnxExportOptions options)
+    /// <summary>
+    /// Writes an INT8 version of the model to <paramref name="path"/> (QDQ: u8 activations, s8 per-channel
+    /// weights, see <see cref="Int8ExportOptions"/>) after calibrating it on <paramref name="images"/> and
+    /// comparing it with the float model on the images after those; writes nothing when it loses more than
+    /// <see cref="Int8ExportOptions.MaxDrop"/>.
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="path">The .onnx file to write atomically.</param>
+    /// <param name="options">The export's contract, as for <see cref="Export"/>.</param>
+    /// <param name="quantization">How to quantize and check.</param>
+    /// <param name="images">
+    /// Batches of images (N, 3, H, W) at the model's resolution, normalised as it expects, with their class
+    /// indices (N) or null; in an order that mixes the classes (the first ones calibrate, the next ones check).
+    /// Each batch is copied as it comes, so the caller may dispose it after its step.
+    /// </param>
+    /// <returns>What the check measured.</returns>
+    /// <exception cref="EfficientNetException">Bad options, too few images, or the INT8 model lost more than allowed (nothing written).</exception>
+    public static Int8Report ExportInt8(EfficientNetModel model, string path, OnnxExportOptions options, Int8ExportOptions quantization, IEnumerable<(Tensor Images, Tensor? Labels)> images)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        var plain = Build(model, options with { Preprocess = false, Batch = null });
+        var exported = options.Preprocess || options.Batch is not null ? Build(model, options) : plain;
+        var (bytes, report) = Int8Quantization.Quantize(plain, exported, quantization, images);
+        AtomicFile.Write(path, stream => stream.Write(bytes));
+        return report;
+    }
+
+    /// <summary>A built graph, the name of its normalised float input (after any preprocessing) and of its logits.</summary>
+    internal sealed record BuiltModel(ModelProto Model, string FloatInput, string Logits);
+
+    private static BuiltModel Build(EfficientNetModel model, OnnxExportOptions options)
     {
         if (options.Opset is < OnnxExportOptions.MinOpset or > OnnxExportOptions.MaxOpset)
         {
@@ -98,6 +130,7 @@ public static class OnnxExporter
 
         string input = options.Preprocess ? Preprocess(graph, info) : InputName;
         string output = OnnxOperators.Emit(graph, model, input, "");
+        string logits = output;
         if (options.Preprocess)
         {
             output = graph.Node("Softmax", "probabilities", [output], Int("axis", 1));
@@ -120,7 +153,7 @@ public static class OnnxExporter
         };
         proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = options.Opset });
         proto.MetadataProps.AddRange(info.ToMetadata().Select(kv => new StringStringEntryProto { Key = kv.Key, Value = kv.Value }));
-        return proto;
+        return new BuiltModel(proto, input, options.Preprocess ? logits : outputName);
     }
 
     // uint8 (batch, H, W, 3) → float (batch, 3, H, W): (x / 255 - mean) / std as one multiply and one add per channel.

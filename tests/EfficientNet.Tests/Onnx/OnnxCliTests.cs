@@ -84,24 +84,8 @@ public class OnnxCliTests
         var expected = CliRunner.Json("predict", "--weights", weights, "--image", image, "--top", "12", "--json").EnumerateArray()
             .ToDictionary(r => r.GetProperty("index").GetInt32(), r => r.GetProperty("probability").GetDouble());
 
-        // What any consumer does: decode, resize, crop, and hand over the RGB bytes as (1, H, W, 3).
-        byte[] planes;
-        using (var bitmap = ImageDecoder.Decode(image))
-        {
-            planes = ImageDecoder.ResizeAndCrop(bitmap, 64, 64);
-        }
-        var pixels = new byte[planes.Length];
-        for (int i = 0; i < 64 * 64; i++)
-        {
-            for (int c = 0; c < 3; c++)
-            {
-                pixels[3 * i + c] = planes[c * 64 * 64 + i];
-            }
-        }
         using var session = new InferenceSession(path);
-        using var value = OrtValue.CreateTensorValueFromMemory(pixels, [1, 64, 64, 3]);
-        using var outputs = session.Run(new RunOptions(), [OnnxExporter.ImageName], [value], [OnnxExporter.ProbabilitiesName]);
-        float[] probabilities = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        float[] probabilities = Probabilities(session, image, 64);
 
         Assert.Equal(12, probabilities.Length);
         Assert.Equal(1.0, probabilities.Sum(), 1e-5); // a float32 softmax's 12 terms, each within a few ulps
@@ -110,6 +94,31 @@ public class OnnxCliTests
             Assert.True(Math.Abs(probabilities[index] - probability) < 1e-5, $"class {index}: ONNX {probabilities[index]} vs predict {probability}");
         }
         Assert.True(ClassifierInfo.FromMetadata(session.ModelMetadata.CustomMetadataMap, path).PreprocessingInGraph);
+    }
+
+    /// <summary>
+    /// The probabilities an export with the preprocessing in the graph gives <paramref name="image"/>, handed over as
+    /// any consumer does: decoded, resized, cropped, the RGB bytes as (1, H, W, 3).
+    /// </summary>
+    internal static float[] Probabilities(InferenceSession session, string image, int side)
+    {
+        byte[] planes;
+        using (var bitmap = ImageDecoder.Decode(image))
+        {
+            planes = ImageDecoder.ResizeAndCrop(bitmap, side, side);
+        }
+        var pixels = new byte[planes.Length];
+        for (int i = 0; i < side * side; i++)
+        {
+            for (int c = 0; c < 3; c++)
+            {
+                pixels[3 * i + c] = planes[c * side * side + i];
+            }
+        }
+        using var value = OrtValue.CreateTensorValueFromMemory(pixels, [1, side, side, 3]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, [OnnxExporter.ImageName], [value], [OnnxExporter.ProbabilitiesName]);
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
     [Fact]

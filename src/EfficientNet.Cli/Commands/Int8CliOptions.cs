@@ -1,0 +1,116 @@
+using System.CommandLine;
+using EfficientNet.Data;
+using EfficientNet.Inference;
+using EfficientNet.Onnx;
+using EfficientNet.Training;
+using static TorchSharp.torch;
+using DataLoader = EfficientNet.Data.DataLoader;
+
+namespace EfficientNet.Cli.Commands;
+
+/// <summary><c>effnet export --int8</c>'s options: what to calibrate on, how, and the accuracy gate.</summary>
+internal sealed class Int8CliOptions
+{
+    private readonly Option<bool> int8 = new("--int8")
+    {
+        Description = "Write an INT8 model (QDQ: uint8 activations, int8 per-channel weights) calibrated on --calibrate, checked against the float model on the images after those",
+    };
+
+    private readonly Option<string?> calibrate = new("--calibrate")
+    {
+        Description = "Labelled images to calibrate and check on: a CIFAR-10 folder, an image folder root/<class>/*.jpg, or a list file of path,label rows (*.csv); shuffled with seed 0",
+    };
+
+    private readonly Option<DatasetKind> dataset = CommonOptions.DatasetOption(DatasetKind.Folder, "--calibrate");
+
+    private readonly Option<Cifar10Split> split = new("--split")
+    {
+        Description = "CIFAR-10 split to calibrate and check on", DefaultValueFactory = _ => Cifar10Split.Train,
+    };
+
+    private readonly Option<int> calibrationImages = new("--calibration-images")
+    {
+        Description = "Images whose activations set the ranges", DefaultValueFactory = _ => new Int8ExportOptions().CalibrationImages,
+    };
+
+    private readonly Option<int> checkImages = new("--check-images")
+    {
+        Description = "Held-back images after those on which INT8 is compared with the float model (0: no check)", DefaultValueFactory = _ => new Int8ExportOptions().CheckImages,
+    };
+
+    private readonly Option<int> weightBits = new("--weight-bits")
+    {
+        Description = "Bits of the per-channel weights: 7 for x86 CPUs without VNNI (8-bit products saturate there), 8 for VNNI or ARM", DefaultValueFactory = _ => new Int8ExportOptions().WeightBits,
+    };
+
+    private readonly Option<CalibrationMethod> calibration = new("--calibration")
+    {
+        Description = "Activation ranges: percentile (clip at --percentile of absolute values) or minmax (loses tens of points on EfficientNet; for comparison)",
+        DefaultValueFactory = _ => new Int8ExportOptions().Calibration,
+    };
+
+    private readonly Option<double> percentile = new("--percentile")
+    {
+        Description = "Percentile of absolute values each activation range is clipped at", DefaultValueFactory = _ => new Int8ExportOptions().Percentile,
+    };
+
+    private readonly Option<double> maxDrop = new("--max-drop")
+    {
+        Description = "Write nothing (exit 1) when INT8 loses more top-1 accuracy than this, in points, on the check images",
+        DefaultValueFactory = _ => new Int8ExportOptions().MaxDrop,
+    };
+
+    private Option[] All => [int8, calibrate, dataset, split, calibrationImages, checkImages, weightBits, calibration, percentile, maxDrop];
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in All)
+        {
+            command.Options.Add(option);
+        }
+    }
+
+    /// <summary>Whether --int8 was given; without it, any other of these options is an error.</summary>
+    public bool Requested(ParseResult parse)
+    {
+        if (parse.GetValue(int8))
+        {
+            if (parse.GetValue(calibrate) is null)
+            {
+                throw new EfficientNetException("--int8 needs --calibrate: labelled images like those the model will classify");
+            }
+            return true;
+        }
+        var given = All.Skip(1).FirstOrDefault(parse.IsGiven);
+        return given is null ? false : throw new EfficientNetException($"{given.Name} applies to --int8 exports only");
+    }
+
+    public Int8ExportOptions Options(ParseResult parse) => new()
+    {
+        WeightBits = parse.GetValue(weightBits),
+        Calibration = parse.GetValue(calibration),
+        Percentile = parse.GetValue(percentile),
+        CalibrationImages = parse.GetValue(calibrationImages),
+        CheckImages = parse.GetValue(checkImages),
+        MaxDrop = parse.GetValue(maxDrop),
+    };
+
+    /// <summary>
+    /// The calibration images in batches, normalised and at the model's resolution, shuffled with seed 0; labelled
+    /// when their classes are the model's (a description without class names: when the counts agree), else not.
+    /// </summary>
+    public IEnumerable<(Tensor Images, Tensor? Labels)> Images(ParseResult parse, ClassifierInfo info)
+    {
+        var request = new EvaluationRequest(parse.Dataset(dataset, calibrate), parse.GetValue(calibrate), parse.GetValue(split));
+        var data = CheckpointEvaluation.Images(request, info.Resolution, classes: null);
+        bool labelled = info.ClassNames is null ? data.Classes.Count == info.NumClasses : data.Classes.SequenceEqual(info.ClassNames);
+        var loader = new DataLoader(data, new LoaderOptions(BatchSize: 32, Shuffle: true, DropLast: false, Seed: 0, ChannelsLast: false), info.Preprocessing.Normalization);
+        foreach (var batch in loader.Epoch(0))
+        {
+            using (batch)
+            {
+                yield return (batch.Images, labelled ? batch.Labels : null);
+            }
+        }
+    }
+}
