@@ -6,12 +6,15 @@ alternating rounds on this machine:
   `effnet bench infer --engine onnxruntime`);
 - ONNX Runtime on PyTorch's own export of torchvision's model (`torch.onnx.export`, opset 17, made by
   this script), through the same `effnet bench infer --onnx` loop: the graph-quality comparison;
+- effnet's INT8 exports of the same torchvision weights (`effnet export --int8`, 7- and 8-bit weights,
+  calibrated on 100 images of --calibrate), through the same `effnet bench infer --onnx` loop;
 - PyTorch eager, NCHW and channels-last, each with glibc's default allocator and with the allocator
   settings effnet applies in-process (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_); the best of these
   four is PyTorch's best here (TorchScript freezing measured slower on this machine kind).
 
     dotnet build -c Release
     /usr/bin/python3 bench/compare_infer.py [--variant b0] [--batch 16] [--seconds 10] [--threads 2] [--rounds 3] [--isa native|avx2]
+        [--calibrate ../shared/data/flowers12/train]
 """
 import os
 import subprocess
@@ -32,9 +35,25 @@ def pytorch_export(variant, path):
     subprocess.run(["/usr/bin/python3", "-c", code, path, variant], check=True, capture_output=True)
 
 
+def int8_exports(variant, tmp, calibrate):
+    """effnet's INT8 exports of torchvision's model, with 7- and 8-bit weights: {bits: path}."""
+    weights = os.path.join(tmp, f"{variant}.pth")
+    code = f"import sys, torch, torchvision; torch.save(torchvision.models.efficientnet_{variant}().eval().state_dict(), sys.argv[1])"
+    subprocess.run(["/usr/bin/python3", "-c", code, weights], check=True, capture_output=True)
+    paths = {}
+    for bits in (7, 8):
+        paths[bits] = os.path.join(tmp, f"{variant}-int8-w{bits}.onnx")
+        subprocess.run(["dotnet", EFFNET, "export", "--weights", weights, "--variant", variant, "--out", paths[bits], "--int8",
+                        "--calibrate", calibrate, "--calibration-images", "100", "--check-images", "0", "--weight-bits", str(bits)],
+                       check=True, capture_output=True)
+    return paths
+
+
 def main():
     ap = compare_parser(__doc__, batch=16, seconds=10)
     ap.add_argument("--variant", default="b0")
+    ap.add_argument("--calibrate", default=os.path.join(ROOT, "..", "shared", "data", "flowers12", "train"),
+                    help="images for the INT8 exports' calibration")
     args = ap.parse_args()
     require_effnet()
     common = ["--batch", str(args.batch), "--seconds", str(args.seconds), "--threads", str(args.threads), "--json"]
@@ -43,10 +62,13 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         exported = os.path.join(tmp, f"pytorch_{args.variant}.onnx")
         pytorch_export(args.variant, exported)
+        int8 = int8_exports(args.variant, tmp, args.calibrate)
         configurations = [
             ("effnet, TorchSharp, channels-last, BatchNorm folded", effnet + ["--variant", args.variant] + common, None),
             ("effnet, ONNX Runtime, effnet's export", effnet + ["--variant", args.variant, "--engine", "onnxruntime"] + common, None),
             ("ONNX Runtime, PyTorch's export (same effnet loop)", effnet + ["--onnx", exported] + common, None),
+            ("effnet, ONNX Runtime, INT8 export, 7-bit weights", effnet + ["--onnx", int8[7]] + common, None),
+            ("effnet, ONNX Runtime, INT8 export, 8-bit weights", effnet + ["--onnx", int8[8]] + common, None),
             ("PyTorch, NCHW", torch_cmd + ["--nchw"], None),
             ("PyTorch, channels-last", torch_cmd, None),
             ("PyTorch, NCHW, effnet's allocator settings", torch_cmd + ["--nchw"], RETAINING),
@@ -59,12 +81,15 @@ def main():
     print(f"{args.variant} inference, batch {args.batch}, {first['resolution']}x{first['resolution']}, {args.threads} threads, {args.seconds:g} s per run, medians of {args.rounds} alternating rounds")
     medians = report(results)
     labels = [label for label, _, _ in configurations]
-    best_label = max(labels[3:], key=lambda label: medians[label])
+    best_label = max(labels[5:], key=lambda label: medians[label])
     best = medians[best_label]
     print(f"  best PyTorch: {best_label}")
     print(f"  ratio effnet TorchSharp / best PyTorch:       {medians[labels[0]] / best:.2f}")
     print(f"  ratio effnet ONNX Runtime / best PyTorch:     {medians[labels[1]] / best:.2f}")
     print(f"  ratio effnet's export / PyTorch's export (both ONNX Runtime): {medians[labels[1]] / medians[labels[2]]:.2f}")
+    for index, bits in ((3, 7), (4, 8)):
+        print(f"  ratio INT8 ({bits}-bit weights) / effnet ONNX Runtime float: {medians[labels[index]] / medians[labels[1]]:.2f};"
+              f" / best PyTorch: {medians[labels[index]] / best:.2f}")
 
 
 if __name__ == "__main__":

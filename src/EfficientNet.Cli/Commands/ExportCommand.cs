@@ -100,7 +100,7 @@ internal static class ExportCommand
     private static void WriteReport(CliIO io, Int8Report report)
     {
         var o = report.Options;
-        string ranges = o.Calibration == CalibrationMethod.Percentile ? $"{Format.Fixed(o.Percentile, 2)}th percentile" : "min/max";
+        string ranges = o.Calibration == CalibrationMethod.Percentile ? $"{o.Percentile.ToString(System.Globalization.CultureInfo.InvariantCulture)}th percentile" : "min/max";
         io.Out.WriteLine($"calibrated on {report.CalibrationImages} images ({ranges} ranges, {o.WeightBits}-bit weights)");
         if (report.CheckImages == 0)
         {
