@@ -57,44 +57,51 @@ internal static class ExportCommand
             {
                 OnnxExporter.Export(loaded.Model, path, options);
             }
-            long bytes = new FileInfo(path).Length;
             if (parse.GetValue(json))
             {
-                io.Json(new
-                {
-                    output = path,
-                    bytes,
-                    options.Opset,
-                    batch = options.Batch,
-                    options.Preprocess,
-                    input = options.Preprocess ? OnnxExporter.ImageName : OnnxExporter.InputName,
-                    outputName = options.Preprocess ? OnnxExporter.ProbabilitiesName : OnnxExporter.LogitsName,
-                    int8 = report is null ? null : new
-                    {
-                        report.CalibrationImages,
-                        report.CheckImages,
-                        report.Agreement,
-                        report.FloatAccuracy,
-                        report.Int8Accuracy,
-                        report.Drop,
-                        report.Options.WeightBits,
-                        calibration = report.Options.Calibration.ToString().ToLowerInvariant(),
-                        report.Options.Percentile,
-                    },
-                    metadata = (options.Preprocess ? info with { PreprocessingInGraph = true } : info).ToMetadata().ToDictionary(kv => kv.Key, kv => kv.Value),
-                });
+                WriteJson(io, path, options, info, report);
                 return;
             }
-            io.Out.WriteLine($"{info.Model} -> {path} ({Format.Fixed(bytes / 1048576.0, 1)} MiB{(report is null ? "" : ", INT8")}, opset {options.Opset}, batch {options.Batch?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "dynamic"})");
-            if (report is not null)
-            {
-                WriteReport(io, report);
-            }
-            io.Out.WriteLine(options.Preprocess
-                ? $"input '{OnnxExporter.ImageName}' uint8 [batch, {info.Resolution}, {info.Resolution}, 3] RGB -> output '{OnnxExporter.ProbabilitiesName}' [batch, {info.NumClasses}]"
-                : $"input '{OnnxExporter.InputName}' float32 [batch, 3, {info.Resolution}, {info.Resolution}] ({info.Preprocessing.Normalization}) -> output '{OnnxExporter.LogitsName}' [batch, {info.NumClasses}]");
+            WriteSummary(io, path, options, info, report);
         }));
         return command;
+    }
+
+    private static void WriteJson(CliIO io, string path, OnnxExportOptions options, ClassifierInfo info, Int8Report? report) => io.Json(new
+    {
+        output = path,
+        bytes = new FileInfo(path).Length,
+        options.Opset,
+        batch = options.Batch,
+        options.Preprocess,
+        input = options.Preprocess ? OnnxExporter.ImageName : OnnxExporter.InputName,
+        outputName = options.Preprocess ? OnnxExporter.ProbabilitiesName : OnnxExporter.LogitsName,
+        int8 = report is null ? null : new
+        {
+            report.CalibrationImages,
+            report.CheckImages,
+            report.Agreement,
+            report.FloatAccuracy,
+            report.Int8Accuracy,
+            report.Drop,
+            report.Options.WeightBits,
+            calibration = report.Options.Calibration.ToString().ToLowerInvariant(),
+            report.Options.Percentile,
+        },
+        metadata = (options.Preprocess ? info with { PreprocessingInGraph = true } : info).ToMetadata().ToDictionary(kv => kv.Key, kv => kv.Value),
+    });
+
+    private static void WriteSummary(CliIO io, string path, OnnxExportOptions options, ClassifierInfo info, Int8Report? report)
+    {
+        long bytes = new FileInfo(path).Length;
+        io.Out.WriteLine($"{info.Model} -> {path} ({Format.Fixed(bytes / 1048576.0, 1)} MiB{(report is null ? "" : ", INT8")}, opset {options.Opset}, batch {options.Batch?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "dynamic"})");
+        if (report is not null)
+        {
+            WriteReport(io, report);
+        }
+        io.Out.WriteLine(options.Preprocess
+            ? $"input '{OnnxExporter.ImageName}' uint8 [batch, {info.Resolution}, {info.Resolution}, 3] RGB -> output '{OnnxExporter.ProbabilitiesName}' [batch, {info.NumClasses}]"
+            : $"input '{OnnxExporter.InputName}' float32 [batch, 3, {info.Resolution}, {info.Resolution}] ({info.Preprocessing.Normalization}) -> output '{OnnxExporter.LogitsName}' [batch, {info.NumClasses}]");
     }
 
     private static void WriteReport(CliIO io, Int8Report report)

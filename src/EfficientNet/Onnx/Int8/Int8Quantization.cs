@@ -64,7 +64,7 @@ internal static class Int8Quantization
                 $"the INT8 model {loss} {report.CheckImages} held-back images ({Describe(report)}), more than Int8ExportOptions.MaxDrop {options.MaxDrop.ToString(CultureInfo.InvariantCulture)}; nothing was written");
         }
         ranges[exported.FloatInput] = ranges[plain.FloatInput];
-        var quantized = exported == plain ? quantizedPlain : QdqRewriter.Rewrite(exported.Model, exported.FloatInput, exported.Logits, ranges, options.WeightBits);
+        var quantized = ReferenceEquals(exported, plain) ? quantizedPlain : QdqRewriter.Rewrite(exported.Model, exported.FloatInput, exported.Logits, ranges, options.WeightBits);
         quantized.MetadataProps.Add(new StringStringEntryProto { Key = MetadataKey, Value = Metadata(report) });
         return (quantized.ToByteArray(), report);
     }
