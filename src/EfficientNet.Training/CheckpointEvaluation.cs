@@ -41,7 +41,7 @@ public static class CheckpointEvaluation
     /// The labelled images <paramref name="request"/> names, at the resolution <paramref name="info"/> describes,
     /// whose classes are the model's (a description without class names takes the dataset's when the counts agree).
     /// </summary>
-    internal static ImageDataset Dataset(EvaluationRequest request, ClassifierInfo info, string checkpoint)
+    private static ImageDataset Dataset(EvaluationRequest request, ClassifierInfo info, string checkpoint)
     {
         var data = Images(request, info.Resolution, info.ClassNames);
         // A plain state dict records no class names: its outputs are taken to be the dataset's classes in order

@@ -123,7 +123,7 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
     // A managed copy out of the tensor's storage (TensorAccessor.CopyTo goes element by element: 18 ms against
     // 1 ms for 16 images at 224x224). Not libtorch's copy_: its OpenMP workers keep spinning after each call and
     // take the cores ONNX Runtime's threads need (batch 1 ran at half speed).
-    private static void CopyInto(Tensor images, float[] buffer)
+    internal static void CopyInto(Tensor images, float[] buffer)
     {
         using var dense = images.detach().cpu().to(float32).contiguous();
         MemoryMarshal.Cast<byte, float>(dense.bytes).CopyTo(buffer);

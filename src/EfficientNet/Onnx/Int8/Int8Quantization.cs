@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using EfficientNet.Inference;
 using Google.Protobuf;
@@ -108,10 +107,10 @@ internal static class Int8Quantization
                 throw new EfficientNetException($"calibration images must be (N, 3, H, W), got ({string.Join(", ", batchImages.shape)})");
             }
             int n = (int)Math.Min(batchImages.shape[0], count - taken);
-            using var dense = batchImages.detach().cpu().to(float32).contiguous();
-            float[] pixels = MemoryMarshal.Cast<byte, float>(dense.bytes).ToArray();
+            float[] pixels = new float[batchImages.numel()];
+            OnnxRuntimeEngine.CopyInto(batchImages, pixels);
             long[]? classes = labels is null ? null : [.. labels.detach().cpu().to(int64).data<long>()];
-            var batch = new Batch(pixels, [.. dense.shape], classes);
+            var batch = new Batch(pixels, [.. batchImages.shape], classes);
             taken += n;
             yield return n == batchImages.shape[0] ? batch : Slice(batch, 0, n);
         }
