@@ -58,6 +58,13 @@ public sealed record FineTuneOptions
     /// <summary>Phase 2 learning rate.</summary>
     public double Phase2LearningRate { get; init; } = 1e-5;
 
+    /// <summary>
+    /// Phase 2 trains the unfrozen backbone BatchNorm layers (batch statistics, running averages updated) instead of
+    /// keeping them in inference mode as Keras's tutorial does: better where the new images differ much from the
+    /// pretraining ones and much of the backbone is unfrozen (docs/transfer-learning.md).
+    /// </summary>
+    public bool TrainBatchNorm { get; init; }
+
     /// <summary>Images per batch.</summary>
     public int BatchSize { get; init; } = 32;
 
@@ -95,9 +102,9 @@ public sealed record FineTuneOptions
     [JsonIgnore]
     public bool RunsPhase2 => Unfreeze > 0 && Phase2Epochs > 0;
 
-    /// <summary>Phase 2's freezing: the last <see cref="Unfreeze"/> backbone layers trainable, backbone BatchNorm in inference mode.</summary>
+    /// <summary>Phase 2's freezing: the last <see cref="Unfreeze"/> backbone layers trainable, backbone BatchNorm in inference mode unless <see cref="TrainBatchNorm"/>.</summary>
     [JsonIgnore]
-    public FreezeSpec Phase2Freeze => FreezeSpec.UnfreezeLast(Unfreeze) with { BatchNormInference = true };
+    public FreezeSpec Phase2Freeze => FreezeSpec.UnfreezeLast(Unfreeze) with { BatchNormInference = !TrainBatchNorm };
 
     /// <summary>The phase 2 training options, starting from phase 1's final weights.</summary>
     public TrainOptions Phase2(string phase1Weights) => Phase1() with

@@ -134,13 +134,17 @@ public sealed record TrainOptions
     /// <summary>Input resolution; null: the initial weights' resolution, else 32 for CIFAR-10 and the variant's for folders.</summary>
     public int? Resolution { get; init; }
 
-    /// <summary>Start from these weights (a checkpoint of this library, or a torchvision state dict) instead of a random initialisation.</summary>
+    /// <summary>
+    /// Start from these weights (a checkpoint of this library, or a torchvision state dict) instead of a random
+    /// initialisation. The model keeps the stochastic depth it was built with, and its classifier unless
+    /// <see cref="ReplaceHead"/>; <see cref="Variant"/>, <see cref="CifarStem"/> and <see cref="Resolution"/> default to a checkpoint's.
+    /// </summary>
     public string? InitialWeights { get; init; }
 
     /// <summary>Drop the initial weights' classifier and train a fresh <see cref="Head"/> for the dataset's classes.</summary>
     public bool ReplaceHead { get; init; }
 
-    /// <summary>The classifier head for a new model or a replaced head.</summary>
+    /// <summary>The classifier head for a new model or a replaced head (<see cref="ReplaceHead"/>).</summary>
     public Models.HeadKind Head { get; init; } = Models.HeadKind.Linear;
 
     /// <summary>What to freeze (transfer learning); nothing by default.</summary>
@@ -152,10 +156,10 @@ public sealed record TrainOptions
     /// </summary>
     public bool CachedFeatures { get; init; }
 
-    /// <summary>Dropout before the classifier; null: the variant's.</summary>
+    /// <summary>Dropout before a <see cref="Models.HeadKind.Linear"/> classifier of a new model or a replaced head; null: the variant's.</summary>
     public double? Dropout { get; init; }
 
-    /// <summary>Stochastic-depth rate of the last block.</summary>
+    /// <summary>Stochastic-depth rate of the last block of a new model (not one started from <see cref="InitialWeights"/>).</summary>
     public double StochasticDepth { get; init; } = 0.2;
 
     /// <summary>Epochs to train (early stopping may end sooner).</summary>
@@ -275,6 +279,7 @@ public sealed record TrainOptions
         Check(EmaDecay is >= 0 and < 1, $"TrainOptions.EmaDecay must be 0 (off) or in (0, 1), e.g. 0.999, got {EmaDecay}");
         Check(MaxBatchesPerEpoch >= 0 && TrainLimit >= 0, "TrainOptions.MaxBatchesPerEpoch and TrainOptions.TrainLimit must be 0 (off) or positive");
         Check(Prefetch is null or >= 0, $"TrainOptions.Prefetch must be 0 or positive, got {Prefetch}");
+        Check(!ReplaceHead || InitialWeights is not null, "TrainOptions.ReplaceHead needs TrainOptions.InitialWeights: a new model's head is new already");
         Check(!CachedFeatures || (Freeze.Backbone && Freeze.LastLayers + Freeze.LastBlocks + Freeze.Stages.Count == 0),
             "cached features need the whole backbone frozen (head-only training)");
         Check(Dataset != DatasetKind.Folder || Data is not null, "TrainOptions.Data is required for DatasetKind.Folder (a folder of class folders or a list file)");

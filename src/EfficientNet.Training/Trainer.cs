@@ -41,7 +41,7 @@ public static class Trainer
             options.Validate();
             // Rank 0's initial weights (in a fine-tuning's phase 2, its phase 1 model) reach every process.
             using var initial = RootFile.Share(options.InitialWeights, world);
-            options = Resolve(options with { InitialWeights = initial?.Path }) with { InitialWeights = options.InitialWeights };
+            options = WithKeptRegularization(Resolve(options with { InitialWeights = initial?.Path })) with { InitialWeights = options.InitialWeights };
             using var writer = world.IsRoot ? RunFolderLock.Take(runDirectory) : null;
             if (world.IsRoot && RunFolder.Create(runDirectory, options))
             {
@@ -288,6 +288,21 @@ public static class Trainer
         int resolution = options.Resolution ?? info?.Options.Resolution
             ?? (options.Dataset == DatasetKind.Cifar10 ? Data.Cifar10.ImageSize : Architecture.Variants.Get(variant).Resolution);
         return options with { Variant = variant, CifarStem = cifar, Resolution = resolution };
+    }
+
+    /// <summary>
+    /// <paramref name="options"/> with the stochastic depth, and unless the head is replaced the dropout, of the model that
+    /// its initial weights build (<see cref="BuildModel"/> keeps them), so that options.json records what trains.
+    /// </summary>
+    private static TrainOptions WithKeptRegularization(TrainOptions options)
+    {
+        if (options.InitialWeights is not { } path)
+        {
+            return options;
+        }
+        // A plain state dict builds with EfficientNetOptions' defaults (ModelLoader).
+        var built = ModelCheckpoint.ReadInfo(path)?.Options ?? new EfficientNetOptions();
+        return options with { StochasticDepth = built.StochasticDepth, Dropout = options.ReplaceHead ? options.Dropout : built.Dropout };
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using EfficientNet.Architecture;
 using EfficientNet.Inference;
+using EfficientNet.Models;
 using EfficientNet.Runtime;
 
 namespace EfficientNet.Cli.Commands;
@@ -23,6 +24,21 @@ internal static class CommonOptions
         variant.Description += " (required for plain PyTorch state dicts; this library's checkpoints and exports record it)";
         return (new Option<string>("--weights", "-w") { Description = description, Required = true }, variant);
     }
+
+    /// <summary>--head, the classifier a verb builds (<paramref name="what"/>): simple or mlp; read it with <see cref="HeadKindOf"/>.</summary>
+    public static Option<string> Head(HeadKind defaultHead, string what)
+    {
+        var option = new Option<string>("--head")
+        {
+            Description = $"{what}: simple (dropout + linear) or mlp (Keras's tutorial head: BN, Dropout 0.3, Dense 256 SiLU, Dropout 0.2, Dense n)",
+            DefaultValueFactory = _ => defaultHead == HeadKind.Linear ? "simple" : "mlp",
+        };
+        option.AcceptOnlyFromAmong("simple", "mlp");
+        return option;
+    }
+
+    /// <summary>The <see cref="HeadKind"/> a --head value names.</summary>
+    public static HeadKind HeadKindOf(string head) => head == "simple" ? HeadKind.Linear : HeadKind.Mlp;
 
     /// <summary>--threads; <paramref name="withEngine"/>: the verb has --engine, so the threads may be ONNX Runtime's.</summary>
     public static Option<int> Threads(bool withEngine) => new("--threads")

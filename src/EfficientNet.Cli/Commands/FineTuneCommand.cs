@@ -1,6 +1,5 @@
 using System.CommandLine;
 using EfficientNet.Cli.Output;
-using EfficientNet.Models;
 using EfficientNet.Training;
 
 namespace EfficientNet.Cli.Commands;
@@ -17,14 +16,14 @@ internal static class FineTuneCommand
         var valData = new Option<string?>("--val-data") { Description = "Validation/test images with the same classes, a folder or a list file (gets a full final evaluation); else --val-fraction" };
         var valFraction = new Option<double>("--val-fraction") { Description = "Held-out share when there is no --val-data", DefaultValueFactory = _ => d.ValFraction };
         var resolution = new Option<int?>("--resolution") { Description = "Input size (default: the pretrained checkpoint's, else the variant's)" };
-        var head = new Option<string>("--head") { Description = "simple (dropout + linear) or mlp (Keras's tutorial head: BN, Dropout 0.3, Dense 256 SiLU, Dropout 0.2, Dense n)", DefaultValueFactory = _ => "mlp" };
-        head.AcceptOnlyFromAmong("simple", "mlp");
+        var head = CommonOptions.Head(d.Head, "The new head");
         var phase1Epochs = new Option<int>("--phase1-epochs") { Description = "Head-only epochs", DefaultValueFactory = _ => d.Phase1Epochs };
         var phase1Lr = new Option<double>("--phase1-lr") { Description = "Head-only learning rate (Adam)", DefaultValueFactory = _ => d.Phase1LearningRate };
         var cacheFeatures = new Option<bool>("--cache-features") { Description = "Phase 1 on backbone features computed once (much faster on a CPU; no augmentation in phase 1)" };
         var unfreeze = new Option<int>("--unfreeze") { Description = "Backbone layers unfrozen in phase 2 (0: skip phase 2)", DefaultValueFactory = _ => d.Unfreeze };
         var phase2Epochs = new Option<int>("--phase2-epochs") { Description = "Fine-tuning epochs", DefaultValueFactory = _ => d.Phase2Epochs };
         var phase2Lr = new Option<double>("--phase2-lr") { Description = "Fine-tuning learning rate (Adam)", DefaultValueFactory = _ => d.Phase2LearningRate };
+        var trainBatchNorm = new Option<bool>("--train-batchnorm") { Description = "Phase 2 trains the unfrozen BatchNorm layers instead of keeping them in inference mode (Keras's tutorial); better for images unlike the pretraining ones with much of the backbone unfrozen" };
         var batch = new Option<int>("--batch", "-b") { Description = "Batch size (in all: each process of an MPI job takes an equal share)", DefaultValueFactory = _ => d.BatchSize };
         var smoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing", DefaultValueFactory = _ => d.LabelSmoothing };
         var seed = new Option<int>("--seed") { Description = "Seed", DefaultValueFactory = _ => d.Seed };
@@ -35,7 +34,7 @@ internal static class FineTuneCommand
         var images = new ImageReadingCliOptions();
         var command = new Command("finetune", "Transfer learning: train a new head on the frozen pretrained backbone, then fine-tune its last layers with a low learning rate")
         {
-            variant, weights, dataset, data, valData, valFraction, resolution, head, phase1Epochs, phase1Lr, cacheFeatures, unfreeze, phase2Epochs, phase2Lr,
+            variant, weights, dataset, data, valData, valFraction, resolution, head, phase1Epochs, phase1Lr, cacheFeatures, unfreeze, phase2Epochs, phase2Lr, trainBatchNorm,
             batch, smoothing, seed, threads, device, output,
         };
         augmentation.AddTo(command);
@@ -47,9 +46,9 @@ internal static class FineTuneCommand
             {
                 Weights = parse.GetValue(weights)!, Variant = parse.GetValue(variant), Dataset = parse.Dataset(dataset, data), Data = parse.GetValue(data),
                 ValData = parse.GetValue(valData), ValFraction = parse.GetValue(valFraction), Resolution = parse.GetValue(resolution),
-                Head = parse.GetValue(head) == "simple" ? HeadKind.Linear : HeadKind.Mlp,
+                Head = CommonOptions.HeadKindOf(parse.GetValue(head)!),
                 Phase1Epochs = parse.GetValue(phase1Epochs), Phase1LearningRate = parse.GetValue(phase1Lr), CacheFeatures = parse.GetValue(cacheFeatures),
-                Unfreeze = parse.GetValue(unfreeze), Phase2Epochs = parse.GetValue(phase2Epochs), Phase2LearningRate = parse.GetValue(phase2Lr),
+                Unfreeze = parse.GetValue(unfreeze), Phase2Epochs = parse.GetValue(phase2Epochs), Phase2LearningRate = parse.GetValue(phase2Lr), TrainBatchNorm = parse.GetValue(trainBatchNorm),
                 BatchSize = parse.GetValue(batch), LabelSmoothing = parse.GetValue(smoothing), Seed = parse.GetValue(seed), Threads = parse.GetValue(threads),
                 Device = parse.GetValue(device)!, Augmentation = augmentation.Read(parse), Images = images.Read(parse),
             };

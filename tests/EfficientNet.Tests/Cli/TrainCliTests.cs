@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using EfficientNet.Cli;
+using EfficientNet.Models;
 using EfficientNet.Training;
+using EfficientNet.Weights;
 
 namespace EfficientNet.Tests.Cli;
 
@@ -60,6 +62,56 @@ public class TrainCliTests
         var defaults = ReadOptions(keras);
         Assert.Equal((OptimizerKind.Adam, 0.002, ScheduleKind.Cosine, 0.0, 32, new TrainOptions().Augmentation),
             (defaults.Optimizer, defaults.LearningRate, defaults.Schedule, defaults.EmaDecay, defaults.Resolution, defaults.Augmentation));
+    }
+
+    private static readonly string CommittedModel = Path.Combine(TestPaths.RepoRoot, "models", "cifar10-b0.safetensors");
+
+    private static readonly string[] QuickFlowers =
+        ["--data", Path.Combine(TestPaths.SharedData, "flowers12", "train"), "--train-limit", "24", "--val-fraction", "0.05", "--batch", "12", "--epochs", "1", "--max-batches", "1", "--threads", "2"];
+
+    [Fact]
+    public void Train_InitialWeightsWithANewHead_StartsFromTheWeightsAndRecordsWhatTrains()
+    {
+        using var dir = new TempDir();
+        string run = dir.File("run");
+        var (exit, _, err) = CliRunner.Run(["train", "--initial-weights", CommittedModel, "--replace-head", "--head", "mlp", "--optimizer", "sgd", "--lr", "1e-9", .. QuickFlowers, "--out", run]);
+        Assert.True(exit == 0, err);
+
+        var saved = ReadOptions(run);
+        // Variant, stem and resolution come from the checkpoint, and so does the stochastic depth its model keeps (the fast recipe's 0).
+        Assert.Equal((CommittedModel, true, HeadKind.Mlp, "b0", true, 48, 0.0),
+            (saved.InitialWeights, saved.ReplaceHead, saved.Head, saved.Variant, saved.CifarStem, saved.Resolution, saved.StochasticDepth));
+        using var final = ModelLoader.Load(Path.Combine(run, RunFiles.Final));
+        Assert.Equal((HeadKind.Mlp, 12), (final.Model.Options.Head, final.Model.NumClasses));
+        // One step at a learning rate of 1e-9 moves a weight by about 1e-9 of its size; a random initialisation would differ
+        // from the checkpoint's by about 100%. Tolerance 1e-5 of the tensor's size separates the two by far.
+        using var committed = WeightsFile.Read(CommittedModel);
+        using var trained = WeightsFile.Read(Path.Combine(run, RunFiles.Final));
+        foreach (string key in new[] { "features.0.0.weight", "features.8.0.weight" })
+        {
+            Assert.True(TensorAssert.RelativeError(committed.Tensors[key], trained.Tensors[key]) < 1e-5, key);
+        }
+    }
+
+    [Theory]
+    [InlineData("--dropout would have no effect: a model started from --initial-weights keeps their stochastic depth, and their classifier unless --replace-head", "--initial-weights", "MODEL", "--dropout", "0.3")]
+    [InlineData("--head, --stochastic-depth would have no effect", "--initial-weights", "MODEL", "--head", "mlp", "--stochastic-depth", "0.1")]
+    [InlineData("--stochastic-depth would have no effect", "--initial-weights", "MODEL", "--replace-head", "--dropout", "0.3", "--stochastic-depth", "0.1")]
+    [InlineData("--replace-head needs --initial-weights", "--replace-head")]
+    public void Train_InitialWeightsOptionsThatWouldBeIgnored_AreRefusedBeforeTheRunStarts(string expected, params string[] options)
+    {
+        using var dir = new TempDir();
+        string[] args = ["train", .. options.Select(o => o == "MODEL" ? CommittedModel : o), .. QuickFlowers, "--out", dir.File("run")];
+        Assert.Contains(expected, CliRunner.Fails(args), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir.File("run")), "no run folder for rejected options");
+    }
+
+    [Fact]
+    public void Train_InitialWeightsOfOtherClasses_SaysToReplaceTheHead()
+    {
+        using var dir = new TempDir();
+        Assert.Contains($"'{CommittedModel}' has 10 classes, not 12; skip its classifier (--replace-head) to get a new 12-class head",
+            CliRunner.Fails(["train", "--initial-weights", CommittedModel, .. QuickFlowers, "--out", dir.File("run")]), StringComparison.Ordinal);
     }
 
     private static TrainOptions ReadOptions(string run) =>

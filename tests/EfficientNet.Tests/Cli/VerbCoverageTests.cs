@@ -1,3 +1,4 @@
+using EfficientNet.Training;
 using EfficientNet.Weights;
 
 namespace EfficientNet.Tests.Cli;
@@ -41,12 +42,14 @@ public class VerbCoverageTests
         string flowers = Path.Combine(TestPaths.SharedData, "flowers12");
         var (exit, stdout, stderr) = CliRunner.Run("finetune", "--weights", weights, "--data", Path.Combine(flowers, "train"),
             "--val-data", Path.Combine(flowers, "test"), "--resolution", "32", "--cache-features", "--phase1-epochs", "1",
-            "--unfreeze", "5", "--phase2-epochs", "1", "--batch", "64", "--threads", "2", "--out", dir.File("run"));
+            "--unfreeze", "5", "--phase2-epochs", "1", "--train-batchnorm", "--batch", "64", "--threads", "2", "--out", dir.File("run"));
         Assert.True(exit == 0, stderr);
         Assert.Contains("phase 2: 1 epochs", stdout, StringComparison.Ordinal);
         Assert.True(File.Exists(dir.File("run/final.safetensors")));
         Assert.True(File.Exists(dir.File("run/evaluation.json")));
         Assert.True(File.Exists(dir.File("run/phase2/last.safetensors")));
+        var phase2 = System.Text.Json.JsonSerializer.Deserialize<TrainOptions>(File.ReadAllText(dir.File("run/phase2/options.json")), Trainer.OptionsJson)!;
+        Assert.Equal((5, false), (phase2.Freeze.LastLayers, phase2.Freeze.BatchNormInference));
         using var final = ModelLoader.Load(dir.File("run/final.safetensors"));
         Assert.Equal(TestModels.FlowerClasses, final.ClassNames);
     }

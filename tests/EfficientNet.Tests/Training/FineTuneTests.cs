@@ -59,6 +59,31 @@ public class FineTuneTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Phase2_TrainsUnfrozenBatchNormStatisticsOnlyWhenAsked(bool trainBatchNorm)
+    {
+        using var dir = new TempDir();
+        string pretrained = Pretrained(dir);
+        string run = dir.File("finetune");
+        FineTuner.Run(Options(pretrained, cache: true) with { Phase1Epochs = 1, TrainBatchNorm = trainBatchNorm }, run);
+
+        using var phase1 = WeightsFile.Read(Path.Combine(run, "phase1", RunFiles.Last));
+        using var phase2 = WeightsFile.Read(Path.Combine(run, "phase2", RunFiles.Last));
+        // The head conv's BatchNorm is among the last 20 layers phase 2 unfreezes; the stem's stays frozen either way.
+        const string unfrozen = "features.8.1.running_mean", frozen = "features.0.1.running_mean";
+        TensorAssert.Identical(phase1.Tensors[frozen], phase2.Tensors[frozen]);
+        if (trainBatchNorm)
+        {
+            Assert.True(TensorAssert.RelativeError(phase1.Tensors[unfrozen], phase2.Tensors[unfrozen]) > 1e-3, "the unfrozen BatchNorm's running mean did not move");
+        }
+        else
+        {
+            TensorAssert.Identical(phase1.Tensors[unfrozen], phase2.Tensors[unfrozen]);
+        }
+    }
+
     [Fact]
     public void CachedFeatures_GoThroughTheTrainersLoop_AndResumeExactlyAfterAnInterruption()
     {
