@@ -41,11 +41,22 @@ internal static class CommonOptions
     public static HeadKind HeadKindOf(string head) => head == "simple" ? HeadKind.Linear : HeadKind.Mlp;
 
     /// <summary>--threads; <paramref name="withEngine"/>: the verb has --engine, so the threads may be ONNX Runtime's.</summary>
-    public static Option<int> Threads(bool withEngine) => new("--threads")
+    public static Option<int> Threads(bool withEngine)
     {
-        Description = $"Intra-op threads (libtorch's{(withEngine ? ", and ONNX Runtime's with --engine onnxruntime" : "")}; 0: the default, one per physical core)",
-        DefaultValueFactory = _ => 0,
-    };
+        var option = new Option<int>("--threads")
+        {
+            Description = $"Intra-op threads (libtorch's{(withEngine ? ", and ONNX Runtime's with --engine onnxruntime" : "")}; 0: the default, one per physical core)",
+            DefaultValueFactory = _ => 0,
+        };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is var threads and < 0)
+            {
+                result.AddError($"--threads must be 0 (the default) or positive, got {threads}");
+            }
+        });
+        return option;
+    }
 
     public static Option<EngineKind?> Engine() => new("--engine")
     {

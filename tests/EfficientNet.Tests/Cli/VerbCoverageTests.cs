@@ -63,7 +63,7 @@ public class VerbCoverageTests
             Assert.Equal(0, exit);
             Assert.Equal(Environment.ProcessorCount, System.Text.Json.JsonDocument.Parse(stdout).RootElement.GetProperty("threads").GetInt32());
             Assert.Contains($"effnet: warning: 1000 threads are more than this machine's {Environment.ProcessorCount} logical cores", stderr, StringComparison.Ordinal);
-            Assert.Contains("the thread count must be 0 (the default) or positive, got -1", CliRunner.Fails("bench", "infer", "--threads", "-1"), StringComparison.Ordinal);
+            Assert.Contains("--threads must be 0 (the default) or positive, got -1", CliRunner.Fails("bench", "infer", "--threads", "-1"), StringComparison.Ordinal);
         }
         finally
         {

@@ -12,7 +12,7 @@ public class TrainerTests
 {
     private static readonly string Cifar = Path.Combine(TestPaths.SharedData, "cifar-10-batches-bin");
 
-    /// <summary>A tiny run: 64 training images in 4 batches, 100 validation images.</summary>
+    /// <summary>A tiny run: 60 training images (the stratified draw for 64) in 3 full batches of 16, 100 validation images.</summary>
     private static TrainOptions Tiny => new()
     {
         Data = Cifar, Epochs = 2, BatchSize = 16, TrainLimit = 64, ValFraction = 0.002, LearningRate = 0.002, WarmupEpochs = 0.5, Seed = 3, Threads = 2,
