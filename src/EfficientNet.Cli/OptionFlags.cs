@@ -44,6 +44,7 @@ internal static partial class OptionFlags
         ["Int8ExportOptions.CalibrationImages"] = "--calibration-images",
         ["Int8ExportOptions.CheckImages"] = "--check-images",
         ["Int8ExportOptions.MaxDrop"] = "--max-drop",
+        ["Int8ExportOptions.Threads"] = "--threads",
         ["AugmentationOptions.CropPadding"] = "--crop-padding",
         ["AugmentationOptions.Cutout"] = "--cutout",
         ["AugmentationOptions.Mixup"] = "--mixup",

@@ -21,7 +21,7 @@ public class Int8ExportTests
     {
         using var dir = new TempDir();
         string int8 = dir.File("int8.onnx"), float32 = dir.File("float.onnx");
-        var export = CliRunner.Json("export", "--weights", CommittedModel, "--out", int8, "--int8", "--calibrate", Cifar10, "--json");
+        var export = CliRunner.Json("export", "--weights", CommittedModel, "--out", int8, "--int8", "--calibrate", Cifar10, "--threads", "2", "--json");
         CliRunner.Json("export", "--weights", CommittedModel, "--out", float32, "--json");
         var report = export.GetProperty("int8");
         Assert.Equal(500, report.GetProperty("calibrationImages").GetInt32());
@@ -110,6 +110,7 @@ public class Int8ExportTests
         string[] export = ["export", "--weights", CommittedModel, "--out", path];
         Assert.Contains("--int8 needs --calibrate", CliRunner.Fails([.. export, "--int8"]), StringComparison.Ordinal);
         Assert.Contains("--percentile applies to --int8 exports only", CliRunner.Fails([.. export, "--percentile", "99.9"]), StringComparison.Ordinal);
+        Assert.Contains("--threads applies to --int8 exports only", CliRunner.Fails([.. export, "--threads", "1"]), StringComparison.Ordinal);
         string[] int8 = [.. export, "--int8", "--calibrate", Cifar10];
         Assert.Contains("--weight-bits must be 7 or 8, got 4", CliRunner.Fails([.. int8, "--weight-bits", "4"]), StringComparison.Ordinal);
         Assert.Contains("--percentile must be above 50 and at most 100, got 101", CliRunner.Fails([.. int8, "--percentile", "101"]), StringComparison.Ordinal);

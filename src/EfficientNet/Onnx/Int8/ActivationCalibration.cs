@@ -1,3 +1,4 @@
+using EfficientNet.Runtime;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
@@ -27,7 +28,7 @@ internal sealed class ActivationCalibration : IDisposable
     private readonly string[] outputs;
     private readonly Dictionary<string, TensorHistogram> histograms;
 
-    public ActivationCalibration(ModelProto graph, string input, IReadOnlyList<string> tensors)
+    public ActivationCalibration(ModelProto graph, string input, IReadOnlyList<string> tensors, int threads)
     {
         var augmented = graph.Clone();
         this.input = input;
@@ -41,7 +42,10 @@ internal sealed class ActivationCalibration : IDisposable
             });
         }
         histograms = tensors.ToDictionary(t => t, _ => new TensorHistogram());
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, InterOpNumThreads = 1 };
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, IntraOpNumThreads = IntraOpThreads.Bound(threads, out _), InterOpNumThreads = 1,
+        };
         session = new InferenceSession(augmented.ToByteArray(), options);
     }
 

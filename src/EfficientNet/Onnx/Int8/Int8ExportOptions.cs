@@ -52,6 +52,9 @@ public sealed record Int8ExportOptions
     /// More, and nothing is written.
     /// </summary>
     public double MaxDrop { get; init; } = 1.0;
+
+    /// <summary>ONNX Runtime's intra-op threads for the calibration and the check (0: its default, one per physical core).</summary>
+    public int Threads { get; init; }
 }
 
 /// <summary>What an INT8 export measured on its check images.</summary>

@@ -29,7 +29,7 @@ internal static class Int8Quantization
         var check = new List<Batch>();
         int calibrated = 0;
         Dictionary<string, ActivationRange> ranges;
-        using (var calibration = new ActivationCalibration(plain.Model, plain.FloatInput, tensors))
+        using (var calibration = new ActivationCalibration(plain.Model, plain.FloatInput, tensors, options.Threads))
         {
             foreach (var batch in Batches(images, options.CalibrationImages + options.CheckImages))
             {
@@ -90,6 +90,10 @@ internal static class Int8Quantization
         {
             throw new EfficientNetException($"Int8ExportOptions.MaxDrop must be 0 or positive, got {options.MaxDrop}");
         }
+        if (options.Threads < 0)
+        {
+            throw new EfficientNetException($"Int8ExportOptions.Threads must be 0 (the default) or positive, got {options.Threads}");
+        }
     }
 
     // Managed copies of the caller's batches, until `count` images were taken.
@@ -136,8 +140,8 @@ internal static class Int8Quantization
         {
             return new Int8Report(calibrated, 0, 1, null, null, options);
         }
-        using var floatEngine = OnnxRuntimeEngine.FromBytes(floatModel.ToByteArray(), "the float model");
-        using var int8Engine = OnnxRuntimeEngine.FromBytes(quantized.ToByteArray(), "the INT8 model");
+        using var floatEngine = OnnxRuntimeEngine.FromBytes(floatModel.ToByteArray(), "the float model", options.Threads);
+        using var int8Engine = OnnxRuntimeEngine.FromBytes(quantized.ToByteArray(), "the INT8 model", options.Threads);
         bool labelled = check.All(b => b.Labels is not null);
         long agree = 0, floatRight = 0, int8Right = 0;
         foreach (var batch in check)
