@@ -1,5 +1,6 @@
 using System.CommandLine;
 using EfficientNet.Cli.Output;
+using EfficientNet.Models;
 using EfficientNet.Training;
 
 namespace EfficientNet.Cli.Commands;
@@ -8,16 +9,17 @@ namespace EfficientNet.Cli.Commands;
 internal static class TrainCommand
 {
     /// <summary>
-    /// A command-line option and the <see cref="TrainOptions"/> value it sets; <see cref="IgnoredWhen"/>: where the
-    /// options built would leave that value unused (given then, the option is refused rather than silently dropped).
+    /// A command-line option and the <see cref="TrainOptions"/> value it sets; <see cref="Unused"/>: why the options
+    /// built would leave that value unused, or null (given then, the option is refused rather than silently dropped).
     /// </summary>
     private sealed record Binding(Option Option, Func<TrainOptions, ParseResult, TrainOptions> Apply)
     {
-        public Func<TrainOptions, bool> IgnoredWhen { get; init; } = _ => false;
+        public Func<TrainOptions, string?> Unused { get; init; } = _ => null;
     }
 
-    /// <summary>A model started from initial weights keeps their stochastic depth, and their classifier (its dropout too) unless its head is replaced.</summary>
-    private static bool KeepsWeightsClassifier(TrainOptions o) => o.InitialWeights is not null && !o.ReplaceHead;
+    /// <summary>A model started from initial weights keeps their classifier unless its head is replaced.</summary>
+    private static string? KeptClassifier(TrainOptions o) =>
+        o.InitialWeights is not null && !o.ReplaceHead ? "a model started from --initial-weights keeps their classifier unless --replace-head trains a new one" : null;
 
     /// <summary>An option whose value (given or its default) always sets <paramref name="set"/>.</summary>
     private static Binding Always<T>(Option<T> option, Func<TrainOptions, T, TrainOptions> set) =>
@@ -37,11 +39,11 @@ internal static class TrainCommand
         Always(WithDescription(CommonOptions.Variant(required: false), " (default: the --initial-weights checkpoint's, else b0)"), (o, v) => o with { Variant = v }),
         Always(new Option<string?>("--initial-weights") { Description = "Start from these weights instead of a random initialisation: an effnet checkpoint (its variant, stem and resolution are the defaults) or a torchvision-layout .pth / .safetensors (then --variant)" }, (o, v) => o with { InitialWeights = v }),
         Always(new Option<bool>("--replace-head") { Description = "With --initial-weights: train a new classifier (--head) for this dataset's classes instead of the weights' own (transfer learning; needed when the classes differ)" }, (o, v) => o with { ReplaceHead = v }),
-        Always(CommonOptions.Head(d.Head, "Classifier of a new model or of --replace-head"), (o, v) => o with { Head = CommonOptions.HeadKindOf(v) }) with { IgnoredWhen = KeepsWeightsClassifier },
+        Always(CommonOptions.Head(d.Head, "Classifier of a new model or of --replace-head"), (o, v) => o with { Head = CommonOptions.HeadKindOf(v) }) with { Unused = KeptClassifier },
         Always(new Option<bool?>("--cifar-stem") { Description = "Stride-1 stem for small images (default: true for cifar10, false for folders)" }, (o, v) => o with { CifarStem = v }),
         OverRecipe(new Option<int?>("--resolution") { Description = "Input size (default: 48 for cifar10 with the fast recipe, 32 with keras, the variant's for folders); CIFAR-10 images are resized to it once at load, bicubic, as predict resizes a file" }, (o, v) => o with { Resolution = v }),
-        OverRecipe(new Option<double?>("--dropout") { Description = "Dropout before a simple classifier (default: the recipe's: 0.2 for fast, the variant's for keras)" }, (o, v) => o with { Dropout = v }) with { IgnoredWhen = KeepsWeightsClassifier },
-        OverRecipe(new Option<double>("--stochastic-depth") { Description = "Stochastic-depth rate of the last block of a new model (default: the recipe's; --initial-weights keep their own)" }, (o, v) => o with { StochasticDepth = v }) with { IgnoredWhen = o => o.InitialWeights is not null },
+        OverRecipe(new Option<double?>("--dropout") { Description = "Dropout before a simple classifier (default: the recipe's: 0.2 for fast, the variant's for keras)" }, (o, v) => o with { Dropout = v }) with { Unused = o => KeptClassifier(o) ?? (o.Head == HeadKind.Mlp ? "the mlp head has its own dropouts (0.3 and 0.2)" : null) },
+        OverRecipe(new Option<double>("--stochastic-depth") { Description = "Stochastic-depth rate of the last block of a new model (default: the recipe's; --initial-weights keep their own)" }, (o, v) => o with { StochasticDepth = v }) with { Unused = o => o.InitialWeights is not null ? "a model started from --initial-weights keeps their stochastic depth" : null },
         OverRecipe(epochs, (o, v) => o with { Epochs = v }),
         Always(new Option<int>("--batch", "-b") { Description = "Batch size (in all: each process of an MPI job takes an equal share)", DefaultValueFactory = _ => d.BatchSize }, (o, v) => o with { BatchSize = v }),
         OverRecipe(new Option<OptimizerKind>("--optimizer") { Description = "adam, adamw or sgd (default: the recipe's)" }, (o, v) => o with { Optimizer = v }),
@@ -124,7 +126,7 @@ internal static class TrainCommand
                     {
                         options = options with { WarmupEpochs = FittedWarmup(r, options.Epochs) };
                     }
-                    RefuseIgnored(bindings, options, parse);
+                    RefuseUnused(bindings, options, parse);
                     string runDirectory = parse.GetValue(output)
                         ?? Path.Combine("runs", $"{options.Dataset.ToString().ToLowerInvariant()}-{Trainer.Resolve(options).Variant}-{DateTime.Now:yyyyMMdd-HHmmss}");
                     return Trainer.Train(options, runDirectory, observer, token);
@@ -142,14 +144,15 @@ internal static class TrainCommand
         return command;
     }
 
-    /// <summary>Refuses the options given that <paramref name="options"/> would leave unused (see <see cref="Binding.IgnoredWhen"/>).</summary>
-    private static void RefuseIgnored(Binding[] bindings, TrainOptions options, ParseResult parse)
+    /// <summary>Refuses the first option given that <paramref name="options"/> would leave unused (see <see cref="Binding.Unused"/>).</summary>
+    private static void RefuseUnused(Binding[] bindings, TrainOptions options, ParseResult parse)
     {
-        var ignored = bindings.Where(b => b.IgnoredWhen(options) && parse.IsGiven(b.Option)).Select(b => b.Option.Name).ToList();
-        if (ignored.Count > 0)
+        foreach (var binding in bindings.Where(b => parse.IsGiven(b.Option)))
         {
-            throw new EfficientNetException(
-                $"{string.Join(", ", ignored)} would have no effect: a model started from --initial-weights keeps their stochastic depth, and their classifier unless --replace-head trains a new one");
+            if (binding.Unused(options) is { } reason)
+            {
+                throw new EfficientNetException($"{binding.Option.Name} would have no effect: {reason}");
+            }
         }
     }
 

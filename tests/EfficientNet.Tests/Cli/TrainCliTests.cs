@@ -94,11 +94,12 @@ public class TrainCliTests
     }
 
     [Theory]
-    [InlineData("--dropout would have no effect: a model started from --initial-weights keeps their stochastic depth, and their classifier unless --replace-head", "--initial-weights", "MODEL", "--dropout", "0.3")]
-    [InlineData("--head, --stochastic-depth would have no effect", "--initial-weights", "MODEL", "--head", "mlp", "--stochastic-depth", "0.1")]
-    [InlineData("--stochastic-depth would have no effect", "--initial-weights", "MODEL", "--replace-head", "--dropout", "0.3", "--stochastic-depth", "0.1")]
+    [InlineData("--dropout would have no effect: a model started from --initial-weights keeps their classifier unless --replace-head trains a new one", "--initial-weights", "MODEL", "--dropout", "0.3")]
+    [InlineData("--head would have no effect: a model started from --initial-weights keeps their classifier", "--initial-weights", "MODEL", "--head", "mlp")]
+    [InlineData("--stochastic-depth would have no effect: a model started from --initial-weights keeps their stochastic depth", "--initial-weights", "MODEL", "--replace-head", "--dropout", "0.3", "--stochastic-depth", "0.1")]
+    [InlineData("--dropout would have no effect: the mlp head has its own dropouts (0.3 and 0.2)", "--head", "mlp", "--dropout", "0.3")]
     [InlineData("--replace-head needs --initial-weights", "--replace-head")]
-    public void Train_InitialWeightsOptionsThatWouldBeIgnored_AreRefusedBeforeTheRunStarts(string expected, params string[] options)
+    public void Train_ModelOptionsThatWouldChangeNothing_AreRefusedBeforeTheRunStarts(string expected, params string[] options)
     {
         using var dir = new TempDir();
         string[] args = ["train", .. options.Select(o => o == "MODEL" ? CommittedModel : o), .. QuickFlowers, "--out", dir.File("run")];
