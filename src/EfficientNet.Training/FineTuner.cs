@@ -177,7 +177,7 @@ public static class FineTuner
         TrainingResult? phase2 = null;
         if (!phase1.Interrupted && options.RunsPhase2)
         {
-            observer?.Message($"phase 2: last {options.Unfreeze} backbone layers unfrozen, {options.Phase2Epochs} epochs at {options.Phase2LearningRate:G3}");
+            observer?.Message($"phase 2: last {options.Unfreeze} backbone layers unfrozen, their BatchNorm {(options.TrainBatchNorm ? "training" : "in inference mode")}, {options.Phase2Epochs} epochs at {options.Phase2LearningRate:G3}");
             phase2 = Trainer.Train(options.Phase2(phase1.FinalModelPath), Path.Combine(runDirectory, "phase2"), observer, cancellation);
         }
         if (phase1.Interrupted || phase2?.Interrupted == true)
