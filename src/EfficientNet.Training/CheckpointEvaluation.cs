@@ -38,12 +38,12 @@ public static class CheckpointEvaluation
     }
 
     /// <summary>
-    /// The labelled images <paramref name="request"/> names, at the resolution <paramref name="info"/> describes,
+    /// The labelled images <paramref name="request"/> names, shaped as <paramref name="info"/>'s preprocessing says,
     /// whose classes are the model's (a description without class names takes the dataset's when the counts agree).
     /// </summary>
     private static ImageDataset Dataset(EvaluationRequest request, ClassifierInfo info, string checkpoint)
     {
-        var data = Images(request, info.Resolution, info.ClassNames);
+        var data = Images(request, info.Preprocessing, info.ClassNames);
         // A plain state dict records no class names: its outputs are taken to be the dataset's classes in order
         // (sorted folder names, as torchvision's ImageFolder numbers them), when the counts agree.
         if (info.ClassNames is null && data.Classes.Count != info.NumClasses)
@@ -61,18 +61,17 @@ public static class CheckpointEvaluation
     }
 
     /// <summary>
-    /// The images <paramref name="request"/> names at <paramref name="resolution"/>; a folder's classes are
-    /// <paramref name="classes"/> when given (in that order), else its sorted subfolders.
+    /// The images <paramref name="request"/> names as <paramref name="preprocessing"/> shapes them for prediction (CIFAR-10's
+    /// are resized to its crop size); a folder's classes are <paramref name="classes"/> when given (in that order), else its sorted subfolders.
     /// </summary>
-    internal static ImageDataset Images(EvaluationRequest request, int resolution, IReadOnlyList<string>? classes)
+    internal static ImageDataset Images(EvaluationRequest request, Preprocessing preprocessing, IReadOnlyList<string>? classes)
     {
         if (request.Dataset == DatasetKind.Cifar10)
         {
             return Cifar10.Load(request.Data ?? Cifar10.EnsureAvailable(request.CacheDirectory ?? IO.Downloads.DefaultCacheDirectory), request.Split)
-                .Resized(resolution);
+                .Resized(preprocessing.CropSize);
         }
-        // Streamed: each image is read once either way, and memory then holds batches, not the set (the centre
-        // squares are the bytes a folder decoded into memory holds).
-        return ImageFolder.Stream(request.Data ?? throw new EfficientNetException("EvaluationRequest.Data is required for DatasetKind.Folder"), resolution, classes, SampleGeometry.CentreCrop, workers: 0);
+        // Streamed: each image is read once either way, and memory then holds batches, not the set.
+        return ImageFolder.Stream(request.Data ?? throw new EfficientNetException("EvaluationRequest.Data is required for DatasetKind.Folder"), preprocessing, classes);
     }
 }

@@ -105,13 +105,13 @@ internal sealed class Int8CliOptions
     };
 
     /// <summary>
-    /// The calibration images in batches, normalised and at the model's resolution, shuffled with seed 0; labelled
+    /// The calibration images in batches, shaped and normalised as the model's preprocessing says, shuffled with seed 0; labelled
     /// when their classes are the model's (a description without class names: when the counts agree), else not.
     /// </summary>
     public IEnumerable<(Tensor Images, Tensor? Labels)> Images(ParseResult parse, ClassifierInfo info)
     {
         var request = new EvaluationRequest(parse.Dataset(dataset, calibrate), parse.GetValue(calibrate), parse.GetValue(split));
-        var data = CheckpointEvaluation.Images(request, info.Resolution, classes: null);
+        var data = CheckpointEvaluation.Images(request, info.Preprocessing, classes: null);
         bool labelled = info.ClassNames is null ? data.Classes.Count == info.NumClasses : data.Classes.SequenceEqual(info.ClassNames);
         var loader = new DataLoader(data, new LoaderOptions(BatchSize: 32, Shuffle: true, DropLast: false, Seed: 0, ChannelsLast: false), info.Preprocessing.Normalization);
         foreach (var batch in loader.Epoch(0))

@@ -46,6 +46,15 @@ internal sealed class ImageFiles
     /// <summary>Side of the square each image becomes.</summary>
     public int Size { get; }
 
+    /// <summary>
+    /// With <see cref="SampleGeometry.CentreCrop"/>: the shorter side an image is resized to before its centre square is
+    /// cut (0: <see cref="Size"/>), as a model's preprocessing says (e.g. torchvision's B0: 256, then 224).
+    /// </summary>
+    public int ResizeSize { get; init; }
+
+    /// <summary>With <see cref="SampleGeometry.CentreCrop"/>: how an image is resized.</summary>
+    public Interpolation Interpolation { get; init; } = Interpolation.Bicubic;
+
     /// <summary>How it becomes that square.</summary>
     public SampleGeometry Geometry { get; }
 
@@ -56,11 +65,12 @@ internal sealed class ImageFiles
     public int Count => paths.Length;
 
     /// <summary>The files at <paramref name="indices"/>, in that order.</summary>
-    public ImageFiles Subset(IReadOnlyList<int> indices) => new([.. indices.Select(i => paths[i])], Size, Geometry, Workers, skip);
+    public ImageFiles Subset(IReadOnlyList<int> indices) =>
+        new([.. indices.Select(i => paths[i])], Size, Geometry, Workers, skip) { ResizeSize = ResizeSize, Interpolation = Interpolation };
 
     /// <summary>These files at another size, with another geometry, decoded by another number of threads, or reporting unreadable images to another handler.</summary>
     public ImageFiles With(int? size = null, SampleGeometry? geometry = null, int? workers = null, Action<string, string>? skip = null) =>
-        new(paths, size ?? Size, geometry ?? Geometry, workers ?? Workers, skip ?? this.skip);
+        new(paths, size ?? Size, geometry ?? Geometry, workers ?? Workers, skip ?? this.skip) { ResizeSize = size is null ? ResizeSize : 0, Interpolation = Interpolation };
 
     /// <summary>Writes the images at <paramref name="indices"/> as 8-bit RGB planes into <paramref name="destination"/>, one after another.</summary>
     /// <param name="indices">Which images.</param>
@@ -117,7 +127,7 @@ internal sealed class ImageFiles
         using var bitmap = ImageDecoder.Decode(paths[index]);
         if (Geometry == SampleGeometry.CentreCrop)
         {
-            return ImageDecoder.ResizeAndCrop(bitmap, Size, Size);
+            return ImageDecoder.ResizeAndCrop(bitmap, ResizeSize > 0 ? ResizeSize : Size, Size, Interpolation);
         }
         var random = new Random(seed);
         var (left, top, width, height) = RandomResizedCrop.Box(bitmap.Width, bitmap.Height, random);

@@ -59,7 +59,22 @@ public static class ImageFolder
     internal static ImageDataset Stream(string root, int size, IReadOnlyList<string>? classes, SampleGeometry geometry, int workers) =>
         Streamed(root, Entries(root, classes), size, geometry, workers);
 
-    /// <summary><paramref name="entries"/> (listed from <paramref name="source"/>) streamed as <see cref="Stream"/> does.</summary>
+    /// <summary>
+    /// The images of a folder or list file streamed as a model's <paramref name="preprocessing"/> shapes them for prediction
+    /// (shorter side to its resize size, centre crop, its interpolation), by one thread per core.
+    /// </summary>
+    internal static ImageDataset Stream(string root, Preprocessing preprocessing, IReadOnlyList<string>? classes)
+    {
+        var entries = Entries(root, classes);
+        var files = new ImageFiles([.. entries.Images.Select(f => f.Path)], preprocessing.CropSize, SampleGeometry.CentreCrop, workers: 0)
+        {
+            ResizeSize = preprocessing.ResizeSize,
+            Interpolation = preprocessing.Interpolation,
+        };
+        return new(files, [.. entries.Images.Select(f => f.Label)], entries.Classes, root);
+    }
+
+    /// <summary><paramref name="entries"/> (listed from <paramref name="source"/>) streamed as <see cref="Stream(string, int, IReadOnlyList{string}?, SampleGeometry, int)"/> does.</summary>
     internal static ImageDataset Streamed(string source, ImageEntries entries, int size, SampleGeometry geometry, int workers) =>
         new(new ImageFiles([.. entries.Images.Select(f => f.Path)], size, geometry, workers), [.. entries.Images.Select(f => f.Label)], entries.Classes, source);
 

@@ -156,6 +156,36 @@ public class OnnxCliTests
     }
 
     [Fact]
+    public void Evaluate_ShapesEachImageAsThePreprocessingPredictUsesSays()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string plain = Export(dir, weights, "flowers.onnx");
+        // A preset that resizes the shorter side to 128 before the 64-pixel centre crop (as torchvision's B0 takes 224 of 256).
+        string zoomed = Rewrite(plain, dir.File("zoomed.onnx"), model => model.MetadataProps.Single(p => p.Key == "resize").Value = "128");
+        string data = Path.Combine(TestPaths.SharedData, "flowers12", "test");
+        string predictions = dir.File("predictions.csv");
+        CliRunner.Json("predict", "--weights", zoomed, "--images", data, "--out", predictions, "--top", "1", "--json");
+        var evaluation = CliRunner.Json("evaluate", "--checkpoint", zoomed, "--dataset", "folder", "--data", data, "--json");
+
+        // The confusion matrix of predict's top-1 rows (true class: the path's folder) is evaluate's.
+        var classes = evaluation.GetProperty("classes").EnumerateArray().Select(c => c.GetString()!).ToList();
+        var counts = new long[classes.Count, classes.Count];
+        foreach (string[] row in File.ReadAllLines(predictions).Skip(1).Select(line => line.Split(',')))
+        {
+            counts[classes.IndexOf(row[0].Split('/')[0]), classes.IndexOf(row[1])]++;
+        }
+        var confusion = evaluation.GetProperty("confusion").EnumerateArray().Select(r => r.EnumerateArray().Select(c => c.GetInt64()).ToArray()).ToArray();
+        for (int truth = 0; truth < classes.Count; truth++)
+        {
+            Assert.Equal(Enumerable.Range(0, classes.Count).Select(p => counts[truth, p]), confusion[truth]);
+        }
+        // Negative control: the view matters to this model, so the match above is not a coincidence.
+        var unzoomed = CliRunner.Json("evaluate", "--checkpoint", plain, "--dataset", "folder", "--data", data, "--json");
+        Assert.NotEqual(unzoomed.GetProperty("confusion").GetRawText(), evaluation.GetProperty("confusion").GetRawText());
+    }
+
+    [Fact]
     public void BenchInfer_OnnxRuntime_ExportedInMemoryOrFromAFile()
     {
         using var dir = new TempDir();
