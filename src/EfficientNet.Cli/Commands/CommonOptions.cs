@@ -40,12 +40,15 @@ internal static class CommonOptions
     /// <summary>The <see cref="HeadKind"/> a --head value names.</summary>
     public static HeadKind HeadKindOf(string head) => head == "simple" ? HeadKind.Linear : HeadKind.Mlp;
 
-    /// <summary>--threads; <paramref name="withEngine"/>: the verb has --engine, so the threads may be ONNX Runtime's.</summary>
-    public static Option<int> Threads(bool withEngine)
+    /// <summary>
+    /// --threads; <paramref name="withEngine"/>: the verb has --engine, so the threads may be ONNX Runtime's;
+    /// <paramref name="description"/>: whose threads they are, where neither says it.
+    /// </summary>
+    public static Option<int> Threads(bool withEngine, string? description = null)
     {
         var option = new Option<int>("--threads")
         {
-            Description = $"Intra-op threads (libtorch's{(withEngine ? ", and ONNX Runtime's with --engine onnxruntime" : "")}; 0: the default, one per physical core)",
+            Description = description ?? $"Intra-op threads (libtorch's{(withEngine ? ", and ONNX Runtime's with --engine onnxruntime" : "")}; 0: the default, one per physical core)",
             DefaultValueFactory = _ => 0,
         };
         option.Validators.Add(result =>

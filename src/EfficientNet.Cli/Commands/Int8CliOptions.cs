@@ -60,15 +60,9 @@ internal sealed class Int8CliOptions
         DefaultValueFactory = _ => new Int8ExportOptions().MaxDrop,
     };
 
-    private readonly Option<int> threads = WithDescription(CommonOptions.Threads(withEngine: false), "ONNX Runtime's intra-op threads for the calibration and the check (0: the default, one per physical core)");
+    private readonly Option<int> threads = CommonOptions.Threads(withEngine: false, "ONNX Runtime's intra-op threads for the calibration and the check (0: the default, one per physical core)");
 
     private Option[] All => [int8, calibrate, dataset, split, calibrationImages, checkImages, weightBits, calibration, percentile, maxDrop, threads];
-
-    private static Option<int> WithDescription(Option<int> option, string description)
-    {
-        option.Description = description;
-        return option;
-    }
 
     public void AddTo(Command command)
     {
