@@ -63,20 +63,20 @@ public static class ImageFolder
     /// The images of a folder or list file streamed as a model's <paramref name="preprocessing"/> shapes them for prediction
     /// (shorter side to its resize size, centre crop, its interpolation), by one thread per core.
     /// </summary>
-    internal static ImageDataset Stream(string root, Preprocessing preprocessing, IReadOnlyList<string>? classes)
-    {
-        var entries = Entries(root, classes);
-        var files = new ImageFiles([.. entries.Images.Select(f => f.Path)], preprocessing.CropSize, SampleGeometry.CentreCrop, workers: 0)
+    internal static ImageDataset Stream(string root, Preprocessing preprocessing, IReadOnlyList<string>? classes) =>
+        Streamed(root, Entries(root, classes), paths => new ImageFiles(paths, preprocessing.CropSize, SampleGeometry.CentreCrop, workers: 0)
         {
             ResizeSize = preprocessing.ResizeSize,
             Interpolation = preprocessing.Interpolation,
-        };
-        return new(files, [.. entries.Images.Select(f => f.Label)], entries.Classes, root);
-    }
+        });
 
     /// <summary><paramref name="entries"/> (listed from <paramref name="source"/>) streamed as <see cref="Stream(string, int, IReadOnlyList{string}?, SampleGeometry, int)"/> does.</summary>
     internal static ImageDataset Streamed(string source, ImageEntries entries, int size, SampleGeometry geometry, int workers) =>
-        new(new ImageFiles([.. entries.Images.Select(f => f.Path)], size, geometry, workers), [.. entries.Images.Select(f => f.Label)], entries.Classes, source);
+        Streamed(source, entries, paths => new ImageFiles(paths, size, geometry, workers));
+
+    // The entries' images read by the ImageFiles `files` makes of their paths.
+    private static ImageDataset Streamed(string source, ImageEntries entries, Func<string[], ImageFiles> files) =>
+        new(files([.. entries.Images.Select(f => f.Path)]), [.. entries.Images.Select(f => f.Label)], entries.Classes, source);
 
     /// <summary>The classes and the images with their labels of a folder or list file (<paramref name="classes"/>: see <see cref="Load(string, int, IReadOnlyList{string}?)"/>).</summary>
     internal static ImageEntries Entries(string root, IReadOnlyList<string>? classes)
