@@ -47,6 +47,8 @@ def compare_parser(description, batch, seconds):
     ap.add_argument("--rounds", type=int, default=3, help="run every configuration this many times, alternating, and report medians")
     ap.add_argument("--isa", choices=["native", "avx2"], default="native",
                     help="avx2: cap oneDNN at AVX2 on both sides (ONEDNN_MAX_CPU_ISA); ONNX Runtime's MLAS has no such cap")
+    ap.add_argument("--baseline", metavar="EFFNET_DLL",
+                    help="another build of effnet.dll (an earlier commit's, built elsewhere) to run beside this one, reported as its own row and ratio")
     return ap
 
 

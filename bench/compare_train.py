@@ -9,6 +9,7 @@ mpirun, PyTorch with DistributedDataParallel (gloo), and the ratio is against Py
 (Memory over epochs: `effnet bench train --epochs 3`, and the rss_mb column of every run's history.csv.)
 
     dotnet build -c Release && /usr/bin/python3 bench/compare_train.py [--batch 128] [--seconds 30] [--threads 2] [--processes 2]
+        [--baseline OTHER/effnet.dll]
 """
 import os
 
@@ -25,6 +26,7 @@ def main():
     torch_cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench", "pytorch_train.py")] + common
     effnet_cmd = ["dotnet", EFFNET, "bench", "train", "--epochs", "0"] + common
     effnet = [("effnet (TorchSharp), channels-last input", effnet_cmd + threads, None)]
+    baseline = [("effnet baseline build, channels-last input", ["dotnet", args.baseline] + effnet_cmd[2:] + threads, None)] if args.baseline else []
     pytorch = [
         ("PyTorch, NCHW", torch_cmd + threads + ["--nchw"], None),
         ("PyTorch, channels-last", torch_cmd + threads, None),
@@ -39,7 +41,7 @@ def main():
             (f"PyTorch DDP (gloo), {n} x {per[1]}, NCHW, retaining", torch_cmd + per + ["--nchw", "--processes", str(n)], RETAINING),
             (f"PyTorch DDP (gloo), {n} x {per[1]}, channels-last, retaining", torch_cmd + per + ["--processes", str(n)], RETAINING),
         ]
-    configurations = [(label, cmd, isa_env(args, env)) for label, cmd, env in effnet + pytorch]
+    configurations = [(label, cmd, isa_env(args, env)) for label, cmd, env in effnet + baseline + pytorch]
     results = rounds(configurations, args.rounds)
     print(cpu_line(args))
     print(f"CIFAR B0 training step, batch {args.batch}, {args.threads} threads in all, {args.seconds:g} s per run, medians of {args.rounds} alternating rounds")
@@ -49,6 +51,8 @@ def main():
     print(f"  best effnet: {best_effnet}")
     print(f"  best PyTorch: {best_pytorch}")
     print(f"  ratio effnet / best PyTorch: {medians[best_effnet] / medians[best_pytorch]:.2f}")
+    if baseline:
+        print(f"  ratio effnet / baseline build ({args.baseline}): {medians[effnet[0][0]] / medians[baseline[0][0]]:.2f}")
     if args.processes > 1:
         print(f"  ratio effnet {args.processes} processes / effnet 1 process: {medians[effnet[1][0]] / medians[effnet[0][0]]:.2f}")
 

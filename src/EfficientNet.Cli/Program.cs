@@ -10,6 +10,11 @@ if (launch is not null)
     Environment.SetEnvironmentVariable("TERM", null);
 }
 TextWriter output = launch is null ? Console.Out : launch.Rank > 0 ? TextWriter.Null : new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = true };
+// Which convolution kernels run on a CPU that needs its convolutions checked, and why: once, from rank 0.
+if (launch is null || launch.Rank == 0)
+{
+    EfficientNet.Runtime.CpuKernels.Notes = note => Console.Error.WriteLine($"effnet: note: {note}");
+}
 int exit = EffnetCli.Run(args, output, Console.Error);
 output.Flush();
 World.Finish(failed: exit is not 0 and not EffnetCli.Interrupted);

@@ -82,7 +82,7 @@ public static class ModelSummary
         return module switch
         {
             // weight [out, in/groups, kh, kw]: each output element sums (in/groups)*kh*kw products.
-            TorchSharp.Modules.Conv2d conv => perImage * conv.weight.shape[1] * conv.weight.shape[2] * conv.weight.shape[3],
+            TorchSharp.Modules.Convolution conv => perImage * conv.weight.shape[1] * conv.weight.shape[2] * conv.weight.shape[3],
             TorchSharp.Modules.Linear linear => perImage * linear.weight.shape[1],
             _ => 0,
         };

@@ -47,7 +47,7 @@ public static class InferenceOptimizer
     {
         ArgumentNullException.ThrowIfNull(model);
         using var noGrad = no_grad();
-        foreach (var conv in model.modules().OfType<Conv2d>())
+        foreach (var conv in model.modules().OfType<TorchSharp.Modules.Convolution>())
         {
             var weight = conv.weight!;
             if (!weight.IsChannelsLast())

@@ -22,8 +22,6 @@ internal sealed class ConvNormActivation : nn.Module<Tensor, Tensor>
     private readonly long stride;
     private readonly long padding;
     private readonly long groups;
-    private readonly long kernel;
-    private readonly bool depthwise;
     private Tensor? fusedWeight;
     private Tensor? fusedBias;
 
@@ -35,9 +33,7 @@ internal sealed class ConvNormActivation : nn.Module<Tensor, Tensor>
         this.stride = stride;
         padding = (kernel - 1) / 2;
         this.groups = groups;
-        this.kernel = kernel;
-        depthwise = groups > 1 && groups == inChannels && groups == outChannels;
-        conv = nn.Conv2d(inChannels, outChannels, kernel, stride: stride, padding: padding, groups: groups, bias: false);
+        conv = new Conv2d(inChannels, outChannels, kernel, stride, padding, groups, bias: false);
         this.norm = nn.BatchNorm2d(outChannels, eps: norm.Eps, momentum: norm.Momentum);
         register_module("0", conv);
         register_module("1", this.norm);
@@ -55,15 +51,10 @@ internal sealed class ConvNormActivation : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         Tensor x = fusedWeight is not null && !training
-            ? nn.functional.conv2d(input, fusedWeight, fusedBias, strides: [stride, stride], padding: [padding, padding], groups: groups)
-            : norm.call(Convolve(input));
+            ? Convolutions.Apply(input, fusedWeight, fusedBias, stride, padding, groups)
+            : norm.call(conv.call(input));
         return activation is null ? x : activation.call(x);
     }
-
-    private Tensor Convolve(Tensor input) =>
-        depthwise && DepthwiseConvolution.Applies(input, conv.weight!, kernel, stride, padding)
-            ? DepthwiseConvolution.Apply(input, conv.weight!, stride, padding)
-            : conv.call(input);
 
     /// <summary>
     /// Folds the BatchNorm's running statistics and affine parameters into the convolution:

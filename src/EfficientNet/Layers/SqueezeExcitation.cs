@@ -21,8 +21,8 @@ internal sealed class SqueezeExcitation : nn.Module<Tensor, Tensor>
         : base(nameof(SqueezeExcitation))
     {
         avgpool = nn.AdaptiveAvgPool2d(1);
-        fc1 = nn.Conv2d(channels, squeezeChannels, 1);
-        fc2 = nn.Conv2d(squeezeChannels, channels, 1);
+        fc1 = new Conv2d(channels, squeezeChannels, 1);
+        fc2 = new Conv2d(squeezeChannels, channels, 1);
         activation = new SiLU();
         scale_activation = nn.Sigmoid();
         RegisterComponents();

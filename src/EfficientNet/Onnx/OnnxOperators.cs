@@ -93,7 +93,7 @@ internal static class OnnxOperators
     private static string SiLU(OnnxGraph g, string x, string scope) =>
         g.Node("Mul", scope, [x, g.Node("Sigmoid", scope, [x])]);
 
-    private static string Conv(OnnxGraph g, Conv2d conv, Tensor weight, Tensor? bias, string x, string scope)
+    private static string Conv(OnnxGraph g, Layers.Conv2d conv, Tensor weight, Tensor? bias, string x, string scope)
     {
         var inputs = new List<string> { x, g.Initializer(scope + ".weight", weight) };
         if (bias is not null)

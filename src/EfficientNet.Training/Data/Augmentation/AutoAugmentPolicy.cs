@@ -1,3 +1,4 @@
+using EfficientNet.Layers;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Data.Augmentation;
@@ -113,7 +114,7 @@ internal sealed record AutoAugmentPolicy(bool Trivial, int Ops = 2, int Magnitud
     private static Tensor Smooth(Tensor image)
     {
         var kernel = tensor(new float[] { 1, 1, 1, 1, 5, 1, 1, 1, 1 }, [1, 1, 3, 3]).div(13).expand(3, 1, 3, 3).to(image.device);
-        var blurred = nn.functional.conv2d(image.unsqueeze(0), kernel, groups: 3)[0];
+        var blurred = Convolutions.Apply(image.unsqueeze(0), kernel, null, stride: 1, padding: 0, groups: 3)[0];
         var result = image.clone();
         result[.., 1..^1, 1..^1] = blurred;
         return result;
