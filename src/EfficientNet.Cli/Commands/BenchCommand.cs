@@ -55,8 +55,8 @@ internal static class BenchCommand
         var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass", DefaultValueFactory = _ => 16 };
         var seconds = new Option<double>("--seconds") { Description = "Timed seconds after warm-up", DefaultValueFactory = _ => 10 };
         var resolution = new Option<int?>("--resolution") { Description = "Input resolution (default: the variant's)" };
-        var nchw = new Option<bool>("--nchw") { Description = "torch engine: NCHW weights instead of channels-last" };
-        var noFuse = new Option<bool>("--no-fuse") { Description = "torch engine: keep BatchNorm separate instead of folding it into the convolutions" };
+        var nchw = new Option<bool>("--nchw") { Description = "--engine torch: NCHW weights instead of channels-last" };
+        var noFuse = new Option<bool>("--no-fuse") { Description = "--engine torch: keep BatchNorm separate instead of folding it into the convolutions" };
         var engine = CommonOptions.Engine();
         var onnx = new Option<string?>("--onnx") { Description = "onnxruntime engine: run this .onnx file (input 'input', output 'logits') instead of exporting the variant" };
         var threads = CommonOptions.Threads(withEngine: true);
@@ -72,10 +72,14 @@ internal static class BenchCommand
             io.UseRetainingAllocator();
             var dev = Devices.Parse(parse.GetValue(device)!);
             string? onnxPath = parse.GetValue(onnx);
-            var kind = parse.GetValue(engine) ?? (onnxPath is null ? EngineKind.Torch : EngineKind.OnnxRuntime);
+            var kind = parse.GetValue(engine) ?? (onnxPath is null ? Classifier.DefaultEngine(dev) : EngineKind.OnnxRuntime);
             if (onnxPath is not null && kind != EngineKind.OnnxRuntime)
             {
                 throw new EfficientNetException("--onnx runs on --engine onnxruntime");
+            }
+            if (kind != EngineKind.Torch && (parse.GetValue(nchw) || parse.GetValue(noFuse)))
+            {
+                throw new EfficientNetException("--nchw and --no-fuse set up the torch engine; add --engine torch");
             }
             var settings = new InferenceSettings(ChannelsLast: !parse.GetValue(nchw), FuseBatchNorm: !parse.GetValue(noFuse));
             var (benchEngine, description, side) = OpenEngine(kind, onnxPath, parse.GetValue(variant)!, parse.GetValue(resolution), settings, applied, dev);

@@ -63,7 +63,7 @@ internal static class CommonOptions
 
     public static Option<EngineKind?> Engine() => new("--engine")
     {
-        Description = "torch (TorchSharp) or onnxruntime (ONNX Runtime on the model's ONNX export); default: onnxruntime for .onnx files, torch otherwise",
+        Description = "torch (TorchSharp) or onnxruntime (ONNX Runtime on the model's ONNX export); default: onnxruntime on the CPU, torch on --device cuda",
     };
 
     public static Option<TestTimeAugmentation> Tta() => new("--tta")

@@ -46,13 +46,13 @@ internal static class EvaluateCommand
             {
                 ConfusionMatrixPlot.Write(plotPath, result, $"{Path.GetFileName(path)} on {kind.ToString().ToLowerInvariant()} {splitName}");
             }
-            string engineName = Classifier.EngineFor(path, parse.GetValue(engine)).ToString().ToLowerInvariant();
+            string engineName = Classifier.EngineFor(path, options.Engine, options.Device).ToString().ToLowerInvariant();
             if (parse.GetValue(json))
             {
                 WriteJson(io, result, plotPath, engineName, options.TestTimeAugmentation);
                 return;
             }
-            WriteTables(io, result, $"{kind.ToString().ToLowerInvariant()} {splitName}", plotPath, options.TestTimeAugmentation);
+            WriteTables(io, result, $"{kind.ToString().ToLowerInvariant()} {splitName}", plotPath, options.TestTimeAugmentation, engineName);
         }));
         return command;
     }
@@ -74,11 +74,11 @@ internal static class EvaluateCommand
         });
     }
 
-    private static void WriteTables(CliIO io, EvaluationResult result, string dataDescription, string? plotPath, TestTimeAugmentation tta)
+    private static void WriteTables(CliIO io, EvaluationResult result, string dataDescription, string? plotPath, TestTimeAugmentation tta, string engine)
     {
         var perClass = result.PerClassAccuracy;
         string augmented = tta == TestTimeAugmentation.Flip ? ", each averaged with its mirror (--tta flip)" : "";
-        io.Out.WriteLine($"accuracy {result.Accuracy:P2} on {result.Count} images ({dataDescription}){augmented}, loss {result.Loss:F4}");
+        io.Out.WriteLine($"accuracy {result.Accuracy:P2} on {result.Count} images ({dataDescription}){augmented}, loss {result.Loss:F4}, engine {engine}");
         io.Out.WriteLine();
         var perClassTable = new TextTable("class", ">accuracy", ">images");
         for (int i = 0; i < result.Classes.Count; i++)

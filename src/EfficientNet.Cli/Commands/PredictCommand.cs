@@ -49,7 +49,7 @@ internal static class PredictCommand
                 PredictMany(io, classifier, many, outPath!, new BatchPredictionOptions { Batch = parse.GetValue(batch), Top = parse.GetValue(top), Shard = shardValue }, parse.GetValue(json), options.TestTimeAugmentation);
                 return;
             }
-            PredictOne(io, classifier.Predict(one!, parse.GetValue(top)), parse.GetValue(json));
+            PredictOne(io, classifier.Predict(one!, parse.GetValue(top)), classifier.Engine.Kind, parse.GetValue(json));
         }));
         return command;
     }
@@ -71,7 +71,7 @@ internal static class PredictCommand
         }
     }
 
-    private static void PredictOne(CliIO io, IReadOnlyList<Prediction> predictions, bool json)
+    private static void PredictOne(CliIO io, IReadOnlyList<Prediction> predictions, EngineKind engine, bool json)
     {
         if (json)
         {
@@ -85,6 +85,7 @@ internal static class PredictCommand
             table.Add(rank++, p.Index, p.Label ?? "-", Format.Fixed(p.Probability, 4));
         }
         table.Write(io.Out);
+        io.Out.WriteLine($"engine: {engine.ToString().ToLowerInvariant()}");
     }
 
     private static void PredictMany(CliIO io, Classifier classifier, string source, string output, BatchPredictionOptions options, bool json, TestTimeAugmentation tta)

@@ -16,7 +16,10 @@ public sealed record Prediction(int Index, string? Label, double Probability);
 /// <summary>How to open a classifier.</summary>
 public sealed record ClassifierOptions
 {
-    /// <summary>The engine; null runs .onnx files in ONNX Runtime and weights files in TorchSharp.</summary>
+    /// <summary>
+    /// The engine; null runs ONNX Runtime on the CPU (weights files through their ONNX export) and TorchSharp on another
+    /// <see cref="Device"/> (see <see cref="Classifier.EngineFor"/>).
+    /// </summary>
     public EngineKind? Engine { get; init; }
 
     /// <summary>The variant: required for plain state dicts, checked against checkpoints and ONNX metadata.</summary>
@@ -53,8 +56,8 @@ public sealed class Classifier(IClassifierEngine engine, ClassifierInfo info) : 
 
     /// <summary>
     /// Opens <paramref name="path"/>: an .onnx file from <c>effnet export</c>, this library's checkpoint, or
-    /// a torchvision-layout state dict (with <see cref="ClassifierOptions.Variant"/>). Weights run in
-    /// TorchSharp, or in ONNX Runtime through an in-memory export. Preprocessing travels with the weights:
+    /// a torchvision-layout state dict (with <see cref="ClassifierOptions.Variant"/>). Weights run in ONNX Runtime
+    /// through an in-memory export, or in TorchSharp (see <see cref="EngineFor"/>). Preprocessing travels with the weights:
     /// checkpoints and ONNX files record it; official torchvision files are recognised by their published
     /// hash and get their preset.
     /// </summary>
@@ -131,8 +134,19 @@ public sealed class Classifier(IClassifierEngine engine, ClassifierInfo info) : 
     /// <summary>Disposes the engine.</summary>
     public void Dispose() => Engine.Dispose();
 
-    /// <summary>The engine <see cref="Open"/> uses for <paramref name="path"/>: the requested one, else ONNX Runtime for .onnx files and TorchSharp for weights.</summary>
-    public static EngineKind EngineFor(string path, EngineKind? requested) => requested ?? (IsOnnx(path) ? EngineKind.OnnxRuntime : EngineKind.Torch);
+    /// <summary>
+    /// The engine <see cref="Open"/> uses for <paramref name="path"/>: the requested one, else ONNX Runtime for .onnx files
+    /// and, for weights, <see cref="DefaultEngine"/> on <paramref name="device"/>.
+    /// </summary>
+    public static EngineKind EngineFor(string path, EngineKind? requested, Device? device = null) =>
+        requested ?? (IsOnnx(path) ? EngineKind.OnnxRuntime : DefaultEngine(device));
+
+    /// <summary>
+    /// The engine a model runs on unless asked otherwise: ONNX Runtime on the CPU (null: the CPU), where it is the fastest
+    /// (docs/performance.md), and TorchSharp on any other device (ONNX Runtime runs on the CPU here).
+    /// </summary>
+    public static EngineKind DefaultEngine(Device? device) =>
+        device is null || device.type == DeviceType.CPU ? EngineKind.OnnxRuntime : EngineKind.Torch;
 
     /// <summary>Whether <paramref name="path"/> names an ONNX model (by its extension: ONNX files have no magic number).</summary>
     public static bool IsOnnx(string path) => string.Equals(Path.GetExtension(path), ".onnx", StringComparison.OrdinalIgnoreCase);
@@ -172,7 +186,7 @@ public sealed class Classifier(IClassifierEngine engine, ClassifierInfo info) : 
         try
         {
             var info = ClassifierInfo.FromWeights(path, loaded, options.DefaultNormalization);
-            if (EngineFor(path, options.Engine) == EngineKind.OnnxRuntime)
+            if (EngineFor(path, options.Engine, options.Device) == EngineKind.OnnxRuntime)
             {
                 RequireCpu(options);
                 byte[] onnx = OnnxExporter.ToBytes(loaded.Model, new OnnxExportOptions { Info = info });

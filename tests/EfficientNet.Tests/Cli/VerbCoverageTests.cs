@@ -18,11 +18,13 @@ public class VerbCoverageTests
     [Fact]
     public void BenchInfer_NchwWithoutFolding_SaysSo()
     {
-        var json = CliRunner.Json("bench", "infer", "--batch", "2", "--resolution", "64", "--seconds", "0.2", "--nchw", "--no-fuse", "--json");
+        var json = CliRunner.Json("bench", "infer", "--engine", "torch", "--batch", "2", "--resolution", "64", "--seconds", "0.2", "--nchw", "--no-fuse", "--json");
         Assert.False(json.GetProperty("channelsLast").GetBoolean());
         Assert.False(json.GetProperty("fuseBatchNorm").GetBoolean());
         Assert.Equal("torch", json.GetProperty("engine").GetString());
         BenchJson.AssertThroughputAddsUp(json, 0.2);
+        // ONNX Runtime is the default on the CPU, which has no such settings: they are refused, not ignored.
+        Assert.Contains("add --engine torch", CliRunner.Fails("bench", "infer", "--batch", "2", "--resolution", "64", "--seconds", "0.2", "--nchw"), StringComparison.Ordinal);
     }
 
     [Fact]

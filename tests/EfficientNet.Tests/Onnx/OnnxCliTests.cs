@@ -1,3 +1,4 @@
+using System.Text.Json;
 using EfficientNet.Imaging;
 using EfficientNet.Inference;
 using EfficientNet.Onnx;
@@ -128,12 +129,36 @@ public class OnnxCliTests
         string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
         string onnx = Export(dir, weights, "flowers.onnx");
         string image = FlowerImage("daisy");
-        var torch = CliRunner.Json("predict", "--weights", weights, "--image", image, "--top", "12", "--json").EnumerateArray().ToList();
-        foreach (var args in new[] { new[] { "--weights", weights, "--engine", "onnxruntime" }, new[] { "--weights", onnx } })
+        var torch = CliRunner.Json("predict", "--weights", weights, "--image", image, "--top", "12", "--engine", "torch", "--json").EnumerateArray().ToList();
+        foreach (var args in new[] { new[] { "--weights", weights }, new[] { "--weights", weights, "--engine", "onnxruntime" }, new[] { "--weights", onnx } })
         {
             var rows = CliRunner.Json(["predict", .. args, "--image", image, "--top", "12", "--threads", "2", "--json"]).EnumerateArray().ToList();
             Assert.Equal(torch.Select(r => r.GetProperty("label").GetString()), rows.Select(r => r.GetProperty("label").GetString()));
             Assert.All(torch.Zip(rows), p => Assert.Equal(p.First.GetProperty("probability").GetDouble(), p.Second.GetProperty("probability").GetDouble(), 1e-5)); // two engines' float32 kernels: logits agree within 1e-4 of the largest (OnnxExportTests), probabilities within ~1e-6 measured
+        }
+    }
+
+    [Fact]
+    public void PredictImages_TheDefaultEngineIsOnnxRuntime_AndAgreesWithTorch_ForTheCommittedModelOnEveryFlowerPhoto()
+    {
+        using var dir = new TempDir();
+        string model = Path.Combine(TestPaths.RepoRoot, "models", "cifar10-b0.safetensors");
+        string photos = Path.Combine(TestPaths.SharedData, "flowers12", "test");
+        var torch = CliRunner.Json("predict", "--weights", model, "--images", photos, "--out", dir.File("torch.jsonl"), "--top", "3", "--engine", "torch", "--threads", "2", "--json");
+        var standard = CliRunner.Json("predict", "--weights", model, "--images", photos, "--out", dir.File("default.jsonl"), "--top", "3", "--threads", "2", "--json");
+        Assert.Equal("torch", torch.GetProperty("engine").GetString());
+        Assert.Equal("onnxruntime", standard.GetProperty("engine").GetString());
+        var expected = File.ReadAllLines(dir.File("torch.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var actual = File.ReadAllLines(dir.File("default.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(240, actual.Count);
+        foreach (var (e, a) in expected.Zip(actual))
+        {
+            Assert.Equal(e.GetProperty("path").GetString(), a.GetProperty("path").GetString());
+            var ep = e.GetProperty("predictions").EnumerateArray().ToList();
+            var ap = a.GetProperty("predictions").EnumerateArray().ToList();
+            Assert.Equal(ep[0].GetProperty("label").GetString(), ap[0].GetProperty("label").GetString()); // top-1 identical
+            // Two engines' float32 kernels: probabilities within 1e-4 (~1e-6 seen); a wrong kernel moves them by far more.
+            Assert.All(ep.Zip(ap), x => Assert.Equal(x.First.GetProperty("probability").GetDouble(), x.Second.GetProperty("probability").GetDouble(), 1e-4));
         }
     }
 
@@ -144,10 +169,12 @@ public class OnnxCliTests
         string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
         string onnx = Export(dir, weights, "flowers.onnx");
         string data = Path.Combine(TestPaths.SharedData, "flowers12", "test");
-        var torch = CliRunner.Json("evaluate", "--checkpoint", weights, "--dataset", "folder", "--data", data, "--plot", dir.File("a.png"), "--json");
+        var torch = CliRunner.Json("evaluate", "--checkpoint", weights, "--dataset", "folder", "--data", data, "--plot", dir.File("a.png"), "--engine", "torch", "--json");
         var ort = CliRunner.Json("evaluate", "--checkpoint", onnx, "--dataset", "folder", "--data", data, "--plot", dir.File("b.png"), "--json");
         Assert.Equal("torch", torch.GetProperty("engine").GetString());
         Assert.Equal("onnxruntime", ort.GetProperty("engine").GetString());
+        // Weights run on ONNX Runtime too unless asked otherwise.
+        Assert.Equal("onnxruntime", CliRunner.Json("evaluate", "--checkpoint", weights, "--dataset", "folder", "--data", data, "--json").GetProperty("engine").GetString());
         Assert.Equal(240, ort.GetProperty("count").GetInt64());
         Assert.Equal(torch.GetProperty("accuracy").GetDouble(), ort.GetProperty("accuracy").GetDouble());
         double loss = torch.GetProperty("loss").GetDouble();
