@@ -1,5 +1,6 @@
 using EfficientNet.Analysis;
 using EfficientNet.Architecture;
+using EfficientNet.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -76,8 +77,9 @@ internal static class ArchitectureComparison
         foreach (var spec in Variants.All)
         {
             measuring?.Invoke(spec.DisplayName);
-            var row = VariantCatalog.Measure(spec);
-            rows.Add(new ComparisonRow(spec.DisplayName, row.Resolution, row.Params, row.Macs, spec.PublishedTop1, FigureSource.Measured, spec.Top1Source));
+            using var model = new EfficientNetModel(spec);
+            var report = ModelSummary.Summarize(model, spec.Resolution, spec.DisplayName);
+            rows.Add(new ComparisonRow(spec.DisplayName, spec.Resolution, report.Params, report.Macs, spec.PublishedTop1, FigureSource.Measured, spec.Top1Source));
         }
         return rows;
     }

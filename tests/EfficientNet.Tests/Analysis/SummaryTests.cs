@@ -55,7 +55,7 @@ public class SummaryTests
     {
         // Paper's FLOPs (multiply-adds): B0 0.39B ... B7 37B; ours are measured, within 5%.
         var published = new[] { 0.39, 0.70, 1.0, 1.8, 4.2, 9.9, 19, 37 };
-        var rows = VariantCatalog.Measure(ModelFamily.V1);
+        var rows = VariantCatalog.Rows(ModelFamily.V1);
         for (int i = 0; i < rows.Count; i++)
         {
             Assert.Equal(Variants.All[i].ReferenceParams!.Value, rows[i].Params);
