@@ -2,8 +2,8 @@
 """Side-by-side inference benchmark, same variant, batch, resolution, threads and timing loop, run in
 alternating rounds on this machine:
 
-- effnet on TorchSharp (channels-last, BatchNorm folded) and on ONNX Runtime (its own ONNX export,
-  `effnet bench infer --engine onnxruntime`);
+- effnet on TorchSharp (channels-last, BatchNorm folded, `--engine torch`) and on ONNX Runtime (its own ONNX
+  export, the default engine on the CPU);
 - ONNX Runtime on PyTorch's own export of torchvision's model (`torch.onnx.export`, opset 17, made by
   this script), through the same `effnet bench infer --onnx` loop: the graph-quality comparison;
 - effnet's INT8 exports of the same torchvision weights (`effnet export --int8`, 7- and 8-bit weights,
@@ -14,7 +14,7 @@ alternating rounds on this machine:
 
     dotnet build -c Release
     /usr/bin/python3 bench/compare_infer.py [--variant b0] [--batch 16] [--seconds 10] [--threads 2] [--rounds 3] [--isa native|avx2]
-        [--calibrate ../shared/data/flowers12/train]
+        [--calibrate ../shared/data/flowers12/train] [--baseline OTHER/effnet.dll]
 """
 import os
 import subprocess
@@ -63,33 +63,38 @@ def main():
         exported = os.path.join(tmp, f"pytorch_{args.variant}.onnx")
         pytorch_export(args.variant, exported)
         int8 = int8_exports(args.variant, tmp, args.calibrate)
-        configurations = [
-            ("effnet, TorchSharp, channels-last, BatchNorm folded", effnet + ["--variant", args.variant] + common, None),
-            ("effnet, ONNX Runtime, effnet's export", effnet + ["--variant", args.variant, "--engine", "onnxruntime"] + common, None),
+        effnet_rows = [
+            ("effnet, TorchSharp, channels-last, BatchNorm folded", effnet + ["--variant", args.variant, "--engine", "torch"] + common, None),
+            ("effnet, ONNX Runtime, effnet's export (the default)", effnet + ["--variant", args.variant] + common, None),
             ("ONNX Runtime, PyTorch's export (same effnet loop)", effnet + ["--onnx", exported] + common, None),
             ("effnet, ONNX Runtime, INT8 export, 7-bit weights", effnet + ["--onnx", int8[7]] + common, None),
             ("effnet, ONNX Runtime, INT8 export, 8-bit weights", effnet + ["--onnx", int8[8]] + common, None),
+        ]
+        baseline = [("effnet baseline build, TorchSharp", ["dotnet", args.baseline, "bench", "infer", "--variant", args.variant, "--engine", "torch"] + common, None)] if args.baseline else []
+        pytorch = [
             ("PyTorch, NCHW", torch_cmd + ["--nchw"], None),
             ("PyTorch, channels-last", torch_cmd, None),
             ("PyTorch, NCHW, effnet's allocator settings", torch_cmd + ["--nchw"], RETAINING),
             ("PyTorch, channels-last, effnet's allocator settings", torch_cmd, RETAINING),
         ]
-        configurations = [(label, cmd, isa_env(args, env)) for label, cmd, env in configurations]
+        configurations = [(label, cmd, isa_env(args, env)) for label, cmd, env in effnet_rows + baseline + pytorch]
         results = rounds(configurations, args.rounds)
     first = results[configurations[0][0]][0]
     print(cpu_line(args))
     print(f"{args.variant} inference, batch {args.batch}, {first['resolution']}x{first['resolution']}, {args.threads} threads, {args.seconds:g} s per run, medians of {args.rounds} alternating rounds")
     medians = report(results)
-    labels = [label for label, _, _ in configurations]
-    best_label = max(labels[5:], key=lambda label: medians[label])
+    torch_row, ort_row, pytorch_export_row, int8_7, int8_8 = (label for label, _, _ in effnet_rows)
+    best_label = max((label for label, _, _ in pytorch), key=lambda label: medians[label])
     best = medians[best_label]
     print(f"  best PyTorch: {best_label}")
-    print(f"  ratio effnet TorchSharp / best PyTorch:       {medians[labels[0]] / best:.2f}")
-    print(f"  ratio effnet ONNX Runtime / best PyTorch:     {medians[labels[1]] / best:.2f}")
-    print(f"  ratio effnet's export / PyTorch's export (both ONNX Runtime): {medians[labels[1]] / medians[labels[2]]:.2f}")
-    for index, bits in ((3, 7), (4, 8)):
-        print(f"  ratio INT8 ({bits}-bit weights) / effnet ONNX Runtime float: {medians[labels[index]] / medians[labels[1]]:.2f};"
-              f" / best PyTorch: {medians[labels[index]] / best:.2f}")
+    print(f"  ratio effnet TorchSharp / best PyTorch:       {medians[torch_row] / best:.2f}")
+    print(f"  ratio effnet ONNX Runtime / best PyTorch:     {medians[ort_row] / best:.2f}")
+    print(f"  ratio effnet's export / PyTorch's export (both ONNX Runtime): {medians[ort_row] / medians[pytorch_export_row]:.2f}")
+    for label, bits in ((int8_7, 7), (int8_8, 8)):
+        print(f"  ratio INT8 ({bits}-bit weights) / effnet ONNX Runtime float: {medians[label] / medians[ort_row]:.2f};"
+              f" / best PyTorch: {medians[label] / best:.2f}")
+    if baseline:
+        print(f"  ratio effnet TorchSharp / baseline build's ({args.baseline}): {medians[torch_row] / medians[baseline[0][0]]:.2f}")
 
 
 if __name__ == "__main__":

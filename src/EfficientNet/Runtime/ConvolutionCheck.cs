@@ -66,19 +66,24 @@ internal static class ConvolutionCheck
     /// <exception cref="EfficientNetException">Neither is right: libtorch's CPU kernels are wrong on this CPU.</exception>
     public static bool OneDnnIsRight(ConvolutionShape shape, ConvolutionFunction oneDnn, ConvolutionFunction fallback)
     {
-        if (!Verdicts.TryGetValue(shape, out var verdict))
+        if (Verdicts.TryGetValue(shape, out var verdict))
         {
-            lock (Checking)
+            return verdict.OneDnnRight;
+        }
+        lock (Checking)
+        {
+            if (!Verdicts.TryGetValue(shape, out verdict))
             {
-                verdict = Verdicts.GetOrAdd(shape, s => Check(s, oneDnn, fallback));
-            }
-            if (collected is not null)
-            {
-                collected.Add(verdict);
-            }
-            else
-            {
-                Report([verdict]);
+                verdict = Check(shape, oneDnn, fallback);
+                Verdicts[shape] = verdict;
+                if (collected is not null)
+                {
+                    collected.Add(verdict);
+                }
+                else
+                {
+                    Report([verdict]);
+                }
             }
         }
         return verdict.OneDnnRight;
