@@ -80,7 +80,11 @@ internal static class CommonOptions
         Variant = parse.GetValue(variant),
         Threads = parse.GetValue(threads),
         Device = Devices.Parse(parse.GetValue(device)!),
+        ExportCache = ExportCache,
     };
+
+    /// <summary>Where predict and evaluate keep the ONNX exports of weights files (see <see cref="ClassifierOptions.ExportCache"/>).</summary>
+    public static string ExportCache { get; } = Path.Combine(IO.Downloads.DefaultCacheDirectory, "onnx");
 
     public static Option<string> Device() => new("--device")
     {

@@ -39,6 +39,14 @@ public sealed record ClassifierOptions
 
     /// <summary>Test-time augmentation: <see cref="TestTimeAugmentation.Flip"/> averages each image with its mirror.</summary>
     public TestTimeAugmentation TestTimeAugmentation { get; init; }
+
+    /// <summary>
+    /// A folder where the ONNX exports of weights files opened on ONNX Runtime are kept, named by the SHA-256 of the
+    /// weights' bytes and of the options that shape the export, so that opening the same weights again skips loading and
+    /// exporting them; null (the default) exports in memory each time. The <c>effnet</c> tool uses
+    /// <c>~/.cache/efficientnet-net/onnx</c>; its files may be deleted at any time.
+    /// </summary>
+    public string? ExportCache { get; init; }
 }
 
 /// <summary>
@@ -182,16 +190,37 @@ public sealed class Classifier(IClassifierEngine engine, ClassifierInfo info) : 
 
     private static Classifier OpenWeights(string path, ClassifierOptions options)
     {
+        bool onnxRuntime = EngineFor(path, options.Engine, options.Device) == EngineKind.OnnxRuntime;
+        if (onnxRuntime)
+        {
+            RequireCpu(options);
+        }
+        string? kept = onnxRuntime && options.ExportCache is { } folder && File.Exists(path) ? OnnxExportCache.PathFor(folder, path, options) : null;
+        if (kept is not null && File.Exists(kept))
+        {
+            try
+            {
+                return OpenOnnx(kept, options);
+            }
+            catch (EfficientNetException)
+            {
+                OnnxExportCache.Discard(kept);
+            }
+        }
         var loaded = ModelLoader.Load(path, new LoadOptions { Variant = options.Variant });
         try
         {
             var info = ClassifierInfo.FromWeights(path, loaded, options.DefaultNormalization);
-            if (EngineFor(path, options.Engine, options.Device) == EngineKind.OnnxRuntime)
+            if (onnxRuntime)
             {
-                RequireCpu(options);
                 byte[] onnx = OnnxExporter.ToBytes(loaded.Model, new OnnxExportOptions { Info = info });
                 loaded.Dispose();
-                return new Classifier(OnnxRuntimeEngine.FromBytes(onnx, $"the ONNX export of '{path}'", options.Threads), info);
+                var classifier = new Classifier(OnnxRuntimeEngine.FromBytes(onnx, $"the ONNX export of '{path}'", options.Threads), info);
+                if (kept is not null)
+                {
+                    OnnxExportCache.Store(kept, onnx);
+                }
+                return classifier;
             }
             loaded.Model.to(options.Device ?? CPU);
             return new Classifier(new TorchEngine(loaded.Model), info);

@@ -41,8 +41,8 @@ internal readonly record struct ConvolutionShape(
 internal static class ConvolutionCheck
 {
     /// <summary>
-    /// Largest error allowed, as a share of the reference's largest magnitude: float32 sums reach 1e-4 of it in the
-    /// largest weight gradients; the wrong kernels seen were off by 15% to 490%, or gave NaN.
+    /// Largest error allowed, as a share of the reference's largest magnitude: an order above float32's rounding in the
+    /// largest weight gradients, two below the wrong kernels' errors (docs/performance.md#cpus-that-hide-their-caches).
     /// </summary>
     public const double Tolerance = 1e-3;
 
