@@ -76,8 +76,8 @@ internal static class Convolutions
     /// <summary>
     /// The convolution as the sum over kernel offsets (i, j) of the strided input window at (i, j) times the weight's
     /// column at (i, j): a matrix multiply for one group, a per-channel product for depthwise. Uses no convolution
-    /// kernel of libtorch's, so it is right wherever its element-wise and matrix kernels are; in float64 it is the
-    /// reference the checks compare with.
+    /// kernel of libtorch's, so it is right wherever its element-wise and matrix kernels are: the path for shapes oneDNN
+    /// gets wrong, with autograd's gradients.
     /// </summary>
     internal static Tensor ShiftedProducts(Tensor input, Tensor weight, Tensor? bias, long stride, long padding, long groups)
     {

@@ -35,8 +35,9 @@ internal readonly record struct ConvolutionShape(
 /// <summary>
 /// Checks a convolution shape against float64 before its first use, where <see cref="CpuKernels"/> says the CPU needs it:
 /// oneDNN's float32 result on computed inputs, and with gradients on, both its gradients, against the same convolution
-/// in float64 by <see cref="Convolutions.ShiftedProducts"/>. Right means every value within <see cref="Tolerance"/> of the
-/// reference's largest magnitude. The verdict is kept for the process; oneDNN's kernels are deterministic per shape.
+/// and gradients computed directly in float64 (<see cref="Reference"/>). Right means every value within
+/// <see cref="Tolerance"/> of the reference's largest magnitude. The verdict is kept for the process; oneDNN's kernels are
+/// deterministic per shape.
 /// </summary>
 internal static class ConvolutionCheck
 {
