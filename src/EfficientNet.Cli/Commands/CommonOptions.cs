@@ -103,10 +103,19 @@ internal static class CommonOptions
     /// --dataset when given; else what --data holds: CIFAR-10 when it is a folder of CIFAR-10's batch files, an image
     /// folder or list file when it is any other folder or file; without --data (or with one that is not there), the verb's default.
     /// </summary>
-    public static EfficientNet.Training.DatasetKind Dataset(this ParseResult parse, Option<EfficientNet.Training.DatasetKind> dataset, Option<string?> data) =>
-        parse.IsGiven(dataset) || parse.GetValue(data) is not { } path || !(File.Exists(path) || Directory.Exists(path))
-            ? parse.GetValue(dataset)
-            : EfficientNet.Data.Cifar10.HoldsBatches(path) ? EfficientNet.Training.DatasetKind.Cifar10 : EfficientNet.Training.DatasetKind.Folder;
+    public static EfficientNet.Training.DatasetKind Dataset(this ParseResult parse, Option<EfficientNet.Training.DatasetKind> dataset, Option<string?> data)
+    {
+        if (parse.IsGiven(dataset) || parse.GetValue(data) is not { } path)
+        {
+            return parse.GetValue(dataset);
+        }
+        if (!(File.Exists(path) || Directory.Exists(path)))
+        {
+            // Nothing to tell the kind by: say what is missing, not what one kind would have needed.
+            throw new EfficientNetException($"{data.Name} '{path}' not found: pass a CIFAR-10 folder (data_batch_N.bin), a folder of class folders or a .csv list of path,label rows");
+        }
+        return EfficientNet.Data.Cifar10.HoldsBatches(path) ? EfficientNet.Training.DatasetKind.Cifar10 : EfficientNet.Training.DatasetKind.Folder;
+    }
 
     /// <summary>The option's value when the command line gives it, else <paramref name="fallback"/> (a recipe's value).</summary>
     public static T GivenOr<T>(this ParseResult parse, Option<T> option, T fallback) =>

@@ -101,7 +101,7 @@ public static class ImageFolder
         if (classes is not null && !classes.SequenceEqual(found))
         {
             throw new EfficientNetException(
-                $"the classes in '{root}' ({string.Join(", ", found)}) differ from the training classes ({string.Join(", ", classes)})");
+                $"the classes in '{root}' ({string.Join(", ", found)}) differ from the model's classes ({string.Join(", ", classes)})");
         }
         var files = new List<(string Path, int Label)>();
         for (int label = 0; label < found.Length; label++)

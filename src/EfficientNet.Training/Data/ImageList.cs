@@ -31,6 +31,7 @@ internal static class ImageList
         var rows = new List<(string Path, string Label)>();
         using (var stream = File.OpenRead(path))
         {
+            SkipByteOrderMark(stream);
             foreach (var (fields, _, line) in Csv.Records(stream, unterminated: true))
             {
                 if (fields is [""] || (rows.Count == 0 && line == 1 && IsHeader(fields)))
@@ -47,6 +48,10 @@ internal static class ImageList
                     throw new EfficientNetException($"{where}: the label is empty");
                 }
                 string image = Path.Combine(folder, fields[0]);
+                if (Directory.Exists(image))
+                {
+                    throw new EfficientNetException($"{where}: '{image}' is a folder, not an image");
+                }
                 if (!File.Exists(image))
                 {
                     throw new EfficientNetException($"{where}: image not found: '{image}'");
@@ -65,11 +70,19 @@ internal static class ImageList
         {
             if (!index.TryGetValue(label, out int i))
             {
-                throw new EfficientNetException($"'{path}': class '{label}' is not one of the training classes ({string.Join(", ", names)})");
+                throw new EfficientNetException($"'{path}': class '{label}' is not one of the model's classes ({string.Join(", ", names)})");
             }
             images.Add((image, i));
         }
         return (names, images);
+    }
+
+    /// <summary>Moves past a UTF-8 byte-order mark at the start of <paramref name="stream"/> (Excel's "CSV UTF-8" writes one).</summary>
+    private static void SkipByteOrderMark(Stream stream)
+    {
+        Span<byte> start = stackalloc byte[3];
+        int read = stream.ReadAtLeast(start, 3, throwOnEndOfStream: false);
+        stream.Position = read == 3 && start.SequenceEqual((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? 3 : 0;
     }
 
     private static bool IsHeader(IReadOnlyList<string> fields) =>

@@ -13,6 +13,10 @@ internal static partial class AtomicFile
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(write);
         string full = Path.GetFullPath(path);
+        if (WhyNotAFile(path, full) is { } problem)
+        {
+            throw new EfficientNetException(problem);
+        }
         string directory = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(directory);
         string temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
@@ -50,15 +54,38 @@ internal static partial class AtomicFile
     [System.Text.RegularExpressions.GeneratedRegex(@"^\..+\.[0-9a-f]{32}\.tmp$")]
     private static partial System.Text.RegularExpressions.Regex TempName();
 
-    /// <summary>Fails before any work is done when the folder <paramref name="path"/> would be written to does not exist.</summary>
+    /// <summary>
+    /// Fails before any work is done when <paramref name="path"/> cannot be written as a file: it is a folder, a file
+    /// stands where a folder of its path should be, or its folder does not exist.
+    /// </summary>
     public static void RequireFolder(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        if (!Directory.Exists(folder))
+        string full = Path.GetFullPath(path);
+        string folder = Path.GetDirectoryName(full)!;
+        string? problem = WhyNotAFile(path, full)
+            ?? (Directory.Exists(folder) ? null : $"cannot write '{path}': the folder '{folder}' does not exist; create it first");
+        if (problem is not null)
         {
-            throw new EfficientNetException($"cannot write '{path}': the folder '{folder}' does not exist; create it first");
+            throw new EfficientNetException(problem);
         }
+    }
+
+    /// <summary>Why <paramref name="full"/> (<paramref name="path"/> as given) can never be a file, or null.</summary>
+    private static string? WhyNotAFile(string path, string full)
+    {
+        if (Directory.Exists(full))
+        {
+            return $"cannot write '{path}': it is a folder; name a file in it";
+        }
+        for (string? folder = Path.GetDirectoryName(full); folder is not null && !Directory.Exists(folder); folder = Path.GetDirectoryName(folder))
+        {
+            if (File.Exists(folder))
+            {
+                return $"cannot write '{path}': '{folder}' is a file, not a folder";
+            }
+        }
+        return null;
     }
 
     private static FileStream Create(string temp, string target)

@@ -128,6 +128,25 @@ public class TrainCliTests
     }
 
     [Fact]
+    public void AMissingData_IsReportedAsMissing_NotAsTheDefaultDatasetKind()
+    {
+        // Without --dataset there is nothing to tell CIFAR-10 from an image folder by: the message names the path and
+        // what it could have been, for train, evaluate and finetune alike.
+        using var dir = new TempDir();
+        string missing = dir.File("photos/train");
+        foreach (string[] args in new[]
+        {
+            new[] { "train", "--data", missing, "--out", dir.File("run") },
+            ["evaluate", "--checkpoint", Path.Combine(TestPaths.RepoRoot, "models", "cifar10-b0.safetensors"), "--data", missing],
+        })
+        {
+            string line = CliRunner.Fails(args);
+            Assert.Contains($"--data '{missing}' not found: pass a CIFAR-10 folder", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("CIFAR-10 folder not found", line, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void Resume_EmptyFolder_OneLineError()
     {
         using var dir = new TempDir();

@@ -68,7 +68,7 @@ public class DatasetTests
         CopyClass("daisy", dir.Path);
         CopyClass("iris", dir.Path);
         var e = Assert.Throws<EfficientNetException>(() => ImageFolder.Load(dir.Path, 32, ["daisy", "pansy"]));
-        Assert.Contains("differ from the training classes", e.Message, StringComparison.Ordinal);
+        Assert.Contains("differ from the model's classes", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

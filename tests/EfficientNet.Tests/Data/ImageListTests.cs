@@ -60,6 +60,35 @@ public class ImageListTests
     }
 
     [Fact]
+    public void Load_ListWithAByteOrderMark_ReadsAsWithout()
+    {
+        // Excel's "CSV UTF-8" starts the file with EF BB BF; the header must still be a header and the first path a path.
+        using var dir = new TempDir();
+        string daisy = Directory.GetFiles(Path.Combine(Flowers, "train", "daisy")).Order(StringComparer.Ordinal).First();
+        string iris = Directory.GetFiles(Path.Combine(Flowers, "train", "iris")).Order(StringComparer.Ordinal).First();
+        foreach (string first in new[] { "path,label", $"{daisy},daisy" })
+        {
+            string body = first == "path,label" ? $"path,label\r\n{daisy},daisy\r\n{iris},iris\r\n" : $"{daisy},daisy\r\n{iris},iris\r\n";
+            File.WriteAllBytes(dir.File("excel.csv"), [0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes(body)]);
+
+            var listed = ImageFolder.Load(dir.File("excel.csv"), 32);
+
+            Assert.Equal(["daisy", "iris"], listed.Classes);
+            Assert.Equal(2, listed.Count);
+        }
+    }
+
+    [Fact]
+    public void Load_ARowNamingAFolder_SaysItIsAFolder()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("images"));
+        File.WriteAllText(dir.File("list.csv"), "images,daisy\n");
+        var e = Assert.Throws<EfficientNetException>(() => ImageFolder.Load(dir.File("list.csv"), 32));
+        Assert.Contains($"line 1: '{dir.File("images")}' is a folder, not an image", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Load_ValidationListWithAClassTrainingLacks_IsRefused()
     {
         using var dir = new TempDir();
@@ -67,7 +96,7 @@ public class ImageListTests
         File.WriteAllText(dir.File("val.csv"), $"{daisy},daisy\n{daisy},rose\n");
 
         var e = Assert.Throws<EfficientNetException>(() => ImageFolder.Load(dir.File("val.csv"), 32, ["daisy", "tulip"]));
-        Assert.Equal($"'{dir.File("val.csv")}': class 'rose' is not one of the training classes (daisy, tulip)", e.Message);
+        Assert.Equal($"'{dir.File("val.csv")}': class 'rose' is not one of the model's classes (daisy, tulip)", e.Message);
         // Labels index the training classes, which the list need not all have.
         var subset = ImageFolder.Load(dir.File("val.csv"), 32, ["daisy", "rose", "tulip"]);
         Assert.Equal([0, 1], subset.Labels);

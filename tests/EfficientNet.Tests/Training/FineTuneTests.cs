@@ -138,7 +138,7 @@ public class FineTuneTests
         File.Copy(Directory.GetFiles(Path.Combine(Flowers, "test", "daisy"))[0], Path.Combine(val, "daisy", "a.jpg"));
         var options = Options(TorchvisionFixtures.Path("efficientnet_b0.pth"), cache: true) with { Variant = "b0", ValData = val };
         var e = Assert.Throws<EfficientNetException>(() => FineTuner.Run(options, dir.File("ft")));
-        Assert.Contains("differ from the training classes", e.Message, StringComparison.Ordinal);
+        Assert.Contains("differ from the model's classes", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
