@@ -38,7 +38,7 @@ public static class ImageDecoder
             throw new EfficientNetException($"'{path}' is not a regular file (a pipe, socket or device); images are read from files only");
         }
         using var codec = SKCodec.Create(path)
-            ?? throw new EfficientNetException($"'{path}' is not an image SkiaSharp can decode (JPEG, PNG, WebP, BMP, GIF)");
+            ?? throw new EfficientNetException(IsCut(path) ? Truncated(path) : $"'{path}' is not an image SkiaSharp can decode (JPEG, PNG, WebP, BMP, GIF)");
         long pixels = (long)codec.Info.Width * codec.Info.Height;
         if (pixels > MaxPixels)
         {
@@ -51,11 +51,41 @@ public static class ImageDecoder
         if (result != SKCodecResult.Success)
         {
             bitmap.Dispose();
-            throw new EfficientNetException(result == SKCodecResult.IncompleteInput
-                ? $"'{path}' is truncated: its image data ends early (a partial copy or download); copy it again or remove it"
+            throw new EfficientNetException(result == SKCodecResult.IncompleteInput || IsCut(path)
+                ? Truncated(path)
                 : $"cannot decode image '{path}': {result}");
         }
         return Upright(bitmap, codec.EncodedOrigin);
+    }
+
+    private static string Truncated(string path) =>
+        $"'{path}' is truncated: its image data ends early (a partial copy or download); copy it again or remove it";
+
+    /// <summary>
+    /// Whether <paramref name="path"/> starts as a JPEG or PNG but lacks the marker each ends with (JPEG's end-of-image
+    /// FF D9, PNG's IEND chunk): a file cut short, whatever the decoder made of the rest.
+    /// </summary>
+    private static bool IsCut(string path)
+    {
+        using var file = File.OpenRead(path);
+        Span<byte> start = stackalloc byte[8];
+        Span<byte> end = stackalloc byte[12];
+        int read = file.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
+        bool jpeg = read >= 3 && start[..3].SequenceEqual((ReadOnlySpan<byte>)[0xFF, 0xD8, 0xFF]);
+        bool png = read == start.Length && start.SequenceEqual((ReadOnlySpan<byte>)[0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
+        if (!jpeg && !png)
+        {
+            return false;
+        }
+        if (file.Length < end.Length)
+        {
+            return true;
+        }
+        file.Seek(-end.Length, SeekOrigin.End);
+        file.ReadExactly(end);
+        // JPEG files may carry a few bytes of padding after FF D9; PNG's last chunk is IEND with its fixed CRC.
+        return (jpeg && end.IndexOf((ReadOnlySpan<byte>)[0xFF, 0xD9]) < 0)
+            || (png && !end[4..].SequenceEqual((ReadOnlySpan<byte>)[0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]));
     }
 
     /// <summary>

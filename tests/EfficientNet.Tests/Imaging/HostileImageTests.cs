@@ -28,6 +28,30 @@ public class HostileImageTests
     }
 
     [Fact]
+    public void Decode_AJpegOrPngCutAnywhere_IsReportedAsTruncated()
+    {
+        // Wherever a copy stops, after the signature, the reason is the cut: not "cannot decode" or "not an image".
+        using var dir = new TempDir();
+        string png = dir.File("whole.png");
+        using (var bitmap = ImageDecoder.Decode(FlowerJpeg))
+        using (var encoded = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100))
+        {
+            File.WriteAllBytes(png, encoded.ToArray());
+        }
+        foreach (string source in new[] { FlowerJpeg, png })
+        {
+            byte[] whole = File.ReadAllBytes(source);
+            foreach (int percent in new[] { 0, 1, 5, 10, 25, 50, 75, 90, 99 })
+            {
+                string path = dir.File($"cut{percent}{Path.GetExtension(source)}");
+                File.WriteAllBytes(path, whole[..Math.Max(10, whole.Length * percent / 100)]);
+                var e = Assert.Throws<EfficientNetException>(() => ImageDecoder.Decode(path).Dispose());
+                Assert.True(e.Message.Contains("is truncated", StringComparison.Ordinal), $"{percent}% of {Path.GetFileName(source)}: {e.Message}");
+            }
+        }
+    }
+
+    [Fact]
     public void Decode_PngClaimingFortyThousandSquared_IsRefusedBeforeDecoding()
     {
         // A 100-byte PNG whose header claims 40000 x 40000 pixels (6.4 GB of RGBA).
