@@ -16,6 +16,10 @@ internal static class PredictCommand
         var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass (--images)", DefaultValueFactory = _ => 16 };
         var shard = new Option<string?>("--shard") { Description = "K/N: only the K-th of N equal parts of the sorted listing (--images; for N machines)" };
         var top = new Option<int>("--top") { Description = "How many classes to show", DefaultValueFactory = _ => 5 };
+        var allowFailures = new Option<bool>("--allow-failures")
+        {
+            Description = "--images: exit 0 even when some images cannot be read (their rows hold the error); by default such a run writes every row, then exits 1",
+        };
         var labels = new Option<string?>("--labels") { Description = "Class names, one per line (default: the checkpoint's)" };
         var engine = CommonOptions.Engine();
         var tta = CommonOptions.Tta();
@@ -24,14 +28,14 @@ internal static class PredictCommand
         var json = CommonOptions.Json();
         var command = new Command("predict", "Classify images with the preprocessing the weights expect (resize, centre crop, normalisation): one --image, or --images into --out")
         {
-            variant, weights, image, images, output, batch, shard, top, labels, engine, tta, threads, device, json,
+            variant, weights, image, images, output, batch, shard, top, allowFailures, labels, engine, tta, threads, device, json,
         };
         command.SetAction(io.Guard(parse =>
         {
             string? one = parse.GetValue(image);
             string? many = parse.GetValue(images);
             string? outPath = parse.GetValue(output);
-            CheckImageOptions(one, many, outPath, parse.GetValue(shard));
+            CheckImageOptions(one, many, outPath, parse.GetValue(shard), parse.GetValue(allowFailures));
             var shardValue = parse.GetValue(shard) is { } text ? Shard.Parse(text) : (Shard?)null;
             if (outPath is not null)
             {
@@ -46,7 +50,7 @@ internal static class PredictCommand
             using var classifier = Classifier.Open(parse.GetValue(weights)!, options);
             if (many is not null)
             {
-                PredictMany(io, classifier, many, outPath!, new BatchPredictionOptions { Batch = parse.GetValue(batch), Top = parse.GetValue(top), Shard = shardValue }, parse.GetValue(json), options.TestTimeAugmentation);
+                PredictMany(io, classifier, many, outPath!, new BatchPredictionOptions { Batch = parse.GetValue(batch), Top = parse.GetValue(top), Shard = shardValue }, parse.GetValue(json), options.TestTimeAugmentation, parse.GetValue(allowFailures));
                 return;
             }
             PredictOne(io, classifier.Predict(one!, parse.GetValue(top)), classifier.Engine.Kind, parse.GetValue(json));
@@ -54,8 +58,8 @@ internal static class PredictCommand
         return command;
     }
 
-    /// <summary>One of --image and --images; --out with --images only, where it is required, and --shard likewise.</summary>
-    private static void CheckImageOptions(string? one, string? many, string? outPath, string? shard)
+    /// <summary>One of --image and --images; --out with --images only, where it is required, and --shard and --allow-failures likewise.</summary>
+    private static void CheckImageOptions(string? one, string? many, string? outPath, string? shard, bool allowFailures)
     {
         if ((one is null) == (many is null))
         {
@@ -65,9 +69,9 @@ internal static class PredictCommand
         {
             throw new EfficientNetException("--images needs --out predictions.csv (or .jsonl)");
         }
-        if (many is null && (outPath is not null || shard is not null))
+        if (many is null && (outPath is not null || shard is not null || allowFailures))
         {
-            throw new EfficientNetException("--out and --shard go with --images");
+            throw new EfficientNetException("--out, --shard and --allow-failures go with --images");
         }
     }
 
@@ -88,7 +92,7 @@ internal static class PredictCommand
         io.Out.WriteLine($"engine: {engine.ToString().ToLowerInvariant()}");
     }
 
-    private static void PredictMany(CliIO io, Classifier classifier, string source, string output, BatchPredictionOptions options, bool json, TestTimeAugmentation tta)
+    private static void PredictMany(CliIO io, Classifier classifier, string source, string output, BatchPredictionOptions options, bool json, TestTimeAugmentation tta, bool allowFailures)
     {
         var progress = new ProgressLine(io.Err);
         var summary = CliIO.WithInterruption(token => BatchPrediction.Run(classifier, source, output, options, progress, token));
@@ -123,6 +127,11 @@ internal static class PredictCommand
         if (summary.Interrupted)
         {
             throw new OperationCanceledException($"stopped after {summary.Predicted + summary.Failures.Count} images; the rows are in {output}: run the same command again to continue");
+        }
+        if (summary.Failures.Count > 0 && !allowFailures)
+        {
+            throw new EfficientNetException(
+                $"{summary.Failures.Count} of {summary.Predicted + summary.Failures.Count} images could not be read; their rows in {output} hold why (--allow-failures exits 0 when that is expected)");
         }
     }
 

@@ -108,8 +108,11 @@ public class BatchPredictionTests
         File.WriteAllLines(dir.File("list.txt"), [.. flowers, "missing.jpg", "broken.jpg", "# a comment", "", "gone/also-missing.png"]);
         string output = dir.File("predictions.jsonl");
 
-        var (exit, stdout, _) = CliRunner.Run("predict", "--weights", weights, "--images", dir.File("list.txt"), "--out", output);
-        Assert.Equal(0, exit);
+        var (exit, stdout, stderr) = CliRunner.Run("predict", "--weights", weights, "--images", dir.File("list.txt"), "--out", output);
+        // Every row written, then a non-zero exit, so that scripts see the failures; --allow-failures makes it 0.
+        Assert.Equal(EfficientNet.Cli.EffnetCli.UserError, exit);
+        Assert.Contains($"effnet: error: 3 of 8 images could not be read; their rows in {output} hold why", stderr, StringComparison.Ordinal);
+        Assert.Equal(0, CliRunner.Run("predict", "--weights", weights, "--images", dir.File("list.txt"), "--out", output, "--allow-failures").Exit);
         Assert.Contains("5 images classified, 3 failed", stdout, StringComparison.Ordinal);
         Assert.Contains($"failed: missing.jpg: image not found: '{dir.File("missing.jpg")}'", stdout, StringComparison.Ordinal);
         Assert.Contains("failed: gone/also-missing.png: image not found", stdout, StringComparison.Ordinal);
@@ -168,7 +171,7 @@ public class BatchPredictionTests
         PythonScript.Run("import os, shutil, sys; shutil.copy(sys.argv[1], os.fsencode(sys.argv[2]) + b'/caf\\xe9.jpg')", flower, images);
         try
         {
-            var summary = CliRunner.Json("predict", "--weights", weights, "--images", images, "--out", dir.File("p.jsonl"), "--json");
+            var summary = CliRunner.Json("predict", "--weights", weights, "--images", images, "--out", dir.File("p.jsonl"), "--allow-failures", "--json");
 
             Assert.Equal(1, summary.GetProperty("failed").GetInt32());
             string error = Assert.Single(summary.GetProperty("failures").EnumerateArray()).GetProperty("error").GetString()!;
@@ -208,7 +211,8 @@ public class BatchPredictionTests
     [Theory]
     [InlineData("pass either --image FILE or --images", "--image", "x.jpg", "--images", "dir")]
     [InlineData("--images needs --out", "--images", "dir")]
-    [InlineData("--out and --shard go with --images", "--image", "x.jpg", "--out", "p.csv")]
+    [InlineData("--out, --shard and --allow-failures go with --images", "--image", "x.jpg", "--out", "p.csv")]
+    [InlineData("--out, --shard and --allow-failures go with --images", "--image", "x.jpg", "--allow-failures")]
     [InlineData("a prediction file must end in .csv or .jsonl", "--images", "dir", "--out", "p.txt")]
     [InlineData("the folder '/nonexistent' does not exist", "--images", "dir", "--out", "/nonexistent/p.csv")]
     public void PredictImages_BadOptions_FailBeforeLoading(string expected, params string[] args) =>
