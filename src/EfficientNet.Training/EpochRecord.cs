@@ -14,7 +14,10 @@ namespace EfficientNet.Training;
 /// <param name="Seconds">Wall time of the epoch, validation included.</param>
 /// <param name="ImagesPerSecond">Training images per second.</param>
 /// <param name="ResidentMegabytes">Process resident memory at the end of the epoch, after free memory went back to the OS (<see cref="Runtime.ResidentMemory.ReleaseAndMeasure"/>), to see that it stays flat.</param>
-/// <param name="BadImages">Unreadable images skipped in the epoch, training and validation (<see cref="ImageReading.SkipBadImages"/>).</param>
+/// <param name="BadImages">
+/// Unreadable images the epoch did without, training and validation (<see cref="ImageReading.SkipBadImages"/>): those a
+/// streamed set skipped as it met them, and those a set decoded into memory left out from the start.
+/// </param>
 public sealed record EpochRecord(
     int Epoch, double TrainLoss, double TrainAccuracy, double ValLoss, double ValAccuracy, double LearningRate, double Seconds, double ImagesPerSecond, double ResidentMegabytes,
     int BadImages = 0);

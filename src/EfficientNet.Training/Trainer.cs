@@ -232,8 +232,10 @@ public static class Trainer
             // history.csv may be ahead of or behind an interrupted checkpoint; the checkpoint is the truth.
             folder.WriteHistory(state.History);
         }
+        int leftOutCount = 0;
         if (badImages?.Take() is { } leftOut)
         {
+            leftOutCount = leftOut.Count;
             // Met while decoding a set into memory: every process decodes the same files, rank 0 lists them. Listing
             // none still reads a resumed run's list, so a damaged one is reported now, not after an epoch's work.
             if (world.IsRoot)
@@ -245,7 +247,7 @@ public static class Trainer
                 observer?.Message($"{leftOut.Count} unreadable image{(leftOut.Count == 1 ? "" : "s")} left out; listed in {Path.Combine(runDirectory, RunFiles.BadImages)}");
             }
         }
-        using var loop = new TrainingLoop(options, model, inputs, optimizer, average, folder, device, observer, state, world, badImages);
+        using var loop = new TrainingLoop(options, model, inputs, optimizer, average, folder, device, observer, state, world, badImages, leftOutCount);
         observer?.Started(new TrainingStart(options, description, train.Count, validation.Count, loop.BatchesPerEpoch, runDirectory,
             resumeFrom is not null ? (state.Epoch + 1, state.Batch) : null, world.Description));
         return loop.Run(state, resumeFrom is not null, cancellation);

@@ -33,19 +33,22 @@ internal sealed class TrainingLoop : IDisposable
     private readonly EarlyStopping stopping;
     private readonly List<EpochRecord> history;
     private readonly BadImageLog? badImages;
+    private readonly int leftOut;
     private readonly TensorBoardLog? curves;
     private long step;
     private double validationSeconds;
 
     /// <summary>
     /// Sets the loop up at <paramref name="state"/> (a fresh state for a new run) for the processes of <paramref name="world"/>;
-    /// the unreadable images the data skips are taken from <paramref name="badImages"/> at the end of each epoch.
+    /// the unreadable images the data skips are taken from <paramref name="badImages"/> at the end of each epoch, and the
+    /// <paramref name="leftOut"/> ones a set decoded into memory lacks are counted in every epoch's row.
     /// </summary>
     public TrainingLoop(
         TrainOptions options, EfficientNetModel model, ITrainingInputs inputs, OptimizerHelper optimizer, WeightAverage? average, RunFolder folder, Device device,
-        ITrainingObserver? observer, TrainingState state, Communicator world, BadImageLog? badImages = null)
+        ITrainingObserver? observer, TrainingState state, Communicator world, BadImageLog? badImages = null, int leftOut = 0)
     {
         this.badImages = badImages;
+        this.leftOut = leftOut;
         (this.options, this.model, this.inputs, this.optimizer, this.average, this.folder, this.device, this.world) =
             (options, model, inputs, optimizer, average, folder, device, world);
         this.observer = world.IsRoot ? observer : null;
@@ -145,7 +148,7 @@ internal sealed class TrainingLoop : IDisposable
         {
             throw Diverged($"validation loss became {validation.Loss}", epoch, BatchesPerEpoch, progress.LearningRate);
         }
-        int bad = ListBadImages(epoch);
+        int bad = ListBadImages(epoch) + leftOut;
         var record = new EpochRecord(epoch + 1, progress.MeanLoss, progress.Accuracy, validation.Loss, validation.Accuracy, progress.LearningRate,
             progress.TotalSeconds, progress.ImagesPerSecond, ResidentMemory.ReleaseAndMeasure(), bad);
         history.Add(record);

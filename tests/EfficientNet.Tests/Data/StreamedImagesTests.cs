@@ -190,6 +190,13 @@ public class StreamedImagesTests
         Assert.Equal(1, Assert.Single(HistoryCsv.Read(dir.File("broken/history.csv"))).BadImages);
         var row = Assert.Single(File.ReadAllLines(dir.File("broken/bad-images.csv")).Skip(1));
         Assert.Matches("^1,(training|validation),.*zz-broken.jpg,\".*not an image SkiaSharp can decode", row);
+
+        // Decoded into memory, the set leaves the photo out from the start, and every epoch's row counts it: the epoch
+        // trained and validated without it.
+        (exit, _, stderr) = CliRunner.Run("train", "--dataset", "folder", "--data", data, "--val-fraction", "0.34", "--image-cache", "memory", "--skip-bad-images",
+            "--resolution", "64", "--epochs", "2", "--batch", "4", "--max-batches", "1", "--threads", "2", "--out", dir.File("memory"));
+        Assert.True(exit == 0, stderr);
+        Assert.Equal([1, 1], HistoryCsv.Read(dir.File("memory/history.csv")).Select(r => r.BadImages));
     }
 
     [Fact]
