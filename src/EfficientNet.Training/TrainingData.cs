@@ -44,6 +44,10 @@ internal static class TrainingData
             // Listed once (a list file's rows are each checked on disk): the choice below and the set are built from it.
             var entries = ImageFolder.Entries(options.Data!, null);
             var valEntries = options.ValData is { } valData ? ImageFolder.Entries(valData, entries.Classes) : null;
+            foreach (string warning in Overlaps(options.Data!, entries, options.ValData, valEntries))
+            {
+                note?.Invoke(warning);
+            }
             if (InMemory(options, entries.Images.Count + (valEntries?.Images.Count ?? 0), size, AvailableMemory.Bytes(), note))
             {
                 all = ImageFolder.Decode(options.Data!, entries, size, skip: bad?.For(Training));
@@ -88,6 +92,35 @@ internal static class TrainingData
     }
 
     private const string Training = "training", Validation = "validation";
+
+    /// <summary>
+    /// Warnings for images listed more than once in a set, and for validation images that are also training images (a
+    /// validation accuracy measured on them overstates what the model does on new images).
+    /// </summary>
+    internal static IEnumerable<string> Overlaps(string data, ImageEntries train, string? valData, ImageEntries? validation)
+    {
+        foreach (var (source, entries) in new[] { (data, train), (valData, validation) })
+        {
+            if (entries is null)
+            {
+                continue;
+            }
+            var repeated = entries.Images.GroupBy(i => Path.GetFullPath(i.Path), StringComparer.Ordinal).Where(g => g.Count() > 1).ToList();
+            if (repeated.Count > 0)
+            {
+                yield return $"warning: '{source}' lists {repeated.Count} image{(repeated.Count == 1 ? "" : "s")} more than once (e.g. '{repeated[0].First().Path}', {repeated[0].Count()} times); each row counts as an image of its own";
+            }
+        }
+        if (validation is not null)
+        {
+            var trained = train.Images.Select(i => Path.GetFullPath(i.Path)).ToHashSet(StringComparer.Ordinal);
+            int shared = validation.Images.Select(i => Path.GetFullPath(i.Path)).Distinct(StringComparer.Ordinal).Count(trained.Contains);
+            if (shared > 0)
+            {
+                yield return $"warning: {shared} of the {validation.Images.Count} validation images in '{valData}' are also training images in '{data}'; their accuracy overstates how the model does on images it has not seen";
+            }
+        }
+    }
 
     /// <summary>Streamed training images at this size or more are random-resized crops unless told otherwise.</summary>
     public const int RandomResizedCropFrom = 128;

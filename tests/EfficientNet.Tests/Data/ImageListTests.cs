@@ -89,6 +89,29 @@ public class ImageListTests
     }
 
     [Fact]
+    public void Training_WarnsOfRepeatedRowsAndOfValidationImagesItTrainsOn()
+    {
+        using var dir = new TempDir();
+        string[] daisies = [.. Directory.GetFiles(Path.Combine(Flowers, "train", "daisy")).Order(StringComparer.Ordinal).Take(3)];
+        string[] irises = [.. Directory.GetFiles(Path.Combine(Flowers, "train", "iris")).Order(StringComparer.Ordinal).Take(3)];
+        File.WriteAllLines(dir.File("train.csv"), [.. daisies.Select(p => $"{p},daisy"), .. irises.Select(p => $"{p},iris"), $"{daisies[0]},daisy"]);
+        File.WriteAllLines(dir.File("val.csv"), [$"{daisies[1]},daisy", $"{irises[2]},iris", $"{Directory.GetFiles(Path.Combine(Flowers, "test", "iris")).Order(StringComparer.Ordinal).First()},iris"]);
+        var options = EfficientNet.Training.TrainOptions.FromRecipe(EfficientNet.Training.TrainRecipe.Fast, EfficientNet.Training.DatasetKind.Folder) with
+        {
+            Data = dir.File("train.csv"), ValData = dir.File("val.csv"), Resolution = 32, Images = new EfficientNet.Training.ImageReading { Cache = EfficientNet.Training.ImageCache.Memory },
+        };
+        var notes = new List<string>();
+
+        EfficientNet.Training.TrainingData.Load(options, notes.Add);
+
+        Assert.Contains($"warning: '{dir.File("train.csv")}' lists 1 image more than once (e.g. '{daisies[0]}', 2 times); each row counts as an image of its own", notes);
+        Assert.Contains($"warning: 2 of the 3 validation images in '{dir.File("val.csv")}' are also training images in '{dir.File("train.csv")}'; their accuracy overstates how the model does on images it has not seen", notes);
+        notes.Clear();
+        EfficientNet.Training.TrainingData.Load(options with { Data = Path.Combine(Flowers, "train"), ValData = Path.Combine(Flowers, "test") }, notes.Add);
+        Assert.DoesNotContain(notes, n => n.StartsWith("warning:", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Load_ValidationListWithAClassTrainingLacks_IsRefused()
     {
         using var dir = new TempDir();
