@@ -51,7 +51,8 @@ internal static class ExportCommand
             Int8Report? report = null;
             if (quantize)
             {
-                report = OnnxExporter.ExportInt8(loaded.Model, path, options, int8.Options(parse), int8.Images(parse, info));
+                var (int8Options, images) = int8.Prepare(parse, info, io.Err);
+                report = OnnxExporter.ExportInt8(loaded.Model, path, options, int8Options, images);
             }
             else
             {
@@ -117,6 +118,6 @@ internal static class ExportCommand
         string accuracy = report.FloatAccuracy is double f && report.Int8Accuracy is double q
             ? $"top-1 accuracy float {Format.Fixed(100 * f, 2)}%, INT8 {Format.Fixed(100 * q, 2)}%; "
             : "the images' classes are not the model's, so no accuracy; ";
-        io.Out.WriteLine($"checked on {report.CheckImages} held-back images: {accuracy}top-1 agreement {Format.Fixed(100 * report.Agreement, 2)}% (drop {Format.Fixed(report.Drop, 2)} points, at most {Format.Fixed(o.MaxDrop, 2)})");
+        io.Out.WriteLine($"checked on {report.CheckImages} held-back images: {accuracy}top-1 agreement {Format.Fixed(100 * report.Agreement!.Value, 2)}% (drop {Format.Fixed(report.Drop, 2)} points, at most {Format.Fixed(o.MaxDrop, 2)})");
     }
 }

@@ -87,25 +87,47 @@ internal sealed class Int8CliOptions
         return given is null ? false : throw new EfficientNetException($"{given.Name} applies to --int8 exports only");
     }
 
-    public Int8ExportOptions Options(ParseResult parse) => new()
+    /// <summary>
+    /// The quantization options and the images to calibrate and check on. When --calibration-images and --check-images are
+    /// both left at their defaults and the images are fewer than the two together, the images are split in two halves (the
+    /// second checks), and <paramref name="notes"/> is told so; counts given on the command line are kept as given.
+    /// </summary>
+    public (Int8ExportOptions Options, IEnumerable<(Tensor Images, Tensor? Labels)> Images) Prepare(ParseResult parse, ClassifierInfo info, TextWriter notes)
     {
-        WeightBits = parse.GetValue(weightBits),
-        Calibration = parse.GetValue(calibration),
-        Percentile = parse.GetValue(percentile),
-        CalibrationImages = parse.GetValue(calibrationImages),
-        CheckImages = parse.GetValue(checkImages),
-        MaxDrop = parse.GetValue(maxDrop),
-        Threads = parse.GetValue(threads),
-    };
+        string source = parse.GetValue(calibrate)!;
+        var request = new EvaluationRequest(parse.Dataset(dataset, calibrate), source, parse.GetValue(split));
+        var data = CheckpointEvaluation.Images(request, info.Preprocessing, classes: null);
+        var options = new Int8ExportOptions
+        {
+            WeightBits = parse.GetValue(weightBits),
+            Calibration = parse.GetValue(calibration),
+            Percentile = parse.GetValue(percentile),
+            CalibrationImages = parse.GetValue(calibrationImages),
+            CheckImages = parse.GetValue(checkImages),
+            MaxDrop = parse.GetValue(maxDrop),
+            Threads = parse.GetValue(threads),
+        };
+        int wanted = options.CalibrationImages + options.CheckImages;
+        if (data.Count < wanted)
+        {
+            if (parse.IsGiven(calibrationImages) || parse.IsGiven(checkImages) || data.Count < 2)
+            {
+                throw new EfficientNetException(
+                    $"'{source}' has {data.Count} images, fewer than the {options.CalibrationImages} of --calibration-images and the {options.CheckImages} of --check-images together; " +
+                    "lower them, leave both out to split the images in two halves, or give --check-images 0 to write the model unchecked");
+            }
+            options = options with { CheckImages = data.Count / 2, CalibrationImages = data.Count - data.Count / 2 };
+            notes.WriteLine($"effnet: note: '{source}' has {data.Count} images, fewer than the {wanted} the defaults take: calibrating on {options.CalibrationImages} of them and checking on the other {options.CheckImages} (--calibration-images and --check-images choose)");
+        }
+        return (options, Batches(data, info));
+    }
 
     /// <summary>
-    /// The calibration images in batches, shaped and normalised as the model's preprocessing says, shuffled with seed 0; labelled
+    /// The images in batches, shaped and normalised as the model's preprocessing says, shuffled with seed 0; labelled
     /// when their classes are the model's (a description without class names: when the counts agree), else not.
     /// </summary>
-    public IEnumerable<(Tensor Images, Tensor? Labels)> Images(ParseResult parse, ClassifierInfo info)
+    private static IEnumerable<(Tensor Images, Tensor? Labels)> Batches(ImageDataset data, ClassifierInfo info)
     {
-        var request = new EvaluationRequest(parse.Dataset(dataset, calibrate), parse.GetValue(calibrate), parse.GetValue(split));
-        var data = CheckpointEvaluation.Images(request, info.Preprocessing, classes: null);
         bool labelled = info.ClassNames is null ? data.Classes.Count == info.NumClasses : data.Classes.SequenceEqual(info.ClassNames);
         var loader = new DataLoader(data, new LoaderOptions(BatchSize: 32, Shuffle: true, DropLast: false, Seed: 0, ChannelsLast: false), info.Preprocessing.Normalization);
         foreach (var batch in loader.Epoch(0))

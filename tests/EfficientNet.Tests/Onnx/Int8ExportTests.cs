@@ -115,7 +115,7 @@ public class Int8ExportTests
         Assert.Contains("--weight-bits must be 7 or 8, got 4", CliRunner.Fails([.. int8, "--weight-bits", "4"]), StringComparison.Ordinal);
         Assert.Contains("--percentile must be above 50 and at most 100, got 101", CliRunner.Fails([.. int8, "--percentile", "101"]), StringComparison.Ordinal);
         Assert.Contains("--max-drop must be 0 or positive, got -1", CliRunner.Fails([.. int8, "--max-drop", "-1"]), StringComparison.Ordinal);
-        Assert.Contains("--calibration-images is 2000, but only 720 images were given",
+        Assert.Contains($"'{FlowersTrain}' has 720 images, fewer than the 2000 of --calibration-images and the 500 of --check-images together; lower them",
             CliRunner.Fails("export", "--weights", TestModels.FlowersCheckpoint(dir.File("flowers.safetensors")), "--out", path, "--int8", "--calibrate", FlowersTrain, "--calibration-images", "2000"), StringComparison.Ordinal);
         Assert.False(File.Exists(path));
     }
@@ -142,6 +142,57 @@ public class Int8ExportTests
     }
 
     [Fact]
+    public void TheGateAlwaysRuns_ASmallFolderIsSplitInTwo_AndOnlyCheckImagesZeroWritesAnUncheckedFile()
+    {
+        using var dir = new TempDir();
+        string weights = TestModels.FlowersCheckpoint(dir.File("flowers.safetensors"));
+        string photos = Path.Combine(TestPaths.SharedData, "flowers12", "test");
+        string[] export = ["export", "--weights", weights, "--int8", "--calibrate", photos, "--max-drop", "100", "--threads", "2"];
+
+        // 240 photos, fewer than the defaults' 500 + 500: half set the ranges, the other half checks.
+        var (exit, stdout, stderr) = CliRunner.Run([.. export, "--out", dir.File("split.onnx"), "--json"]);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains($"'{photos}' has 240 images, fewer than the 1000 the defaults take: calibrating on 120 of them and checking on the other 120", stderr, StringComparison.Ordinal);
+        var report = JsonDocument.Parse(stdout).RootElement.GetProperty("int8");
+        Assert.Equal((120, 120), (report.GetProperty("calibrationImages").GetInt32(), report.GetProperty("checkImages").GetInt32()));
+        var split = Quantization(dir.File("split.onnx"));
+        Assert.Equal(120, split.GetProperty("check_images").GetInt32());
+        Assert.Equal(report.GetProperty("agreement").GetDouble(), split.GetProperty("agreement").GetDouble());
+
+        // Counts asked for that the folder cannot hold are refused with the folder, its count and what to change.
+        Assert.Contains($"'{photos}' has 240 images, fewer than the 200 of --calibration-images and the 100 of --check-images together",
+            CliRunner.Fails([.. export, "--out", dir.File("no.onnx"), "--calibration-images", "200", "--check-images", "100"]), StringComparison.Ordinal);
+        Assert.False(File.Exists(dir.File("no.onnx")));
+
+        // Turned off by name, the check is skipped, and the file says it was not checked rather than that it agreed.
+        var unchecked_ = CliRunner.Json([.. export, "--out", dir.File("unchecked.onnx"), "--calibration-images", "64", "--check-images", "0", "--json"]).GetProperty("int8");
+        Assert.Equal(JsonValueKind.Null, unchecked_.GetProperty("agreement").ValueKind);
+        var metadata = Quantization(dir.File("unchecked.onnx"));
+        Assert.Equal(0, metadata.GetProperty("check_images").GetInt32());
+        Assert.Equal(JsonValueKind.Null, metadata.GetProperty("agreement").ValueKind);
+    }
+
+    [Fact]
+    public void TheLibrary_StopsWhenFewerCheckImagesAreLeftThanAsked()
+    {
+        using var dir = new TempDir();
+        manual_seed(4);
+        using var model = EfficientNet.Models.EfficientNetModel.Create("b0", new EfficientNet.Models.EfficientNetOptions { NumClasses = 3, Resolution = 32 });
+        model.eval();
+        using var images = randn(40, 3, 32, 32);
+        var e = Assert.Throws<EfficientNetException>(() => OnnxExporter.ExportInt8(model, dir.File("int8.onnx"), new OnnxExportOptions(),
+            new Int8ExportOptions { CalibrationImages = 32, CheckImages = 16, MaxDrop = 100 }, [(images, null)]));
+        Assert.Contains("Int8ExportOptions.CheckImages is 16, but only 8 images were left after the 32 calibration images", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(dir.File("int8.onnx")));
+    }
+
+    private static JsonElement Quantization(string path)
+    {
+        using var engine = OnnxRuntimeEngine.FromFile(path);
+        return JsonDocument.Parse(engine.Metadata[Int8Quantization.MetadataKey]).RootElement.Clone();
+    }
+
+    [Fact]
     public void Int8Export_FromTheLibrary_MlpHeadOfAnotherVariant_ReportsAgreementWithoutLabels()
     {
         using var dir = new TempDir();
@@ -155,7 +206,7 @@ public class Int8ExportTests
             [(images[..24], null), (images[24..], null)]);
         Assert.Equal((32, 16), (report.CalibrationImages, report.CheckImages));
         Assert.Null(report.FloatAccuracy);
-        Assert.Equal(100 * (1 - report.Agreement), report.Drop, 1e-9);
+        Assert.Equal(100 * (1 - report.Agreement!.Value), report.Drop, 1e-9);
         // The MLP head's two linear layers run as QGemm; its BatchNorm stays float between them.
         var optimised = OptimisedNodeCounts(path, dir.File("optimised.onnx"));
         Assert.Equal(2, optimised["QGemm"]);

@@ -42,7 +42,8 @@ public sealed record Int8ExportOptions
 
     /// <summary>
     /// Images after the calibration images on which the INT8 model is compared with the float model (agreement of
-    /// the top class, and accuracy when the images are labelled). Zero skips the check.
+    /// the top class, and accuracy when the images are labelled); the export stops when fewer are left. Zero, and only
+    /// zero, skips the check (the file's metadata then says it was not checked).
     /// </summary>
     public int CheckImages { get; init; } = 500;
 
@@ -60,17 +61,17 @@ public sealed record Int8ExportOptions
 /// <summary>What an INT8 export measured on its check images.</summary>
 /// <param name="CalibrationImages">Images the ranges came from.</param>
 /// <param name="CheckImages">Held-back images the INT8 model was compared on.</param>
-/// <param name="Agreement">Share of check images on which the INT8 and float models' top class agree.</param>
+/// <param name="Agreement">Share of check images on which the INT8 and float models' top class agree; null when not checked.</param>
 /// <param name="FloatAccuracy">Top-1 accuracy of the float model on the check images; null when they are unlabelled.</param>
 /// <param name="Int8Accuracy">Top-1 accuracy of the INT8 model on the check images; null when they are unlabelled.</param>
 /// <param name="Options">The options it ran with.</param>
-public sealed record Int8Report(int CalibrationImages, int CheckImages, double Agreement, double? FloatAccuracy, double? Int8Accuracy, Int8ExportOptions Options)
+public sealed record Int8Report(int CalibrationImages, int CheckImages, double? Agreement, double? FloatAccuracy, double? Int8Accuracy, Int8ExportOptions Options)
 {
     /// <summary>
     /// Percentage points lost: of top-1 accuracy when the check images are labelled, else the percentage of
     /// check images whose top class changed; 0 without check images.
     /// </summary>
-    public double Drop => CheckImages == 0 ? 0
+    public double Drop => Agreement is not double agreement ? 0
         : FloatAccuracy is double f && Int8Accuracy is double q ? 100 * (f - q)
-        : 100 * (1 - Agreement);
+        : 100 * (1 - agreement);
 }

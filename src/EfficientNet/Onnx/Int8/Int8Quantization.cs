@@ -48,7 +48,15 @@ internal static class Int8Quantization
             if (calibrated < options.CalibrationImages)
             {
                 throw new EfficientNetException(
-                    $"Int8ExportOptions.CalibrationImages is {options.CalibrationImages}, but only {calibrated} images were given");
+                    $"Int8ExportOptions.CalibrationImages is {options.CalibrationImages}, but only {calibrated} images were given; give more images or lower it");
+            }
+            int left = check.Sum(b => (int)b.Shape[0]);
+            if (left < options.CheckImages)
+            {
+                // The gate runs on as many images as asked, or the export stops: never a file that claims a check it did not get.
+                throw new EfficientNetException(
+                    $"Int8ExportOptions.CheckImages is {options.CheckImages}, but only {left} images were left after the {calibrated} calibration images; " +
+                    "give more images, or lower Int8ExportOptions.CalibrationImages or Int8ExportOptions.CheckImages (0 writes the model unchecked)");
             }
             ranges = calibration.Ranges(options.Calibration, options.Percentile);
         }
@@ -138,7 +146,7 @@ internal static class Int8Quantization
         int images = check.Sum(b => (int)b.Shape[0]);
         if (images == 0)
         {
-            return new Int8Report(calibrated, 0, 1, null, null, options);
+            return new Int8Report(calibrated, 0, null, null, null, options);
         }
         using var floatEngine = OnnxRuntimeEngine.FromBytes(floatModel.ToByteArray(), "the float model", options.Threads);
         using var int8Engine = OnnxRuntimeEngine.FromBytes(quantized.ToByteArray(), "the INT8 model", options.Threads);
@@ -167,7 +175,7 @@ internal static class Int8Quantization
     private static string Describe(Int8Report report) =>
         report.FloatAccuracy is double f && report.Int8Accuracy is double q
             ? FormattableString.Invariant($"float {100 * f:F2}%, INT8 {100 * q:F2}%, top-1 agreement {100 * report.Agreement:F2}%")
-            : FormattableString.Invariant($"top-1 agreement {100 * report.Agreement:F2}%");
+            : FormattableString.Invariant($"top-1 agreement {100 * report.Agreement!.Value:F2}%");
 
     private static string Metadata(Int8Report report) => JsonSerializer.Serialize(new Dictionary<string, object?>
     {
