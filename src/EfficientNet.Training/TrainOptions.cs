@@ -34,9 +34,10 @@ public sealed record ImageReading
     public ImageCache Cache { get; init; } = ImageCache.Auto;
 
     /// <summary>
-    /// Streamed training images as random-resized crops of the full photo and flips (torchvision's RandomResizedCrop:
-    /// 8–100% of the area, aspect ratio 3/4–4/3) instead of the centre square; null: on for streamed images at 128 pixels
-    /// or more (not with cached features). True streams the images. Validation images always take the centre square.
+    /// Training images as random-resized crops of the full photo and flips (torchvision's RandomResizedCrop: 8–100% of the
+    /// area, aspect ratio 3/4–4/3) instead of the centre square; null: on at 128 pixels or more, unless <see cref="Cache"/>
+    /// is memory or the features are cached, whatever the memory available (the trainer records the answer in
+    /// options.json). True streams the images. Validation images always take the centre square.
     /// </summary>
     public bool? RandomResizedCrop { get; init; }
 

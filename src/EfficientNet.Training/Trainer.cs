@@ -289,7 +289,10 @@ public static class Trainer
         bool cifar = options.CifarStem ?? info?.Options.CifarStem ?? options.Dataset == DatasetKind.Cifar10;
         int resolution = options.Resolution ?? info?.Options.Resolution
             ?? (options.Dataset == DatasetKind.Cifar10 ? Data.Cifar10.ImageSize : Architecture.Variants.Get(variant).Resolution);
-        return options with { Variant = variant, CifarStem = cifar, Resolution = resolution };
+        var images = options.Dataset == DatasetKind.Folder
+            ? options.Images with { RandomResizedCrop = TrainingData.RandomResizedCrops(options, resolution) }
+            : options.Images;
+        return options with { Variant = variant, CifarStem = cifar, Resolution = resolution, Images = images };
     }
 
     /// <summary>

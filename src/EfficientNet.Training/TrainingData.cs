@@ -57,9 +57,7 @@ internal static class TrainingData
             }
             else
             {
-                var geometry = options.Images.RandomResizedCrop ?? (size >= RandomResizedCropFrom && !options.CachedFeatures)
-                    ? SampleGeometry.RandomResizedCrop
-                    : SampleGeometry.CentreCrop;
+                var geometry = RandomResizedCrops(options, size) ? SampleGeometry.RandomResizedCrop : SampleGeometry.CentreCrop;
                 all = ImageFolder.Streamed(options.Data!, entries, size, geometry, options.Images.Workers);
                 (train, validation) = valEntries is not null
                     ? (all, ImageFolder.Streamed(options.ValData!, valEntries, size, SampleGeometry.CentreCrop, options.Images.Workers))
@@ -122,19 +120,28 @@ internal static class TrainingData
         }
     }
 
-    /// <summary>Streamed training images at this size or more are random-resized crops unless told otherwise.</summary>
+    /// <summary>Training images at this size or more are random-resized crops (so streamed) unless told otherwise.</summary>
     public const int RandomResizedCropFrom = 128;
+
+    /// <summary>
+    /// Whether the training images are random-resized crops of the full photo: as <see cref="ImageReading.RandomResizedCrop"/>
+    /// says, else at <see cref="RandomResizedCropFrom"/> pixels or more unless the images are asked to be held in memory or
+    /// the features cached. Decided by the options alone, never by the memory available, so that a run and its resume on
+    /// another machine augment alike; the trainer records the answer in options.json.
+    /// </summary>
+    internal static bool RandomResizedCrops(TrainOptions options, int size) =>
+        options.Images.RandomResizedCrop ?? (size >= RandomResizedCropFrom && !options.CachedFeatures && options.Images.Cache != ImageCache.Memory);
 
     /// <summary>Share of the available memory a folder's decoded images may take to be kept in memory under <see cref="ImageCache.Auto"/>.</summary>
     public const double MemoryShare = 0.5;
 
     /// <summary>
     /// Whether the folder or list (<paramref name="count"/> images, training and validation) is decoded into memory: as asked, or (auto) when its decoded images fit in
-    /// <see cref="MemoryShare"/> of <paramref name="available"/> bytes and no random-resized crops are asked for; says which and why.
+    /// <see cref="MemoryShare"/> of <paramref name="available"/> bytes and the training images are not random-resized crops; says which and why.
     /// </summary>
     internal static bool InMemory(TrainOptions options, long count, int size, long available, Action<string>? note)
     {
-        if (options.Images.Cache != ImageCache.Auto || options.Images.RandomResizedCrop == true)
+        if (options.Images.Cache != ImageCache.Auto || RandomResizedCrops(options, size))
         {
             return options.Images.Cache == ImageCache.Memory;
         }

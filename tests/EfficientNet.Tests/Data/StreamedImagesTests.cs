@@ -123,6 +123,25 @@ public class StreamedImagesTests
         Assert.False(TrainingData.InMemory(options with { Images = new ImageReading { RandomResizedCrop = true } }, count, 64, 1L << 40, null));
     }
 
+    [Theory]
+    [InlineData(ImageCache.Auto, 128, true)]
+    [InlineData(ImageCache.None, 224, true)]
+    [InlineData(ImageCache.Auto, 96, false)]
+    [InlineData(ImageCache.Memory, 224, false)]
+    public void TheCrop_IsDecidedByTheOptionsAlone_NotByTheMemoryAvailable(ImageCache cache, int resolution, bool randomResizedCrops)
+    {
+        // It used to be: at 128 px and up, a set that fit in memory trained on centre squares and one that did not on
+        // random-resized crops, and options.json said null either way.
+        var options = Trainer.Resolve(new TrainOptions { Dataset = DatasetKind.Folder, Data = Path.Combine(Flowers, "train"), Resolution = resolution, Images = new ImageReading { Cache = cache } });
+        Assert.Equal(randomResizedCrops, options.Images.RandomResizedCrop);
+        foreach (long available in new[] { 1L << 20, 1L << 40 })
+        {
+            bool inMemory = TrainingData.InMemory(options, 960, resolution, available, null);
+            Assert.False(randomResizedCrops && inMemory, $"{available} bytes available: random-resized crops need the images streamed");
+            Assert.Equal(cache == ImageCache.Memory || (cache == ImageCache.Auto && !randomResizedCrops && available == 1L << 40), inMemory);
+        }
+    }
+
     [Fact]
     public void Train_Streamed_ResumesExactlyAsAnUninterruptedRun()
     {
