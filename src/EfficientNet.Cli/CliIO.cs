@@ -44,23 +44,16 @@ public sealed class CliIO(TextWriter output, TextWriter error)
     public void Json<T>(T value) => Format.WriteJson(Out, value);
 
     /// <summary>
-    /// Runs <paramref name="body"/> with a token that the first Ctrl+C (SIGINT) or SIGTERM cancels (the
-    /// run then writes its checkpoint and returns); a second signal ends the process as usual. SIGTERM
-    /// matters for runs started in the background (`nohup … &amp;`, services, containers), where shells
+    /// Runs <paramref name="body"/> with a token that the first stop signal cancels (Ctrl+C, SIGTERM, and under an MPI
+    /// launcher the start of its stop sequence: see <see cref="StopSignals"/>); the run then writes its checkpoint and
+    /// returns. SIGTERM matters for runs started in the background (`nohup … &amp;`, services, containers), where shells
     /// start the process with SIGINT ignored.
     /// </summary>
     public static T WithInterruption<T>(Func<CancellationToken, T> body)
     {
         ArgumentNullException.ThrowIfNull(body);
-        using var cancel = new CancellationTokenSource();
-        void OnSignal(PosixSignalContext context)
-        {
-            context.Cancel = !cancel.IsCancellationRequested;
-            cancel.Cancel();
-        }
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        return body(cancel.Token);
+        using var signals = new StopSignals();
+        return body(signals.Token);
     }
 
     /// <summary>Progress through <paramref name="total"/> slow steps, drawn on standard error when it is a terminal.</summary>

@@ -17,5 +17,5 @@ if (launch is null || launch.Rank == 0)
 }
 int exit = EffnetCli.Run(args, output, Console.Error);
 output.Flush();
-World.Finish(failed: exit is not 0 and not EffnetCli.Interrupted);
+World.Finish(failed: exit is not 0 and not EffnetCli.Interrupted, stopped: exit == EffnetCli.Interrupted);
 return exit;

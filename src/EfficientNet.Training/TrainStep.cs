@@ -8,15 +8,16 @@ namespace EfficientNet.Training;
 /// <param name="Loss">Mean loss of the whole batch (not finite when any process's was not: then no update was made).</param>
 /// <param name="Correct">Right top-1 predictions in the batch.</param>
 /// <param name="Count">Images in the batch.</param>
-/// <param name="StopRequested">Whether any process was asked to stop (Ctrl+C, SIGTERM): all stop after this step.</param>
+/// <param name="StopRequested">Whether any process was asked to stop (Ctrl+C, SIGTERM) before this step: then no step was taken, and all stop.</param>
 internal readonly record struct StepOutcome(double Loss, long Correct, long Count, bool StopRequested);
 
 /// <summary>
 /// One optimizer step on one batch: forward, cross-entropy with label smoothing (soft targets when mixing), backward,
 /// update (skipped when the loss is not finite, which the caller then reports). In a data-parallel job each process
 /// runs its share of the batch and the gradients are averaged over the processes before the update
-/// (<see cref="GradientAverager"/>), so every process takes the same step; one small all-reduce first shares the
-/// loss, the counts and any process's wish to stop. Shared by <see cref="Trainer"/> and the training benchmark so that the
+/// (<see cref="GradientAverager"/>), so every process takes the same step; a one-value all-reduce before the step
+/// shares any process's wish to stop (so a stop waits for no step that had not begun), and a small one after the
+/// backward pass the loss and the counts. Shared by <see cref="Trainer"/> and the training benchmark so that the
 /// benchmark measures exactly the training code path. Everything it allocates lives in one dispose scope, so native
 /// memory does not grow from step to step.
 /// </summary>
@@ -45,7 +46,7 @@ internal sealed class TrainStep : IDisposable
     /// <param name="labels">Their class indices.</param>
     /// <param name="softTargets">Mixed targets (mixup, cutmix), else null.</param>
     /// <param name="learningRate">The learning rate of this step.</param>
-    /// <param name="stop">Read after the backward pass: a stop asked of any process ends the job's step loop together.</param>
+    /// <param name="stop">Read before the step: a stop asked of any process ends the job's step loop together, without this step.</param>
     public StepOutcome Run(Tensor images, Tensor labels, Tensor? softTargets, double learningRate, CancellationToken stop = default)
     {
         ArgumentNullException.ThrowIfNull(images);
@@ -53,6 +54,12 @@ internal sealed class TrainStep : IDisposable
         foreach (var group in optimizer.ParamGroups)
         {
             group.LearningRate = learningRate;
+        }
+        Span<double> stopping = [stop.IsCancellationRequested ? 1 : 0];
+        world.AllReduceSum(stopping);
+        if (stopping[0] > 0)
+        {
+            return new StepOutcome(double.NaN, 0, 0, StopRequested: true);
         }
         using var scope = NewDisposeScope();
         var target = labels.to(device);
@@ -66,18 +73,17 @@ internal sealed class TrainStep : IDisposable
             loss.backward();
         }
         long count = labels.shape[0];
-        // Loss x images, right, images, processes with a non-finite loss, processes asked to stop.
-        Span<double> totals = [value * count, logits.argmax(1).eq(target).sum().item<long>(), count, finite ? 0 : 1, stop.IsCancellationRequested ? 1 : 0];
+        // Loss x images, right, images, processes with a non-finite loss.
+        Span<double> totals = [value * count, logits.argmax(1).eq(target).sum().item<long>(), count, finite ? 0 : 1];
         world.AllReduceSum(totals);
-        bool stopRequested = totals[4] > 0;
         if (totals[3] > 0)
         {
             // No update from a NaN or infinite loss on any process: the weights stay those of the last finite step.
-            return new StepOutcome(finite ? double.NaN : value, 0, (long)totals[2], stopRequested);
+            return new StepOutcome(finite ? double.NaN : value, 0, (long)totals[2], StopRequested: false);
         }
         gradients?.Average();
         optimizer.step();
-        return new StepOutcome(totals[0] / totals[2], (long)totals[1], (long)totals[2], stopRequested);
+        return new StepOutcome(totals[0] / totals[2], (long)totals[1], (long)totals[2], StopRequested: false);
     }
 
     /// <inheritdoc/>

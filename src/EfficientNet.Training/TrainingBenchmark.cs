@@ -94,19 +94,21 @@ internal static class TrainingBenchmark
             {
                 Step();
             }
-            // Rank 0's clock ends the timed part; the step's all-reduce tells the others, so all run the same steps.
+            // Rank 0's clock ends the timed part; the step's stop all-reduce tells the others, so all run the same steps.
             using var timeUp = new CancellationTokenSource();
             double communicationBefore = step.CommunicationSeconds;
             var clock = Stopwatch.StartNew();
             int iterations = 0;
-            bool stop = false;
-            while (!stop)
+            while (true)
             {
                 if (world.IsRoot && iterations > 0 && clock.Elapsed.TotalSeconds >= options.Seconds)
                 {
                     timeUp.Cancel();
                 }
-                stop = Step(timeUp.Token);
+                if (Step(timeUp.Token))
+                {
+                    break;
+                }
                 iterations++;
             }
             double seconds = clock.Elapsed.TotalSeconds;

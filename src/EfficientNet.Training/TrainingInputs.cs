@@ -67,12 +67,41 @@ internal sealed class ImageInputs(ImageDataset train, ImageDataset validation, N
     // checkpoint records a clean batch boundary.
     public IEnumerable<Batch> Epoch(int epoch, int startBatch) => trainLoader.Epoch(epoch, startBatch, CancellationToken.None);
 
-    // A data-parallel validation runs to its end on every process (each waits for the others' sums): a stop asked
-    // meanwhile is seen at the next training step.
     public EvaluationResult Validate(EfficientNetModel model, double labelSmoothing, CancellationToken cancellation)
     {
-        var local = validationLoader is null ? null : Evaluator.Run(model, validationLoader, device, labelSmoothing, world.IsDistributed ? CancellationToken.None : cancellation);
-        return EvaluationResult.Sum(local, validation.Classes, world);
+        if (!world.IsDistributed)
+        {
+            return validationLoader is null ? EvaluationResult.Sum(null, validation.Classes, world) : Evaluator.Run(model, validationLoader, device, labelSmoothing, cancellation);
+        }
+        var batches = AgreeingOnStop(validationLoader?.Epoch(0, 0, CancellationToken.None) ?? [], cancellation);
+        var local = Evaluator.Run(model, batches, validation.Classes, device, labelSmoothing);
+        return EvaluationResult.Sum(validationLoader is null ? null : local, validation.Classes, world);
+    }
+
+    /// <summary>
+    /// This process's validation batches, with every process agreeing before each whether any was asked to stop (then
+    /// all throw <see cref="OperationCanceledException"/> together), so a stop waits for one batch, not the whole
+    /// validation; every process takes as many turns as the largest share has batches.
+    /// </summary>
+    private IEnumerable<Batch> AgreeingOnStop(IEnumerable<Batch> mine, CancellationToken cancellation)
+    {
+        int largestShare = (validation.Count + world.Size - 1) / world.Size;
+        int perBatch = options.BatchSize / world.Size;
+        double[] stopping = new double[1];
+        using var batches = mine.GetEnumerator();
+        for (int turn = 0; turn < (largestShare + perBatch - 1) / perBatch; turn++)
+        {
+            stopping[0] = cancellation.IsCancellationRequested ? 1 : 0;
+            world.AllReduceSum(stopping);
+            if (stopping[0] > 0)
+            {
+                throw new OperationCanceledException("stopped during validation");
+            }
+            if (batches.MoveNext())
+            {
+                yield return batches.Current;
+            }
+        }
     }
 
     public void Dispose()

@@ -100,7 +100,7 @@ internal sealed class TrainingLoop : IDisposable
         return Finish(stoppedEarly: false);
     }
 
-    /// <summary>Trains the rest of <paramref name="epoch"/>; false when cancelled (after a whole step).</summary>
+    /// <summary>Trains the rest of <paramref name="epoch"/>; false when cancelled (between two steps).</summary>
     private bool TrainEpoch(int epoch, EpochProgress progress, CancellationToken cancellation)
     {
         progress.LearningRate = schedule.At(step);
@@ -116,6 +116,10 @@ internal sealed class TrainingLoop : IDisposable
             {
                 progress.LearningRate = schedule.At(step);
                 outcome = trainStep.Run(batch.Images, batch.Labels, batch.Targets, progress.LearningRate, cancellation);
+                if (outcome.StopRequested)
+                {
+                    return false;
+                }
                 if (!double.IsFinite(outcome.Loss))
                 {
                     throw Diverged($"training loss became {outcome.Loss}", epoch, progress.Batch, progress.LearningRate);
@@ -129,10 +133,6 @@ internal sealed class TrainingLoop : IDisposable
                 curves?.Step(step, progress.MeanLoss, progress.LearningRate);
             }
             observer?.BatchDone(progress.Report(epoch, options.Epochs, BatchesPerEpoch, validationSeconds));
-            if (outcome.StopRequested)
-            {
-                return false;
-            }
             if (progress.Batch >= BatchesPerEpoch)
             {
                 break;

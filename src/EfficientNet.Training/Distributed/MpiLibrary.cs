@@ -157,11 +157,13 @@ internal sealed unsafe class MpiLibrary
     /// <summary>Ends every process of the job (the launcher reports <paramref name="code"/>).</summary>
     public void Abort(int code) => abort(CommWorld, code);
 
-    /// <summary>MPI_Finalize, once (later calls do nothing).</summary>
+    private int shutdownStarted;
+
+    /// <summary>MPI_Finalize, once (later calls, and calls while it runs, do nothing).</summary>
     public void Shutdown()
     {
         int done = 0;
-        if (finalized(&done) == Success && done == 0)
+        if (Interlocked.Exchange(ref shutdownStarted, 1) == 0 && finalized(&done) == Success && done == 0)
         {
             finalize();
         }

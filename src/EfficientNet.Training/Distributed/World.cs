@@ -33,9 +33,11 @@ internal static class World
     /// <summary>
     /// Ends this process's part of the job (nothing for one process): after its work is done, waits for every process
     /// and finalises MPI; after a failure (<paramref name="failed"/>), ends the whole job, since the others may be
-    /// waiting for this one in a collective.
+    /// waiting for this one in a collective. After a stop (<paramref name="stopped"/>: every process wrote what it had
+    /// to and met the others) it waits at most half a second for MPI_Finalize, which a launcher that is ending the job
+    /// itself answers only seconds later (Open MPI's mpirun after SIGTERM: 2 s, its default grace before SIGKILL).
     /// </summary>
-    public static void Finish(bool failed)
+    public static void Finish(bool failed, bool stopped = false)
     {
         if (Current.IsValueCreated && Current.Value is MpiCommunicator mpi)
         {
@@ -44,7 +46,14 @@ internal static class World
                 mpi.Abort(1);
             }
             mpi.Barrier();
-            mpi.Library.Shutdown();
+            if (stopped)
+            {
+                Task.Run(mpi.Library.Shutdown).Wait(TimeSpan.FromSeconds(0.5));
+            }
+            else
+            {
+                mpi.Library.Shutdown();
+            }
         }
     }
 

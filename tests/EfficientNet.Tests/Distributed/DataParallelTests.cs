@@ -141,6 +141,47 @@ public class DataParallelTests
         Assert.Equal(2, HistoryCsv.Read(Path.Combine(copy, RunFiles.History)).Count);
     }
 
+    [Theory]
+    [InlineData(MpiLauncher.OpenMpi, "-TERM", "epoch 1/2  batch 2/", "0.002")]
+    [InlineData(MpiLauncher.OpenMpi, "-INT", "epoch 1/2  batch 2/", "0.002")]
+    [InlineData(MpiLauncher.OpenMpi, "-TERM", "epoch 1/2  batch 15/16", "0.3")] // as a validation of 15,000 images starts
+    [InlineData(MpiLauncher.Mpich, "-TERM", "epoch 1/2  batch 2/", "0.002")]
+    [InlineData(MpiLauncher.Mpich, "-INT", "epoch 1/2  batch 2/", "0.002")]
+    public void SignalToTheLauncher_WritesTheCheckpointWithinItsGrace_AndTheRanksExit130(MpiLauncher launcher, string signal, string after, string valFraction)
+    {
+        // What kill, timeout, Slurm and Kubernetes do: signal the launcher, not the ranks. Open MPI's mpirun then sends
+        // the ranks SIGCONT, SIGTERM a second later and SIGKILL a second after that (its defaults), kills the ranks left
+        // as soon as one has exited, and exits 1 itself: its ranks' exit codes reach no one, and may be cut short once
+        // the checkpoint is written. MPICH's forwards the signal and waits for every rank.
+        using var dir = new TempDir();
+        string run = dir.File("run"), codes = dir.File("codes");
+        Directory.CreateDirectory(codes);
+        using (var job = MpiJob.Start(launcher, 2, EffnetProcess.Dll, [.. With(ShortRun, "--val-fraction", valFraction), "--epochs", "2", "--out", run], exitCodes: codes))
+        {
+            string? line;
+            while ((line = job.Output.ReadLine()) is not null && !line.StartsWith(after, StringComparison.Ordinal))
+            {
+            }
+            Assert.NotNull(line);
+            MpiJob.Signal(job.Id, signal);
+            string rest = job.Output.ReadToEnd();
+            var (_, err) = job.Wait(TimeSpan.FromMinutes(1));
+            Assert.True(rest.Contains("interrupted at epoch 1", StringComparison.Ordinal), $"{rest}\n{err}");
+        }
+        var exits = Directory.GetFiles(codes).Select(f => File.ReadAllText(f).Trim()).ToList();
+        Assert.All(exits, code => Assert.Equal("130", code));
+        Assert.InRange(exits.Count, launcher == MpiLauncher.OpenMpi ? 0 : 2, 2);
+        Assert.Empty(Directory.GetFiles(run, "*.tmp"));
+        Assert.False(File.Exists(Path.Combine(run, ".writer")), "the run folder's writer record is removed");
+        var (exit, output, error) = CliRunner.Run("train", "--resume", run);
+        Assert.True(exit == 0, error);
+        Assert.Contains("resuming at epoch 1", output, StringComparison.Ordinal);
+        Assert.Equal(2, HistoryCsv.Read(Path.Combine(run, RunFiles.History)).Count);
+    }
+
+    private static string[] With(string[] args, string option, string value) =>
+        [.. args.Select((a, k) => k > 0 && args[k - 1] == option ? value : a)];
+
     [Fact]
     public void KillNineOfOneRank_EndsTheJobSoonWithAnErrorAndTheLastCheckpointIntact()
     {

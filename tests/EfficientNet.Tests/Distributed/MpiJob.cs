@@ -31,8 +31,10 @@ internal sealed class MpiJob : IDisposable
     /// <summary>
     /// Starts <c>dotnet <paramref name="dll"/> <paramref name="args"/></c> as <paramref name="processes"/> processes under
     /// <paramref name="launcher"/>, with <paramref name="environment"/> added (inherited by the processes on this machine).
+    /// With <paramref name="exitCodes"/>, each process's exit code is written to <c>rank-N.exit</c> in that folder (by a
+    /// shell between the launcher and the process, which ignores SIGINT and SIGTERM itself so as to outlive it).
     /// </summary>
-    public static MpiJob Start(MpiLauncher launcher, int processes, string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    public static MpiJob Start(MpiLauncher launcher, int processes, string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? exitCodes = null)
     {
         string np = processes.ToString(CultureInfo.InvariantCulture);
         // Open MPI refuses root without --allow-run-as-root and more processes than cores without --oversubscribe;
@@ -40,7 +42,9 @@ internal sealed class MpiJob : IDisposable
         string[] command = launcher == MpiLauncher.OpenMpi
             ? ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", np]
             : ["mpirun.mpich", "-np", np];
-        var start = new ProcessStartInfo(command[0], [.. command[1..], "env", "--default-signal=INT,TERM", "dotnet", dll, .. args])
+        string[] recorder = exitCodes is null ? [] :
+            ["bash", "-c", $"trap '' INT TERM; \"$@\"; echo $? > '{exitCodes}'/rank-${{OMPI_COMM_WORLD_RANK:-$PMI_RANK}}.exit", "bash"];
+        var start = new ProcessStartInfo(command[0], [.. command[1..], .. recorder, "env", "--default-signal=INT,TERM", "dotnet", dll, .. args])
         {
             RedirectStandardOutput = true, RedirectStandardError = true,
         };
@@ -86,8 +90,8 @@ internal sealed class MpiJob : IDisposable
             }
             try
             {
-                if (!File.ReadAllText(Path.Combine(dir, "cmdline")).Contains(marker, StringComparison.Ordinal)
-                    || !File.ReadAllText(Path.Combine(dir, "cmdline")).StartsWith("dotnet", StringComparison.Ordinal))
+                string commandLine = File.ReadAllText(Path.Combine(dir, "cmdline"));
+                if (!commandLine.Contains(marker, StringComparison.Ordinal) || !commandLine.StartsWith("dotnet", StringComparison.Ordinal))
                 {
                     continue;
                 }
