@@ -29,6 +29,11 @@ public sealed class CliIO(TextWriter output, TextWriter error)
             body(parse);
             return 0;
         }
+        catch (EfficientNet.Distributed.JobWideException e) when (e.Rank > 0)
+        {
+            // Every process of a data-parallel job raised it; rank 0 reports it.
+            return EffnetCli.UserError;
+        }
         catch (Exception e) when (e is EfficientNetException or IOException or UnauthorizedAccessException)
         {
             Err.WriteLine($"effnet: error: {OptionFlags.Rewrite(e.Message)}");

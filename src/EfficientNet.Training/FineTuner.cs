@@ -17,6 +17,7 @@ namespace EfficientNet.Training;
 public sealed record FineTuneOptions
 {
     /// <summary>Pretrained weights: a checkpoint of this library or a torchvision state dict.</summary>
+    [PerProcess]
     public string Weights { get; init; } = "";
 
     /// <summary>Variant (required for plain state dicts; checkpoints record it).</summary>
@@ -26,9 +27,11 @@ public sealed record FineTuneOptions
     public DatasetKind Dataset { get; init; } = DatasetKind.Folder;
 
     /// <summary>Training data (folder root, or CIFAR-10 folder).</summary>
+    [PerProcess]
     public string? Data { get; init; }
 
     /// <summary>Validation / test folder (reported as the final evaluation); else a held-out fraction.</summary>
+    [PerProcess]
     public string? ValData { get; init; }
 
     /// <summary>Held-out share when no validation folder is given.</summary>
@@ -81,9 +84,11 @@ public sealed record FineTuneOptions
     public int Seed { get; init; } = 42;
 
     /// <summary>libtorch threads (0: default).</summary>
+    [PerProcess]
     public int Threads { get; init; }
 
     /// <summary>"cpu" or "cuda".</summary>
+    [PerProcess]
     public string Device { get; init; } = "cpu";
 
     /// <summary>The phase 1 training options.</summary>
@@ -152,6 +157,7 @@ public static class FineTuner
         observer = world.IsRoot ? observer : null;
         World.Collectively(() =>
         {
+            RankAgreement.Check(world, options);
             options.Validate();
             (options.Phase1() with { Processes = world.Size }).Validate();
             CheckPhase2Freeze(options);

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using EfficientNet.Data;
 using EfficientNet.Data.Augmentation;
+using EfficientNet.Distributed;
 
 namespace EfficientNet.Training;
 
@@ -31,6 +32,7 @@ public enum ImageCache
 public sealed record ImageReading
 {
     /// <summary>Kept in memory, streamed from the files, or (auto) whichever the memory available allows.</summary>
+    [PerProcess]
     public ImageCache Cache { get; init; } = ImageCache.Auto;
 
     /// <summary>
@@ -42,6 +44,7 @@ public sealed record ImageReading
     public bool? RandomResizedCrop { get; init; }
 
     /// <summary>Threads decoding streamed images (0: one per logical core).</summary>
+    [PerProcess]
     public int Workers { get; init; }
 
     /// <summary>
@@ -111,9 +114,11 @@ public sealed record TrainOptions
     public DatasetKind Dataset { get; init; } = DatasetKind.Cifar10;
 
     /// <summary>CIFAR-10 folder (the .bin files) or image-folder root; null for CIFAR-10 means the download cache.</summary>
+    [PerProcess]
     public string? Data { get; init; }
 
     /// <summary>A separate validation folder (image folders) — else <see cref="ValFraction"/> of the training data.</summary>
+    [PerProcess]
     public string? ValData { get; init; }
 
     /// <summary>How image folders and lists are read: kept in memory or streamed, and how streamed images are cropped.</summary>
@@ -123,6 +128,7 @@ public sealed record TrainOptions
     public double ValFraction { get; init; } = DatasetSplit.DefaultValidationFraction;
 
     /// <summary>Where CIFAR-10 is downloaded to when <see cref="Data"/> is not given.</summary>
+    [PerProcess]
     public string CacheDirectory { get; init; } = IO.Downloads.DefaultCacheDirectory;
 
     /// <summary>Model variant; null: the initial weights' variant, else b0.</summary>
@@ -140,6 +146,7 @@ public sealed record TrainOptions
     /// initialisation. The model keeps the stochastic depth it was built with, and its classifier unless
     /// <see cref="ReplaceHead"/>; <see cref="Variant"/>, <see cref="CifarStem"/> and <see cref="Resolution"/> default to a checkpoint's.
     /// </summary>
+    [PerProcess]
     public string? InitialWeights { get; init; }
 
     /// <summary>Drop the initial weights' classifier and train a fresh <see cref="Head"/> for the dataset's classes.</summary>
@@ -229,9 +236,11 @@ public sealed record TrainOptions
     public int Seed { get; init; } = DatasetSplit.DefaultSeed;
 
     /// <summary>libtorch intra-op threads (0: libtorch's default).</summary>
+    [PerProcess]
     public int Threads { get; init; }
 
     /// <summary>"cpu" or "cuda".</summary>
+    [PerProcess]
     public string Device { get; init; } = "cpu";
 
     /// <summary>
@@ -249,6 +258,7 @@ public sealed record TrainOptions
     /// 2 cores with 2 libtorch threads: 87 images/s synchronous against 73 with a background thread,
     /// whose work then competes with training for the same cores.
     /// </summary>
+    [PerProcess]
     public int? Prefetch { get; init; }
 
     /// <summary>Stop after this many batches per epoch (0: all); for smoke tests and quick experiments.</summary>

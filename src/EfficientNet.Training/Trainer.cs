@@ -38,6 +38,7 @@ public static class Trainer
         return World.Collectively(() =>
         {
             options = options with { Processes = world.Size };
+            RankAgreement.Check(world, options);
             options.Validate();
             // Rank 0's initial weights (in a fine-tuning's phase 2, its phase 1 model) reach every process.
             using var initial = RootFile.Share(options.InitialWeights, world);
@@ -203,6 +204,7 @@ public static class Trainer
 
         DownloadFirstOnRoot(options, world, cancellation);
         var (train, validation, normalization, badImages) = TrainingData.Load(options, note => observer?.Message(note), cancellation);
+        RankAgreement.Check(world, options, train, validation);
         using var model = BuildModel(options, train.Classes, resumeFrom, ref normalization);
         // Channels-last applies to the input batches only: measured on CIFAR B0 training, NHWC input
         // with NCHW weights was as fast as NHWC weights (105 vs 97 images/s), and it keeps the

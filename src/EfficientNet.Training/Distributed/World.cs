@@ -8,6 +8,9 @@ internal static class World
 {
     private static readonly Lazy<Communicator> Current = new(Start);
 
+    /// <summary>Whether the work ended with a <see cref="JobWideException"/>, which leaves no process waiting.</summary>
+    private static bool failedTogether;
+
     /// <summary>The job's communicator (started on first use).</summary>
     public static Communicator Communicator => Current.Value;
 
@@ -32,8 +35,8 @@ internal static class World
 
     /// <summary>
     /// Ends this process's part of the job (nothing for one process): after its work is done, waits for every process
-    /// and finalises MPI; after a failure (<paramref name="failed"/>), ends the whole job, since the others may be
-    /// waiting for this one in a collective. After a stop (<paramref name="stopped"/>: every process wrote what it had
+    /// and finalises MPI; after a failure (<paramref name="failed"/>) of its own, ends the whole job, since the others
+    /// may be waiting for this one in a collective. After a stop (<paramref name="stopped"/>: every process wrote what it had
     /// to and met the others) it waits at most half a second for MPI_Finalize, which a launcher that is ending the job
     /// itself answers only seconds later (Open MPI's mpirun after SIGTERM: 2 s, its default grace before SIGKILL).
     /// </summary>
@@ -41,7 +44,7 @@ internal static class World
     {
         if (Current.IsValueCreated && Current.Value is MpiCommunicator mpi)
         {
-            if (failed)
+            if (failed && !failedTogether)
             {
                 mpi.Abort(1);
             }
@@ -74,7 +77,8 @@ internal static class World
 
     /// <summary>
     /// Runs <paramref name="body"/>, work every process of the job does together: an error on this process ends the
-    /// whole job (<see cref="AbortJob"/>) instead of leaving the others waiting; a stop (cancellation) does not.
+    /// whole job (<see cref="AbortJob"/>) instead of leaving the others waiting; a stop (cancellation) does not, nor
+    /// does an error every process raised together (<see cref="JobWideException"/>).
     /// </summary>
     public static T Collectively<T>(Func<T> body)
     {
@@ -82,6 +86,11 @@ internal static class World
         try
         {
             return body();
+        }
+        catch (JobWideException)
+        {
+            failedTogether = true;
+            throw;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -179,6 +179,47 @@ public class DataParallelTests
         Assert.Equal(2, HistoryCsv.Read(Path.Combine(run, RunFiles.History)).Count);
     }
 
+    [Theory]
+    [InlineData(MpiLauncher.OpenMpi, "--resolution", "64", "--resolution is not set on rank 0 and 64 on rank 1")]
+    [InlineData(MpiLauncher.Mpich, "--seed", "7", "--seed is 42 on rank 0 and 7 on rank 1")]
+    public void RanksStartedWithDifferentOptions_StopTogetherBeforeAnyWork_WithOneLineNamingTheOption(MpiLauncher launcher, string option, string value, string expected)
+    {
+        using var dir = new TempDir();
+        string run = dir.File("run");
+        string[] args = [.. ShortRun, "--epochs", "1", "--out", run];
+        var (exit, _, err) = MpiJob.Run(launcher, [args, [.. args, option, value]], EffnetProcess.Dll);
+        Assert.NotEqual(0, exit);
+        Assert.Single(err.Split('\n'), l => l.StartsWith("effnet: error: ", StringComparison.Ordinal) || l.Contains("error:", StringComparison.Ordinal));
+        Assert.Contains($"effnet: error: the processes were not started alike: {expected}; start every process with the same options and data", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("MPI_ABORT", err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(run), "nothing is written");
+    }
+
+    [Fact]
+    public void RanksGivenDifferentData_StopTogetherBeforeTheFirstStep_SayingWhatDiffers()
+    {
+        // The data's paths may differ between machines; what they hold may not.
+        using var dir = new TempDir();
+        string[] folders = [dir.File("six"), dir.File("five")];
+        foreach (var (folder, count) in folders.Zip([6, 5]))
+        {
+            foreach (string flower in new[] { "daisy", "pansy" })
+            {
+                Directory.CreateDirectory(Path.Combine(folder, flower));
+                foreach (string file in Directory.GetFiles(Path.Combine(TestPaths.SharedData, "flowers12", "train", flower)).Order(StringComparer.Ordinal).Take(count))
+                {
+                    File.Copy(file, Path.Combine(folder, flower, Path.GetFileName(file)));
+                }
+            }
+        }
+        string run = dir.File("run");
+        IEnumerable<string> Args(string data) => ["train", "--dataset", "folder", "--data", data, "--resolution", "32", "--val-fraction", "0.25", "--batch", "4", "--epochs", "1", "--threads", "1", "--out", run];
+        var (exit, _, err) = MpiJob.Run(MpiLauncher.OpenMpi, [Args(folders[0]), Args(folders[1])], EffnetProcess.Dll);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("effnet: error: the processes were not started alike: the number of validation images is 4 on rank 0 and 2 on rank 1", err, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(run, RunFiles.Last)), "no training step was taken");
+    }
+
     private static string[] With(string[] args, string option, string value) =>
         [.. args.Select((a, k) => k > 0 && args[k - 1] == option ? value : a)];
 

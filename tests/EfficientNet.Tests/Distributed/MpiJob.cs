@@ -34,17 +34,33 @@ internal sealed class MpiJob : IDisposable
     /// With <paramref name="exitCodes"/>, each process's exit code is written to <c>rank-N.exit</c> in that folder (by a
     /// shell between the launcher and the process, which ignores SIGINT and SIGTERM itself so as to outlive it).
     /// </summary>
-    public static MpiJob Start(MpiLauncher launcher, int processes, string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? exitCodes = null)
+    public static MpiJob Start(MpiLauncher launcher, int processes, string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? exitCodes = null) =>
+        Start(launcher, [.. Enumerable.Repeat(args, processes)], dll, environment, exitCodes);
+
+    /// <summary>Starts one process per element of <paramref name="argsPerRank"/>, rank k with its k-th arguments (MPMD: <c>-np 1 ... : -np 1 ...</c>).</summary>
+    public static MpiJob Start(MpiLauncher launcher, IReadOnlyList<IEnumerable<string>> argsPerRank, string dll, IReadOnlyDictionary<string, string>? environment = null, string? exitCodes = null)
     {
-        string np = processes.ToString(CultureInfo.InvariantCulture);
         // Open MPI refuses root without --allow-run-as-root and more processes than cores without --oversubscribe;
         // env --default-signal: a test host started in the background passes SIGINT and SIGTERM on as ignored.
-        string[] command = launcher == MpiLauncher.OpenMpi
-            ? ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", np]
-            : ["mpirun.mpich", "-np", np];
+        string[] command = launcher == MpiLauncher.OpenMpi ? ["mpirun", "--allow-run-as-root", "--oversubscribe"] : ["mpirun.mpich"];
         string[] recorder = exitCodes is null ? [] :
             ["bash", "-c", $"trap '' INT TERM; \"$@\"; echo $? > '{exitCodes}'/rank-${{OMPI_COMM_WORLD_RANK:-$PMI_RANK}}.exit", "bash"];
-        var start = new ProcessStartInfo(command[0], [.. command[1..], .. recorder, "env", "--default-signal=INT,TERM", "dotnet", dll, .. args])
+        // Ranks with the same arguments form one group (-np N), as a plain launch does.
+        var groups = new List<(int Count, string[] Args)>();
+        foreach (string[] args in argsPerRank.Select(a => a.ToArray()))
+        {
+            if (groups.Count > 0 && groups[^1].Args.SequenceEqual(args))
+            {
+                groups[^1] = (groups[^1].Count + 1, args);
+            }
+            else
+            {
+                groups.Add((1, args));
+            }
+        }
+        var apps = groups.Select((g, k) => (string[])[.. k > 0 ? [":"] : Array.Empty<string>(), "-np", g.Count.ToString(CultureInfo.InvariantCulture),
+            .. recorder, "env", "--default-signal=INT,TERM", "dotnet", dll, .. g.Args]);
+        var start = new ProcessStartInfo(command[0], [.. command[1..], .. apps.SelectMany(a => a)])
         {
             RedirectStandardOutput = true, RedirectStandardError = true,
         };
@@ -63,9 +79,13 @@ internal sealed class MpiJob : IDisposable
     }
 
     /// <summary>Runs a job to its end; fails the test if it takes longer than <paramref name="limit"/>.</summary>
-    public static (int Exit, string Out, string Err) Run(MpiLauncher launcher, int processes, string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? limit = null)
+    public static (int Exit, string Out, string Err) Run(MpiLauncher launcher, int processes, string dll, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? limit = null) =>
+        Run(launcher, [.. Enumerable.Repeat(args, processes)], dll, environment, limit);
+
+    /// <summary>Runs a job of one process per element of <paramref name="argsPerRank"/> to its end (see <see cref="Start(MpiLauncher, IReadOnlyList{IEnumerable{string}}, string, IReadOnlyDictionary{string, string}?, string?)"/>).</summary>
+    public static (int Exit, string Out, string Err) Run(MpiLauncher launcher, IReadOnlyList<IEnumerable<string>> argsPerRank, string dll, IReadOnlyDictionary<string, string>? environment = null, TimeSpan? limit = null)
     {
-        using var job = Start(launcher, processes, dll, args, environment);
+        using var job = Start(launcher, argsPerRank, dll, environment);
         string output = job.Output.ReadToEndAsync().WaitAsync(limit ?? TimeSpan.FromMinutes(5)).GetAwaiter().GetResult();
         var (exit, err) = job.Wait(limit ?? TimeSpan.FromMinutes(5));
         return (exit, output, err);
