@@ -38,7 +38,7 @@ internal static class World
     /// and finalises MPI; after a failure (<paramref name="failed"/>) of its own, ends the whole job, since the others
     /// may be waiting for this one in a collective. After a stop (<paramref name="stopped"/>: every process wrote what it had
     /// to and met the others) it waits at most half a second for MPI_Finalize, which a launcher that is ending the job
-    /// itself answers only seconds later (Open MPI's mpirun after SIGTERM: 2 s, its default grace before SIGKILL).
+    /// itself may answer only after its grace before SIGKILL (docs/reliability.md#data-parallel-jobs).
     /// </summary>
     public static void Finish(bool failed, bool stopped = false)
     {
