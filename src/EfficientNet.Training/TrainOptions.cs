@@ -254,9 +254,8 @@ public sealed record TrainOptions
 
     /// <summary>
     /// Batches prepared ahead on a background thread; 0 prepares each batch when it is needed; null
-    /// (auto) prefetches only when the machine has cores that libtorch's threads leave free. Measured on
-    /// 2 cores with 2 libtorch threads: 87 images/s synchronous against 73 with a background thread,
-    /// whose work then competes with training for the same cores.
+    /// (auto) prefetches only when the machine has cores that libtorch's threads leave free, since a background
+    /// thread on busy cores competes with training (docs/performance.md#training-1, item 3).
     /// </summary>
     [PerProcess]
     public int? Prefetch { get; init; }

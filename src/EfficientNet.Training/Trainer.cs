@@ -206,9 +206,8 @@ public static class Trainer
         var (train, validation, normalization, badImages) = TrainingData.Load(options, note => observer?.Message(note), cancellation);
         RankAgreement.Check(world, options, train, validation);
         using var model = BuildModel(options, train.Classes, resumeFrom, ref normalization);
-        // Channels-last applies to the input batches only: measured on CIFAR B0 training, NHWC input
-        // with NCHW weights was as fast as NHWC weights (105 vs 97 images/s), and it keeps the
-        // optimizer state contiguous, which TorchSharp's optimizer serialisation requires.
+        // Channels-last applies to the input batches only: as fast as NHWC weights (docs/performance.md), and it keeps
+        // the optimizer state contiguous, which TorchSharp's optimizer serialisation requires.
         model.to(device);
         if (resumeFrom is null)
         {

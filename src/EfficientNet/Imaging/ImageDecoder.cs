@@ -186,7 +186,7 @@ public static class ImageDecoder
     /// <summary>
     /// The <paramref name="box"/> of <paramref name="bitmap"/> resized to <paramref name="size"/> x <paramref name="size"/>
     /// (bilinear; from mipmaps when a side shrinks more than twofold, so a large reduction averages instead of aliasing;
-    /// building them costs 2.4 ms of the 3.2 for a 224-pixel crop, so smaller changes go without), as 8-bit RGB planes,
+    /// building them costs most of a crop's time, so smaller changes go without), as 8-bit RGB planes,
     /// mirrored left to right when <paramref name="flip"/> is set.
     /// </summary>
     internal static byte[] CropAndResize(SKBitmap bitmap, SKRectI box, int size, bool flip = false, Interpolation interpolation = Interpolation.Bilinear)
@@ -206,7 +206,7 @@ public static class ImageDecoder
     }
 
     // The crop x crop square at (left, top) as RGB planes, mirrored when flip is set. Pixels are read as whole
-    // 32-bit words, a row at a time (a byte at a time took 0.6 ms for 224x224).
+    // 32-bit words, a row at a time, which is several times faster than a byte at a time.
     private static byte[] Planes(SKBitmap source, int left, int top, int crop, bool flip = false)
     {
         var pixels = MemoryMarshal.Cast<byte, uint>(source.GetPixelSpan());

@@ -120,9 +120,9 @@ public sealed class OnnxRuntimeEngine : IClassifierEngine
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 
-    // A managed copy out of the tensor's storage (TensorAccessor.CopyTo goes element by element: 18 ms against
-    // 1 ms for 16 images at 224x224). Not libtorch's copy_: its OpenMP workers keep spinning after each call and
-    // take the cores ONNX Runtime's threads need (batch 1 ran at half speed).
+    // A managed copy out of the tensor's storage, since TensorAccessor.CopyTo goes element by element; not libtorch's
+    // copy_, whose OpenMP workers keep spinning after each call on the cores ONNX Runtime's threads need
+    // (docs/performance.md#measurements-behind-the-code).
     internal static void CopyInto(Tensor images, float[] buffer)
     {
         using var dense = images.detach().cpu().to(float32).contiguous();

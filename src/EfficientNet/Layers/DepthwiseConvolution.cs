@@ -11,9 +11,8 @@ namespace EfficientNet.Layers;
 /// <remarks>
 /// libtorch 2.10's oneDNN has no JIT kernel for the depthwise weight gradient on AVX2 CPUs; it falls
 /// back to im2col + one small GEMM per channel group. When the kernel is larger than the output
-/// (5x5 filters on 4x4 or 2x2 maps: the last stages of a 32x32 CIFAR model) that fallback is 5 to 80
-/// times slower than the whole rest of the layer's backward pass; measured on B0 with the CIFAR stem,
-/// it took about 30% of a training step (perf). The input gradient still comes from libtorch
+/// (5x5 filters on 4x4 or 2x2 maps: the last stages of a 32x32 CIFAR model) that fallback is far slower
+/// than the rest of the layer's backward pass (docs/performance.md#training-1, item 1). The input gradient still comes from libtorch
 /// (a transposed convolution, bit-identical to the native one), and the weight gradient equals the
 /// native one up to float summation order. Used only where it wins: see <see cref="Applies"/>.
 /// </remarks>

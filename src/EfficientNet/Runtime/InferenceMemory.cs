@@ -15,8 +15,8 @@ internal static class InferenceMemory
     /// <summary>
     /// Bytes one image's forward pass without gradients holds: the input, the stem's output, and every block's hidden
     /// and output tensors, which stay alive until the pass returns (they are disposed with its scope), and the head's
-    /// output. Measured on B0 at 224x224 (TorchSharp engine, batches of 4 and 64): 34 MiB per image resident; this
-    /// gives 39 MiB. ONNX Runtime frees as it goes and needs less.
+    /// output: a little above what B0 holds resident per image (docs/performance.md#measurements-behind-the-code).
+    /// ONNX Runtime frees as it goes and needs less.
     /// </summary>
     public static long PerImage(VariantSpec spec, int resolution, bool strideOneStem = false)
     {

@@ -7,7 +7,7 @@ namespace EfficientNet.Runtime;
 /// Per-thread control of libtorch's OpenMP parallelism. libtorch (CPU) runs its intra-op work in
 /// OpenMP teams whose size is a per-thread setting; a helper thread (the data loader's) that uses the
 /// default starts its own team of N threads beside the training thread's team, and on a 2-core machine
-/// the two teams' spinning workers fight for the cores (measured: 80 → 60 training images/s).
+/// the two teams' spinning workers fight for the cores (docs/performance.md#measurements-behind-the-code).
 /// Limiting the helper thread to one thread leaves the cores to training.
 /// </summary>
 internal static class IntraOpThreads
@@ -20,7 +20,7 @@ internal static class IntraOpThreads
     /// <summary>
     /// Sets libtorch's intra-op threads for the process: 0 keeps libtorch's default (one per
     /// physical core); more than the machine's logical cores is cut to that count, with a warning, because
-    /// oversubscribed OpenMP teams spin against each other (a batch measured 1.8 s took 168 s with 1000).
+    /// oversubscribed OpenMP teams spin against each other and slow a batch down by orders of magnitude.
     /// </summary>
     /// <returns>The count in effect (0: libtorch's default) and the warning, if the request was cut.</returns>
     /// <exception cref="EfficientNetException"><paramref name="requested"/> is negative.</exception>

@@ -17,8 +17,8 @@ internal static class ResidentMemory
     /// Finalizes unreachable managed objects (tensor wrappers included) and asks glibc to return free
     /// heap pages to the OS, then measures. Called once per epoch by training: freed activation blocks
     /// of different sizes fragment glibc's heap, and without this the resident size drifts up by
-    /// hundreds of MiB over epochs although the number of live tensors stays constant (measured on CIFAR B0
-    /// with a prefetch thread). It releases only memory nobody holds, so a real leak still shows.
+    /// over epochs although the number of live tensors stays constant (docs/performance.md#training-1, item 6).
+    /// It releases only memory nobody holds, so a real leak still shows.
     /// </summary>
     public static double ReleaseAndMeasure()
     {
