@@ -55,9 +55,7 @@ internal sealed class TrainStep : IDisposable
         {
             group.LearningRate = learningRate;
         }
-        Span<double> stopping = [stop.IsCancellationRequested ? 1 : 0];
-        world.AllReduceSum(stopping);
-        if (stopping[0] > 0)
+        if (world.AnyStopRequested(stop))
         {
             return new StepOutcome(double.NaN, 0, 0, StopRequested: true);
         }

@@ -69,13 +69,19 @@ internal sealed class ImageInputs(ImageDataset train, ImageDataset validation, N
 
     public EvaluationResult Validate(EfficientNetModel model, double labelSmoothing, CancellationToken cancellation)
     {
+        EvaluationResult? local;
         if (!world.IsDistributed)
         {
-            return validationLoader is null ? EvaluationResult.Sum(null, validation.Classes, world) : Evaluator.Run(model, validationLoader, device, labelSmoothing, cancellation);
+            local = validationLoader is null ? null : Evaluator.Run(model, validationLoader, device, labelSmoothing, cancellation);
         }
-        var batches = AgreeingOnStop(validationLoader?.Epoch(0, 0, CancellationToken.None) ?? [], cancellation);
-        var local = Evaluator.Run(model, batches, validation.Classes, device, labelSmoothing);
-        return EvaluationResult.Sum(validationLoader is null ? null : local, validation.Classes, world);
+        else
+        {
+            // Every process takes its turns, with or without images of its own.
+            var batches = AgreeingOnStop(validationLoader?.Epoch(0, 0, CancellationToken.None) ?? [], cancellation);
+            var evaluated = Evaluator.Run(model, batches, validation.Classes, device, labelSmoothing);
+            local = validationLoader is null ? null : evaluated;
+        }
+        return EvaluationResult.Sum(local, validation.Classes, world);
     }
 
     /// <summary>
@@ -87,13 +93,10 @@ internal sealed class ImageInputs(ImageDataset train, ImageDataset validation, N
     {
         int largestShare = (validation.Count + world.Size - 1) / world.Size;
         int perBatch = options.BatchSize / world.Size;
-        double[] stopping = new double[1];
         using var batches = mine.GetEnumerator();
         for (int turn = 0; turn < (largestShare + perBatch - 1) / perBatch; turn++)
         {
-            stopping[0] = cancellation.IsCancellationRequested ? 1 : 0;
-            world.AllReduceSum(stopping);
-            if (stopping[0] > 0)
+            if (world.AnyStopRequested(cancellation))
             {
                 throw new OperationCanceledException("stopped during validation");
             }

@@ -38,6 +38,14 @@ internal abstract class Communicator
     /// <summary>Returns when every process has called it.</summary>
     public abstract void Barrier();
 
+    /// <summary>Whether <paramref name="stop"/> was cancelled on any process (each calls it at the same point of the work).</summary>
+    public bool AnyStopRequested(CancellationToken stop)
+    {
+        Span<double> asked = [stop.IsCancellationRequested ? 1 : 0];
+        AllReduceSum(asked);
+        return asked[0] > 0;
+    }
+
     /// <summary>Ends every process of the job with exit code <paramref name="code"/>.</summary>
     public abstract void Abort(int code);
 

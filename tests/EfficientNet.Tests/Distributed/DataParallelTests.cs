@@ -111,11 +111,7 @@ public class DataParallelTests
         string run = dir.File("run");
         using (var job = MpiJob.Start(launcher, 2, EffnetProcess.Dll, [.. ShortRun, "--epochs", "2", "--out", run]))
         {
-            string? line;
-            while ((line = job.Output.ReadLine()) is not null && !line.StartsWith("epoch 1/2  batch 2/", StringComparison.Ordinal))
-            {
-            }
-            Assert.NotNull(line);
+            job.ReadUntil("epoch 1/2  batch 2/");
             MpiJob.Signal(MpiJob.RankProcess(1, run), "-TERM");
             string rest = job.Output.ReadToEnd();
             var (exit, err) = job.Wait(TimeSpan.FromMinutes(2));
@@ -158,11 +154,7 @@ public class DataParallelTests
         Directory.CreateDirectory(codes);
         using (var job = MpiJob.Start(launcher, 2, EffnetProcess.Dll, [.. With(ShortRun, "--val-fraction", valFraction), "--epochs", "2", "--out", run], exitCodes: codes))
         {
-            string? line;
-            while ((line = job.Output.ReadLine()) is not null && !line.StartsWith(after, StringComparison.Ordinal))
-            {
-            }
-            Assert.NotNull(line);
+            job.ReadUntil(after);
             MpiJob.Signal(job.Id, signal);
             string rest = job.Output.ReadToEnd();
             var (_, err) = job.Wait(TimeSpan.FromMinutes(1));
@@ -229,11 +221,7 @@ public class DataParallelTests
         using var dir = new TempDir();
         string run = dir.File("run");
         using var job = MpiJob.Start(MpiLauncher.OpenMpi, 2, EffnetProcess.Dll, [.. ShortRun, "--epochs", "3", "--out", run]);
-        string? line;
-        while ((line = job.Output.ReadLine()) is not null && !line.StartsWith("epoch 2/3  batch 2/", StringComparison.Ordinal))
-        {
-        }
-        Assert.NotNull(line);
+        job.ReadUntil("epoch 2/3  batch 2/");
         MpiJob.Signal(MpiJob.RankProcess(1, run), "-KILL");
         var (exit, _) = job.Wait(TimeSpan.FromSeconds(60));
         Assert.NotEqual(0, exit);

@@ -91,6 +91,16 @@ internal sealed class MpiJob : IDisposable
         return (exit, output, err);
     }
 
+    /// <summary>Reads standard output up to the first line that starts with <paramref name="prefix"/> (failing the test if it ends first).</summary>
+    public void ReadUntil(string prefix)
+    {
+        string? line;
+        while ((line = Output.ReadLine()) is not null && !line.StartsWith(prefix, StringComparison.Ordinal))
+        {
+        }
+        Assert.True(line is not null, $"the job's output ended before a line starting '{prefix}'");
+    }
+
     /// <summary>Waits for the launcher to end (failing the test after <paramref name="limit"/>); its exit code and standard error.</summary>
     public (int Exit, string Err) Wait(TimeSpan limit)
     {
