@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using EfficientNet.Cli.Output;
 using EfficientNet.Runtime;
+using EfficientNet.Training.Distributed;
 
 namespace EfficientNet.Cli;
 
@@ -29,7 +30,7 @@ public sealed class CliIO(TextWriter output, TextWriter error)
             body(parse);
             return 0;
         }
-        catch (EfficientNet.Distributed.JobWideException e) when (e.Rank > 0)
+        catch (EfficientNet.Training.Distributed.JobWideException e) when (e.Rank > 0)
         {
             // Every process of a data-parallel job raised it; rank 0 reports it.
             return EffnetCli.UserError;
@@ -80,10 +81,10 @@ public sealed class CliIO(TextWriter output, TextWriter error)
         IO.AtomicFile.RequireFolder(path);
     }
 
-    /// <summary>Applies --threads to libtorch (see <see cref="IntraOpThreads.SetProcessThreads"/>); returns the count in effect.</summary>
+    /// <summary>Applies --threads to libtorch (see <see cref="ProcessResources.SetThreads"/>); returns the count in effect.</summary>
     public int ApplyThreads(int threads)
     {
-        var (applied, warning) = IntraOpThreads.SetProcessThreads(threads);
+        var (applied, warning) = ProcessResources.SetThreads(threads);
         if (warning is not null)
         {
             Err.WriteLine($"effnet: warning: {OptionFlags.Rewrite(warning)}");

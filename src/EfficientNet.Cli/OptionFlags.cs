@@ -83,6 +83,7 @@ internal static partial class OptionFlags
         ["LoadOptions.Variant"] = "--variant",
         ["EngineKind.OnnxRuntime"] = "--engine onnxruntime",
         ["EngineKind.Torch"] = "--engine torch",
+        ["OnnxExporter.Export"] = "effnet export",
         ["OnnxExportOptions.Opset"] = "--opset",
         ["OnnxExportOptions.Batch"] = "--batch",
     };

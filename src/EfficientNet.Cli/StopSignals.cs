@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using EfficientNet.Distributed;
+using EfficientNet.Training.Distributed;
 
 namespace EfficientNet.Cli;
 
@@ -16,7 +16,7 @@ namespace EfficientNet.Cli;
 internal sealed class StopSignals : IDisposable
 {
     private readonly CancellationTokenSource cancel = new();
-    private readonly bool launched = Launch.FromEnvironment(Environment.GetEnvironmentVariable) is not null;
+    private readonly bool launched = World.LaunchedRank is not null;
     private readonly PauseWatch? pauses;
     private readonly List<PosixSignalRegistration> registrations = [];
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
 
 // TrainerHost options.json run-folder: trains as Trainer.Train does for a library user (data-parallel under an MPI launcher).
 if (args.Length != 2)

@@ -1,7 +1,8 @@
 // Trains an EfficientNet-B0 from scratch on an image folder (root/<class>/*.jpg), briefly and at a low
 // resolution, and prints where the best model is. Usage: TrainFolder IMAGE_ROOT RUN_DIR [EPOCHS]
 using System.Globalization;
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
 
 if (args.Length is < 2 or > 3)
 {

@@ -1,12 +1,12 @@
 using System.CommandLine;
-using EfficientNet.Distributed;
+using EfficientNet.Architecture;
+using EfficientNet.Cli.Benchmarks;
 using EfficientNet.Cli.Output;
 using EfficientNet.Inference;
-using EfficientNet.Architecture;
 using EfficientNet.Models;
 using EfficientNet.Onnx;
-using EfficientNet.Training;
 using EfficientNet.Runtime;
+using EfficientNet.Training.Distributed;
 using TorchSharp;
 
 namespace EfficientNet.Cli.Commands;
@@ -37,7 +37,7 @@ internal static class BenchCommand
         };
         command.SetAction(io.Guard(parse =>
         {
-            var result = EfficientNet.Data.DataBenchmark.Run(parse.GetValue(data)!, parse.GetValue(resolution), parse.GetValue(batch), parse.GetValue(seconds), parse.GetValue(workers));
+            var result = DataBenchmark.Run(parse.GetValue(data)!, parse.GetValue(resolution), parse.GetValue(batch), parse.GetValue(seconds), parse.GetValue(workers));
             if (parse.GetValue(json))
             {
                 io.Json(new { resolution = parse.GetValue(resolution), batch = parse.GetValue(batch), result.Workers, result.Images, result.Seconds, result.ImagesPerSecond });
@@ -70,7 +70,7 @@ internal static class BenchCommand
         {
             int applied = io.ApplyThreads(parse.GetValue(threads));
             io.UseRetainingAllocator();
-            var dev = Devices.Parse(parse.GetValue(device)!);
+            var dev = ProcessResources.ParseDevice(parse.GetValue(device)!);
             string? onnxPath = parse.GetValue(onnx);
             var kind = parse.GetValue(engine) ?? (onnxPath is null ? Classifier.DefaultEngine(dev) : EngineKind.OnnxRuntime);
             if (onnxPath is not null && kind != EngineKind.OnnxRuntime)
@@ -86,7 +86,9 @@ internal static class BenchCommand
             using var _ = benchEngine;
             var result = InferenceBenchmark.Run(benchEngine, side, new InferenceBenchmarkOptions
             {
-                Batch = parse.GetValue(batch), Seconds = parse.GetValue(seconds), Variant = onnxPath is null ? parse.GetValue(variant) : null,
+                Batch = parse.GetValue(batch),
+                Seconds = parse.GetValue(seconds),
+                Variant = onnxPath is null ? parse.GetValue(variant) : null,
             });
             bool torchEngine = kind == EngineKind.Torch;
             int threadCount = torchEngine ? TorchSharp.torch.get_num_threads() : applied;
@@ -160,7 +162,7 @@ internal static class BenchCommand
         {
             io.ApplyThreads(parse.GetValue(threads) is > 0 and int chosen ? chosen : World.DefaultThreads);
             io.UseRetainingAllocator();
-            var dev = Devices.Parse(parse.GetValue(device)!);
+            var dev = ProcessResources.ParseDevice(parse.GetValue(device)!);
             var result = TrainingBenchmark.Run(new TrainingBenchmarkOptions
             {
                 Variant = parse.GetValue(variant)!,
@@ -189,7 +191,7 @@ internal static class BenchCommand
                 });
                 return;
             }
-            string processes = result.Processes == 1 ? "" : $", {World.Communicator.Description}, {result.Batch / result.Processes} images each";
+            string processes = result.Processes == 1 ? "" : $", {World.Description}, {result.Batch / result.Processes} images each";
             io.Out.WriteLine($"CIFAR {parse.GetValue(variant)} training step, batch {result.Batch}{processes}, {(parse.GetValue(nchw) ? "NCHW" : "channels-last")} input, " +
                 $"{TorchSharp.torch.get_num_threads()} threads{(result.Processes == 1 ? "" : " per process")}, {(io.RetainingAllocator ? "retaining" : "system")} allocator");
             io.Out.WriteLine($"{Format.Fixed(result.ImagesPerSecond, 1)} images/s ({result.Iterations} steps in {Format.Fixed(result.Seconds, 1)} s)" +

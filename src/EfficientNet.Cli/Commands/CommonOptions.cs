@@ -3,6 +3,7 @@ using EfficientNet.Architecture;
 using EfficientNet.Inference;
 using EfficientNet.Models;
 using EfficientNet.Runtime;
+using EfficientNet.Training.Options;
 
 namespace EfficientNet.Cli.Commands;
 
@@ -79,12 +80,12 @@ internal static class CommonOptions
         TestTimeAugmentation = parse.GetValue(tta),
         Variant = parse.GetValue(variant),
         Threads = parse.GetValue(threads),
-        Device = Devices.Parse(parse.GetValue(device)!),
+        Device = ProcessResources.ParseDevice(parse.GetValue(device)!),
         ExportCache = ExportCache,
     };
 
     /// <summary>Where predict and evaluate keep the ONNX exports of weights files (see <see cref="ClassifierOptions.ExportCache"/>).</summary>
-    public static string ExportCache { get; } = Path.Combine(IO.Downloads.DefaultCacheDirectory, "onnx");
+    public static string ExportCache { get; } = Path.Combine(EfficientNet.Weights.PretrainedRegistry.DefaultCacheDirectory, "onnx");
 
     public static Option<string> Device() => new("--device")
     {
@@ -92,8 +93,8 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "cpu",
     };
 
-    /// <summary>--dataset, for verbs that read a dataset (see <see cref="Dataset(ParseResult, Option{EfficientNet.Training.DatasetKind}, Option{string?})"/>).</summary>
-    public static Option<EfficientNet.Training.DatasetKind> DatasetOption(EfficientNet.Training.DatasetKind withoutData, string dataFlag = "--data") => new("--dataset")
+    /// <summary>--dataset, for verbs that read a dataset (see <see cref="Dataset(ParseResult, Option{EfficientNet.Training.Options.DatasetKind}, Option{string?})"/>).</summary>
+    public static Option<EfficientNet.Training.Options.DatasetKind> DatasetOption(EfficientNet.Training.Options.DatasetKind withoutData, string dataFlag = "--data") => new("--dataset")
     {
         Description = $"cifar10 or folder (image folder or list file); default: what {dataFlag} holds, or {withoutData.ToString().ToLowerInvariant()} without {dataFlag}",
         DefaultValueFactory = _ => withoutData,
@@ -103,7 +104,7 @@ internal static class CommonOptions
     /// --dataset when given; else what --data holds: CIFAR-10 when it is a folder of CIFAR-10's batch files, an image
     /// folder or list file when it is any other folder or file; without --data (or with one that is not there), the verb's default.
     /// </summary>
-    public static EfficientNet.Training.DatasetKind Dataset(this ParseResult parse, Option<EfficientNet.Training.DatasetKind> dataset, Option<string?> data)
+    public static EfficientNet.Training.Options.DatasetKind Dataset(this ParseResult parse, Option<EfficientNet.Training.Options.DatasetKind> dataset, Option<string?> data)
     {
         if (parse.IsGiven(dataset) || parse.GetValue(data) is not { } path)
         {
@@ -114,7 +115,7 @@ internal static class CommonOptions
             // Nothing to tell the kind by: say what is missing, not what one kind would have needed.
             throw new EfficientNetException($"{data.Name} '{path}' not found: pass a CIFAR-10 folder (data_batch_N.bin), a folder of class folders or a .csv list of path,label rows");
         }
-        return EfficientNet.Data.Cifar10.HoldsBatches(path) ? EfficientNet.Training.DatasetKind.Cifar10 : EfficientNet.Training.DatasetKind.Folder;
+        return EfficientNet.Data.Cifar10.HoldsBatches(path) ? EfficientNet.Training.Options.DatasetKind.Cifar10 : EfficientNet.Training.Options.DatasetKind.Folder;
     }
 
     /// <summary>The option's value when the command line gives it, else <paramref name="fallback"/> (a recipe's value).</summary>

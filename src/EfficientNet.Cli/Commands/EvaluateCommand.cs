@@ -3,7 +3,8 @@ using EfficientNet.Cli.Output;
 using EfficientNet.Data;
 using EfficientNet.Inference;
 using EfficientNet.Runtime;
-using EfficientNet.Training;
+using EfficientNet.Training.Evaluation;
+using EfficientNet.Training.Options;
 
 namespace EfficientNet.Cli.Commands;
 

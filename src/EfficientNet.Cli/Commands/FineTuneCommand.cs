@@ -1,6 +1,6 @@
 using System.CommandLine;
 using EfficientNet.Cli.Output;
-using EfficientNet.Training;
+using EfficientNet.Training.Transfer;
 
 namespace EfficientNet.Cli.Commands;
 
@@ -44,13 +44,28 @@ internal static class FineTuneCommand
             io.UseRetainingAllocator();
             var options = new FineTuneOptions
             {
-                Weights = parse.GetValue(weights)!, Variant = parse.GetValue(variant), Dataset = parse.Dataset(dataset, data), Data = parse.GetValue(data),
-                ValData = parse.GetValue(valData), ValFraction = parse.GetValue(valFraction), Resolution = parse.GetValue(resolution),
+                Weights = parse.GetValue(weights)!,
+                Variant = parse.GetValue(variant),
+                Dataset = parse.Dataset(dataset, data),
+                Data = parse.GetValue(data),
+                ValData = parse.GetValue(valData),
+                ValFraction = parse.GetValue(valFraction),
+                Resolution = parse.GetValue(resolution),
                 Head = CommonOptions.HeadKindOf(parse.GetValue(head)!),
-                Phase1Epochs = parse.GetValue(phase1Epochs), Phase1LearningRate = parse.GetValue(phase1Lr), CacheFeatures = parse.GetValue(cacheFeatures),
-                Unfreeze = parse.GetValue(unfreeze), Phase2Epochs = parse.GetValue(phase2Epochs), Phase2LearningRate = parse.GetValue(phase2Lr), TrainBatchNorm = parse.GetValue(trainBatchNorm),
-                BatchSize = parse.GetValue(batch), LabelSmoothing = parse.GetValue(smoothing), Seed = parse.GetValue(seed), Threads = parse.GetValue(threads),
-                Device = parse.GetValue(device)!, Augmentation = augmentation.Read(parse), Images = images.Read(parse),
+                Phase1Epochs = parse.GetValue(phase1Epochs),
+                Phase1LearningRate = parse.GetValue(phase1Lr),
+                CacheFeatures = parse.GetValue(cacheFeatures),
+                Unfreeze = parse.GetValue(unfreeze),
+                Phase2Epochs = parse.GetValue(phase2Epochs),
+                Phase2LearningRate = parse.GetValue(phase2Lr),
+                TrainBatchNorm = parse.GetValue(trainBatchNorm),
+                BatchSize = parse.GetValue(batch),
+                LabelSmoothing = parse.GetValue(smoothing),
+                Seed = parse.GetValue(seed),
+                Threads = parse.GetValue(threads),
+                Device = parse.GetValue(device)!,
+                Augmentation = augmentation.Read(parse),
+                Images = images.Read(parse),
             };
             string runDirectory = parse.GetValue(output) ?? Path.Combine("runs", $"finetune-{DateTime.Now:yyyyMMdd-HHmmss}");
             var observer = io.TrainingObserver();

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
 
 namespace EfficientNet.Cli.Commands;
 
@@ -39,7 +39,10 @@ internal sealed class ImageReadingCliOptions
 
     public ImageReading Read(ParseResult parse) => new()
     {
-        Cache = parse.GetValue(cache), RandomResizedCrop = parse.GetValue(randomResizedCrop), Workers = parse.GetValue(workers), SkipBadImages = parse.GetValue(skipBadImages),
+        Cache = parse.GetValue(cache),
+        RandomResizedCrop = parse.GetValue(randomResizedCrop),
+        Workers = parse.GetValue(workers),
+        SkipBadImages = parse.GetValue(skipBadImages),
     };
 
     /// <summary>--skip-bad-images when given (to change a resumed run), else null.</summary>

@@ -2,7 +2,8 @@ using System.CommandLine;
 using EfficientNet.Data;
 using EfficientNet.Inference;
 using EfficientNet.Onnx;
-using EfficientNet.Training;
+using EfficientNet.Training.Evaluation;
+using EfficientNet.Training.Options;
 using static TorchSharp.torch;
 using DataLoader = EfficientNet.Data.DataLoader;
 
@@ -25,22 +26,26 @@ internal sealed class Int8CliOptions
 
     private readonly Option<Cifar10Split> split = new("--split")
     {
-        Description = "CIFAR-10 split to calibrate and check on", DefaultValueFactory = _ => Cifar10Split.Train,
+        Description = "CIFAR-10 split to calibrate and check on",
+        DefaultValueFactory = _ => Cifar10Split.Train,
     };
 
     private readonly Option<int> calibrationImages = new("--calibration-images")
     {
-        Description = "Images whose activations set the ranges", DefaultValueFactory = _ => new Int8ExportOptions().CalibrationImages,
+        Description = "Images whose activations set the ranges",
+        DefaultValueFactory = _ => new Int8ExportOptions().CalibrationImages,
     };
 
     private readonly Option<int> checkImages = new("--check-images")
     {
-        Description = "Held-back images after those on which INT8 is compared with the float model (0: no check)", DefaultValueFactory = _ => new Int8ExportOptions().CheckImages,
+        Description = "Held-back images after those on which INT8 is compared with the float model (0: no check)",
+        DefaultValueFactory = _ => new Int8ExportOptions().CheckImages,
     };
 
     private readonly Option<int> weightBits = new("--weight-bits")
     {
-        Description = "Bits of the per-channel weights: 7 for x86 CPUs without VNNI (8-bit products saturate there), 8 for VNNI or ARM", DefaultValueFactory = _ => new Int8ExportOptions().WeightBits,
+        Description = "Bits of the per-channel weights: 7 for x86 CPUs without VNNI (8-bit products saturate there), 8 for VNNI or ARM",
+        DefaultValueFactory = _ => new Int8ExportOptions().WeightBits,
     };
 
     private readonly Option<CalibrationMethod> calibration = new("--calibration")
@@ -51,7 +56,8 @@ internal sealed class Int8CliOptions
 
     private readonly Option<double> percentile = new("--percentile")
     {
-        Description = "Percentile of absolute values each activation range is clipped at", DefaultValueFactory = _ => new Int8ExportOptions().Percentile,
+        Description = "Percentile of absolute values each activation range is clipped at",
+        DefaultValueFactory = _ => new Int8ExportOptions().Percentile,
     };
 
     private readonly Option<double> maxDrop = new("--max-drop")

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using EfficientNet.Architecture;
+using EfficientNet.Cli.Analysis;
 using EfficientNet.Cli.Output;
 
 namespace EfficientNet.Cli.Commands;
@@ -33,7 +34,12 @@ internal static class ScaleCommand
                     constraint,
                     rows = rows.Select(r => new
                     {
-                        r.Phi, r.Depth, r.Width, r.ResolutionMultiplier, r.Resolution, r.FlopsMultiplier,
+                        r.Phi,
+                        r.Depth,
+                        r.Width,
+                        r.ResolutionMultiplier,
+                        r.Resolution,
+                        r.FlopsMultiplier,
                         published = r.Published is { } p ? new { p.Name, p.Resolution, p.Width, p.Depth } : null,
                     }),
                 });

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using EfficientNet.Cli.Output;
 using EfficientNet.Models;
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Reporting;
+using EfficientNet.Training.Running;
 
 namespace EfficientNet.Cli.Commands;
 

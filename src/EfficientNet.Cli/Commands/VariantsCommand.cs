@@ -1,5 +1,6 @@
 using System.CommandLine;
 using EfficientNet.Analysis;
+using EfficientNet.Cli.Analysis;
 using EfficientNet.Cli.Output;
 
 namespace EfficientNet.Cli.Commands;

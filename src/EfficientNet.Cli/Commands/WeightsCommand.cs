@@ -1,7 +1,6 @@
 using System.CommandLine;
 using EfficientNet.Cli.Output;
 using EfficientNet.IO;
-using EfficientNet.Training;
 using EfficientNet.Weights;
 
 namespace EfficientNet.Cli.Commands;
@@ -28,11 +27,20 @@ internal static class WeightsCommand
             {
                 io.Json(all.Select(w => new
                 {
-                    w.Variant, w.Tag, w.Url, w.Sha256Prefix, w.Params, w.Top1, w.License,
+                    w.Variant,
+                    w.Tag,
+                    w.Url,
+                    w.Sha256Prefix,
+                    w.Params,
+                    w.Top1,
+                    w.License,
                     preprocessing = new
                     {
-                        w.Preprocessing.ResizeSize, w.Preprocessing.CropSize, interpolation = w.Preprocessing.Interpolation.ToString().ToLowerInvariant(),
-                        mean = w.Preprocessing.Normalization.Mean, std = w.Preprocessing.Normalization.Std,
+                        w.Preprocessing.ResizeSize,
+                        w.Preprocessing.CropSize,
+                        interpolation = w.Preprocessing.Interpolation.ToString().ToLowerInvariant(),
+                        mean = w.Preprocessing.Normalization.Mean,
+                        std = w.Preprocessing.Normalization.Std,
                     },
                 }));
                 return;
@@ -54,7 +62,7 @@ internal static class WeightsCommand
     {
         var variant = new Argument<string>("variant") { Description = "Variant, e.g. b0 or v2-s" };
         var tag = new Option<string?>("--tag") { Description = "Weights tag (default: torchvision's DEFAULT)" };
-        var cache = new Option<string>("--cache") { Description = "Cache folder", DefaultValueFactory = _ => EfficientNet.IO.Downloads.DefaultCacheDirectory };
+        var cache = new Option<string>("--cache") { Description = "Cache folder", DefaultValueFactory = _ => PretrainedRegistry.DefaultCacheDirectory };
         var from = new Option<string?>("--from")
         {
             Description = "Fetch from this http(s) URL (a mirror) or local file instead of download.pytorch.org; the SHA-256 prefix is checked all the same",

@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using EfficientNet.Data.Augmentation;
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Reporting;
+using EfficientNet.Training.Running;
+using EfficientNet.Training.Runs;
 
 namespace EfficientNet.Cli.Output;
 

@@ -1,4 +1,4 @@
-using EfficientNet.Training;
+using EfficientNet.Training.Running;
 
 namespace EfficientNet.Cli.Output;
 

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace EfficientNet.Distributed;
+namespace EfficientNet.Training.Distributed;
 
 /// <summary>
 /// The processes of one data-parallel job and the collective operations training needs. Every process calls each

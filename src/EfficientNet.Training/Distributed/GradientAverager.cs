@@ -2,7 +2,7 @@ using System.Diagnostics;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace EfficientNet.Distributed;
+namespace EfficientNet.Training.Distributed;
 
 /// <summary>
 /// Averages the gradients of every process after each backward pass, as PyTorch's DistributedDataParallel does: the

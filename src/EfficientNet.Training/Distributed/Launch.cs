@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace EfficientNet.Distributed;
+namespace EfficientNet.Training.Distributed;
 
 /// <summary>
 /// What an MPI launcher told this process through its environment: who started it, its rank, how many processes

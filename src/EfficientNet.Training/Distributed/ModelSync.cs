@@ -1,7 +1,7 @@
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace EfficientNet.Distributed;
+namespace EfficientNet.Training.Distributed;
 
 /// <summary>Keeps the processes' copies of a model the same where training does not.</summary>
 internal static class ModelSync

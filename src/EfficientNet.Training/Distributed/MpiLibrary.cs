@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace EfficientNet.Distributed;
+namespace EfficientNet.Training.Distributed;
 
 /// <summary>The two ABIs MPI libraries ship with.</summary>
 internal enum MpiAbi

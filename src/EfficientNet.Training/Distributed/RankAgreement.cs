@@ -5,15 +5,9 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using EfficientNet.Data;
+using EfficientNet.Training.Options;
 
-namespace EfficientNet.Distributed;
-
-/// <summary>
-/// Marks an option that each process of a data-parallel job may set for itself (its threads, its device, where it
-/// finds files): <see cref="RankAgreement"/> compares only whether it is set.
-/// </summary>
-[AttributeUsage(AttributeTargets.Property)]
-internal sealed class PerProcessAttribute : Attribute;
+namespace EfficientNet.Training.Distributed;
 
 /// <summary>
 /// Checks, before any work, that the processes of a data-parallel job were started alike: every option (by its
@@ -134,7 +128,7 @@ internal static class RankAgreement
 /// An error every process of a data-parallel job raises at the same point, so none is left waiting: it ends the job
 /// without MPI_Abort, and rank 0 alone reports it.
 /// </summary>
-internal sealed class JobWideException(int rank, string message) : EfficientNetException(message)
+public sealed class JobWideException(int rank, string message) : EfficientNetException(message)
 {
     /// <summary>The rank of the process that raised it.</summary>
     public int Rank { get; } = rank;

@@ -1,4 +1,5 @@
-namespace EfficientNet.Distributed;
+
+namespace EfficientNet.Training.Distributed;
 
 /// <summary>
 /// A file rank 0 has that every process must read (a checkpoint to resume, a fine-tuning's phase 1 model), whichever

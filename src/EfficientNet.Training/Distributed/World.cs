@@ -1,10 +1,11 @@
-namespace EfficientNet.Distributed;
+
+namespace EfficientNet.Training.Distributed;
 
 /// <summary>
 /// The data-parallel job this process belongs to: one process unless an MPI launcher started it as one of several
 /// (<see cref="Launch"/>); then the MPI library is loaded and initialised on first use, and finalised at exit.
 /// </summary>
-internal static class World
+public static class World
 {
     private static readonly Lazy<Communicator> Current = new(Start);
 
@@ -12,7 +13,22 @@ internal static class World
     private static bool failedTogether;
 
     /// <summary>The job's communicator (started on first use).</summary>
-    public static Communicator Communicator => Current.Value;
+    internal static Communicator Communicator => Current.Value;
+
+    /// <summary>This process's rank in the job (0 for one process); starts MPI under a launcher.</summary>
+    public static int Rank => Communicator.Rank;
+
+    /// <summary>Processes in the job (1 without a launcher); starts MPI under a launcher.</summary>
+    public static int Size => Communicator.Size;
+
+    /// <summary>The job in words, such as "1 process" or "2 processes (Open MPI v4.1.4)"; starts MPI under a launcher.</summary>
+    public static string Description => Communicator.Description;
+
+    /// <summary>
+    /// This process's rank as an MPI launcher's environment states it, or null when no launcher started it: reads the
+    /// environment only, so a program can decide what to print before any MPI library is loaded.
+    /// </summary>
+    public static int? LaunchedRank => Launch.FromEnvironment(Environment.GetEnvironmentVariable)?.Rank;
 
     /// <summary>
     /// libtorch threads for each process when the user chose none (0): the CPUs the launcher bound the process to, or,
@@ -64,7 +80,7 @@ internal static class World
     /// Ends the whole job after an error on this process, so no other process waits for it in a collective: says what
     /// failed on standard error (the abort leaves no other way), then MPI_Abort. Nothing for a job of one process.
     /// </summary>
-    public static void AbortJob(Exception error)
+    internal static void AbortJob(Exception error)
     {
         ArgumentNullException.ThrowIfNull(error);
         if (Current.IsValueCreated && Current.Value is { IsDistributed: true } world)
@@ -80,7 +96,7 @@ internal static class World
     /// whole job (<see cref="AbortJob"/>) instead of leaving the others waiting; a stop (cancellation) does not, nor
     /// does an error every process raised together (<see cref="JobWideException"/>).
     /// </summary>
-    public static T Collectively<T>(Func<T> body)
+    internal static T Collectively<T>(Func<T> body)
     {
         ArgumentNullException.ThrowIfNull(body);
         try

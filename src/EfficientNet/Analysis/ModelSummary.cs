@@ -1,3 +1,4 @@
+using EfficientNet.Architecture;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,6 +33,17 @@ public sealed record ModelSummaryReport(string Model, int Resolution, IReadOnlyL
 /// </summary>
 public static class ModelSummary
 {
+    /// <summary>
+    /// Parameters and MACs of <paramref name="spec"/> at <paramref name="resolution"/> (default: its own) with a linear
+    /// classifier of <paramref name="classes"/>, computed from its architecture table without building it: the counts
+    /// <see cref="Summarize"/> measures on the built model.
+    /// </summary>
+    public static (long Params, long Macs) FromTable(VariantSpec spec, int? resolution = null, int classes = 1000)
+    {
+        var cost = ArchitectureCost.Of(spec, resolution, classes);
+        return (cost.Params, cost.Macs);
+    }
+
     /// <summary>Summarises <paramref name="model"/> for a 3 x <paramref name="resolution"/>² input.</summary>
     public static ModelSummaryReport Summarize(nn.Module<Tensor, Tensor> model, int resolution, string? description = null)
     {

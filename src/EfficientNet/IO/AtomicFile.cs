@@ -5,7 +5,7 @@ namespace EfficientNet.IO;
 /// file: the data goes to a temporary file in the same folder, is flushed to disk, then renamed over
 /// the target (an atomic rename on POSIX file systems). A failure leaves the old file untouched.
 /// </summary>
-internal static partial class AtomicFile
+public static partial class AtomicFile
 {
     /// <summary>Creates or replaces <paramref name="path"/> with what <paramref name="write"/> puts in the stream.</summary>
     public static void Write(string path, Action<Stream> write)

@@ -7,7 +7,7 @@ namespace EfficientNet.IO;
 /// doubled; records end at a line feed outside quotes (a carriage return outside quotes is dropped, so CRLF files read
 /// too). Fields are written verbatim otherwise: a cell may begin with <c>=</c>, <c>+</c>, <c>-</c> or <c>@</c>.
 /// </summary>
-internal static class Csv
+public static class Csv
 {
     /// <summary>One record's line, without its line feed.</summary>
     public static string Line(IEnumerable<string> fields) => string.Join(',', fields.Select(Field));

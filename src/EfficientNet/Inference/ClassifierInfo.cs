@@ -107,7 +107,7 @@ public sealed record ClassifierInfo(
         if (!metadata.TryGetValue(FormatKey, out string? format))
         {
             throw new EfficientNetException(
-                $"'{path}' has no {FormatKey} metadata: it was not exported by effnet export, so its class names and preprocessing are unknown; export the model with effnet export");
+                $"'{path}' has no {FormatKey} metadata: it was not exported by OnnxExporter.Export, so its class names and preprocessing are unknown; export the model with OnnxExporter.Export");
         }
         if (format != FormatVersion)
         {
@@ -115,7 +115,7 @@ public sealed record ClassifierInfo(
         }
         string Get(string key) => metadata.TryGetValue(key, out string? value)
             ? value
-            : throw new EfficientNetException($"'{path}' lacks the '{key}' metadata entry that effnet export writes; export the model again");
+            : throw new EfficientNetException($"'{path}' lacks the '{key}' metadata entry that OnnxExporter.Export writes; export the model again");
         try
         {
             var normalization = new Normalization(
@@ -144,7 +144,7 @@ public sealed record ClassifierInfo(
         }
         catch (Exception e) when (e is FormatException or JsonException or ArgumentException or OverflowException)
         {
-            throw new EfficientNetException($"'{path}' has malformed effnet metadata: {e.Message}", e);
+            throw new EfficientNetException($"'{path}' has malformed EfficientNet.NET metadata: {e.Message}", e);
         }
     }
 

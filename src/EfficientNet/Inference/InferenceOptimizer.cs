@@ -14,7 +14,7 @@ public sealed record InferenceSettings(bool ChannelsLast = true, bool FuseBatchN
 /// NHWC weights (as PyTorch's <c>model.to(memory_format=torch.channels_last)</c>) and BatchNorm
 /// folding. <c>model.train()</c> undoes the folding.
 /// </summary>
-public static class InferenceOptimizer
+internal static class InferenceOptimizer
 {
     /// <summary>Puts <paramref name="model"/> in evaluation mode and applies <paramref name="settings"/>.</summary>
     public static void Prepare(nn.Module model, InferenceSettings settings)

@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 using EfficientNet.Onnx;
 using EfficientNet.Runtime;
 using Microsoft.ML.OnnxRuntime;
-using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 using static TorchSharp.torch;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 
 namespace EfficientNet.Inference;
 

@@ -8,7 +8,7 @@ namespace EfficientNet.Layers;
 /// libtorch's oneDNN convolutions then take their NHWC path and keep that layout for their outputs.
 /// Shapes and values are unchanged; only strides differ.
 /// </summary>
-internal static class TensorLayout
+public static class TensorLayout
 {
     /// <summary>
     /// A 4-D tensor with the same values and shape but NHWC strides (other ranks: an alias). The result

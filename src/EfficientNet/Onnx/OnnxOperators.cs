@@ -1,8 +1,8 @@
 using EfficientNet.Layers;
 using EfficientNet.Models;
 using TorchSharp.Modules;
-using static TorchSharp.torch;
 using static EfficientNet.Onnx.OnnxGraph;
+using static TorchSharp.torch;
 
 namespace EfficientNet.Onnx;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using EfficientNet.Architecture;
-using EfficientNet.IO;
 using EfficientNet.Imaging;
+using EfficientNet.IO;
 using EfficientNet.Models;
 using static TorchSharp.torch;
 
@@ -12,7 +12,11 @@ namespace EfficientNet.Weights;
 /// <param name="Options">The resolved build options (class count, dropout, CIFAR stem, resolution).</param>
 /// <param name="ClassNames">Names of the output classes, when known.</param>
 /// <param name="Normalization">The input normalisation the model was trained with, when recorded.</param>
-public sealed record CheckpointInfo(string Variant, EfficientNetOptions Options, IReadOnlyList<string>? ClassNames, Normalization? Normalization);
+public sealed record CheckpointInfo(string Variant, EfficientNetOptions Options, IReadOnlyList<string>? ClassNames, Normalization? Normalization)
+{
+    /// <summary>Every metadata entry of the file, the extra ones <see cref="ModelCheckpoint.Save"/> was given included.</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>
 /// This library's model checkpoints: a safetensors file in torchvision's key layout whose metadata
@@ -34,7 +38,6 @@ public static class ModelCheckpoint
     /// <summary>Version of the metadata layout; bumped on incompatible changes.</summary>
     public const string FormatVersion = "1";
 
-    // Named literals: a run interrupted before its first validation still has +Infinity as its best loss.
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
@@ -97,6 +100,28 @@ public static class ModelCheckpoint
     /// <exception cref="EfficientNetException">The file is missing or not a weights file, or its description is unreadable.</exception>
     public static CheckpointInfo? ReadInfo(string path) => Parse(WeightsFile.ReadMetadata(path), path);
 
+    /// <summary>
+    /// Loads the weights of the checkpoint at <paramref name="path"/> into <paramref name="model"/>, which must be the
+    /// model the file describes (same variant, class count and stem), and hands the extra tensors <see cref="Save"/>
+    /// was given to <paramref name="readExtras"/> while they are alive; returns the file's description.
+    /// </summary>
+    /// <exception cref="EfficientNetException">The file is missing, corrupt, a plain state dict, or for another model.</exception>
+    public static CheckpointInfo Load(string path, EfficientNetModel model, Action<IReadOnlyDictionary<string, Tensor>>? readExtras = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using var file = WeightsFile.Read(path);
+        var info = ReadInfo(file) ?? throw new EfficientNetException($"'{path}' is a plain state dict without a model description, not a checkpoint");
+        if (info.Variant != model.Spec.Name || info.Options.NumClasses != model.NumClasses || info.Options.CifarStem != model.Options.CifarStem)
+        {
+            throw new EfficientNetException(
+                $"'{path}' holds {info.Variant} with {info.Options.NumClasses} classes{(info.Options.CifarStem ? " (CIFAR stem)" : "")}, but the run builds {model.Spec.Name} with {model.NumClasses}");
+        }
+        var weights = file.Tensors.Where(kv => !kv.Key.StartsWith(ExtraTensorPrefix, StringComparison.Ordinal)).ToDictionary();
+        StateDictLoader.Load(model, weights, path, model.Spec.DisplayName);
+        readExtras?.Invoke(file.Tensors.Where(kv => kv.Key.StartsWith(ExtraTensorPrefix, StringComparison.Ordinal)).ToDictionary());
+        return info;
+    }
+
     private static CheckpointInfo? Parse(IReadOnlyDictionary<string, string> metadata, string path)
     {
         if (!metadata.TryGetValue(VariantKey, out var variant))
@@ -118,7 +143,7 @@ public static class ModelCheckpoint
             var normalization = metadata.TryGetValue(NormalizationKey, out var norm)
                 ? JsonSerializer.Deserialize<Normalization>(norm, Json)
                 : null;
-            return new CheckpointInfo(Variants.Get(variant).Name, options, classes, normalization);
+            return new CheckpointInfo(Variants.Get(variant).Name, options, classes, normalization) { Metadata = metadata };
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException)
         {

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
-using EfficientNet.IO;
 using EfficientNet.Imaging;
+using EfficientNet.IO;
 
 namespace EfficientNet.Weights;
 
@@ -47,6 +47,9 @@ public static class PretrainedRegistry
         Entry("v2-l", "IMAGENET1K_V1", "efficientnet_v2_l-59c71312.pth", 118_515_272, 480, 480, Interpolation.Bicubic, 85.808,
             new Normalization([0.5f, 0.5f, 0.5f], [0.5f, 0.5f, 0.5f])),
     ];
+
+    /// <summary>Where downloaded weights are kept unless a folder is given: ~/.cache/efficientnet-net.</summary>
+    public static string DefaultCacheDirectory => IO.Downloads.DefaultCacheDirectory;
 
     /// <summary>Every entry; the first of a variant is its default (torchvision's DEFAULT).</summary>
     public static IReadOnlyList<PretrainedWeights> All { get; } = Array.AsReadOnly(Entries);

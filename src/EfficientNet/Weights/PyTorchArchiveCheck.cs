@@ -17,9 +17,18 @@ internal static class PyTorchArchiveCheck
 
     private static readonly Dictionary<string, int> StorageElementBytes = new(StringComparer.Ordinal)
     {
-        ["DoubleStorage"] = 8, ["FloatStorage"] = 4, ["HalfStorage"] = 2, ["BFloat16Storage"] = 2, ["LongStorage"] = 8,
-        ["IntStorage"] = 4, ["ShortStorage"] = 2, ["CharStorage"] = 1, ["ByteStorage"] = 1, ["BoolStorage"] = 1,
-        ["ComplexFloatStorage"] = 8, ["ComplexDoubleStorage"] = 16,
+        ["DoubleStorage"] = 8,
+        ["FloatStorage"] = 4,
+        ["HalfStorage"] = 2,
+        ["BFloat16Storage"] = 2,
+        ["LongStorage"] = 8,
+        ["IntStorage"] = 4,
+        ["ShortStorage"] = 2,
+        ["CharStorage"] = 1,
+        ["ByteStorage"] = 1,
+        ["BoolStorage"] = 1,
+        ["ComplexFloatStorage"] = 8,
+        ["ComplexDoubleStorage"] = 16,
     };
 
     /// <summary>
@@ -169,13 +178,13 @@ internal static class PyTorchArchiveCheck
                 case (byte)'j': Push(memo.GetValueOrDefault(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)))); break; // LONG_BINGET
                 case (byte)'Q': Push(new Persistent(Pop() as object?[] ?? [])); break; // BINPERSID
                 case (byte)'R' or 0x81:                                               // REDUCE, NEWOBJ
-                {
-                    var args = Pop() as object?[] ?? [];
-                    var call = new Call(Pop() as Global, args);
-                    onCall(call);
-                    Push(call);
-                    break;
-                }
+                    {
+                        var args = Pop() as object?[] ?? [];
+                        var call = new Call(Pop() as Global, args);
+                        onCall(call);
+                        Push(call);
+                        break;
+                    }
                 default: return false;
             }
             return true;

@@ -7,7 +7,7 @@ namespace EfficientNet.Weights;
 /// <param name="Key">State-dict key.</param>
 /// <param name="FileShape">Shape in the weights file.</param>
 /// <param name="ModelShape">Shape in the model.</param>
-public sealed record ShapeMismatch(string Key, long[] FileShape, long[] ModelShape)
+internal sealed record ShapeMismatch(string Key, long[] FileShape, long[] ModelShape)
 {
     /// <inheritdoc/>
     public override string ToString() => $"{Key}: file [{string.Join(", ", FileShape)}] vs model [{string.Join(", ", ModelShape)}]";
@@ -17,7 +17,7 @@ public sealed record ShapeMismatch(string Key, long[] FileShape, long[] ModelSha
 public sealed class WeightsMismatchException : EfficientNetException
 {
     /// <summary>Creates the exception with its full report.</summary>
-    public WeightsMismatchException(string message, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected, IReadOnlyList<ShapeMismatch> mismatched)
+    internal WeightsMismatchException(string message, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected, IReadOnlyList<ShapeMismatch> mismatched)
         : base(message)
     {
         Missing = missing;
@@ -32,7 +32,7 @@ public sealed class WeightsMismatchException : EfficientNetException
     public IReadOnlyList<string> Unexpected { get; }
 
     /// <summary>Keys present in both with different shapes.</summary>
-    public IReadOnlyList<ShapeMismatch> Mismatched { get; }
+    internal IReadOnlyList<ShapeMismatch> Mismatched { get; }
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using EfficientNet.Analysis;
 using EfficientNet.Architecture;
+using EfficientNet.Cli.Analysis;
 using EfficientNet.Models;
 
 namespace EfficientNet.Tests.Analysis;

@@ -1,4 +1,6 @@
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
+using EfficientNet.Training.Runs;
 using EfficientNet.Weights;
 
 namespace EfficientNet.Tests.Cli;

@@ -2,7 +2,8 @@ using System.Reflection;
 using System.Text.RegularExpressions;
 using EfficientNet.Cli;
 using EfficientNet.Models;
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
 
 namespace EfficientNet.Tests.Cli;
 

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using EfficientNet.Cli;
 using EfficientNet.Models;
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
+using EfficientNet.Training.Runs;
 using EfficientNet.Weights;
 
 namespace EfficientNet.Tests.Cli;
@@ -197,7 +199,8 @@ public class TrainCliTests
         // ignored, as POSIX shells do for background jobs, and effnet rightly keeps it ignored then.
         var start = new ProcessStartInfo("env", ["--default-signal=INT,TERM", "dotnet", Path.Combine(AppContext.BaseDirectory, "effnet.dll"), .. args])
         {
-            RedirectStandardOutput = true, RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
         };
         using var process = Process.Start(start)!;
         string? line;

@@ -86,7 +86,8 @@ public class WeightsDownloadCliTests
         using var mirror = new LocalHttpServer(new byte[1 << 20], stallAfter: 100_000);
         var start = new ProcessStartInfo("dotnet", [EffnetProcess.Dll, "weights", "download", "b0", "--from", mirror.Url, "--cache", dir.Path])
         {
-            RedirectStandardOutput = true, RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
         };
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();

@@ -1,5 +1,7 @@
 using EfficientNet.Data;
 using EfficientNet.Tests.Cli;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
 using SkiaSharp;
 
 namespace EfficientNet.Tests.Data;
@@ -96,18 +98,21 @@ public class ImageListTests
         string[] irises = [.. Directory.GetFiles(Path.Combine(Flowers, "train", "iris")).Order(StringComparer.Ordinal).Take(3)];
         File.WriteAllLines(dir.File("train.csv"), [.. daisies.Select(p => $"{p},daisy"), .. irises.Select(p => $"{p},iris"), $"{daisies[0]},daisy"]);
         File.WriteAllLines(dir.File("val.csv"), [$"{daisies[1]},daisy", $"{irises[2]},iris", $"{Directory.GetFiles(Path.Combine(Flowers, "test", "iris")).Order(StringComparer.Ordinal).First()},iris"]);
-        var options = EfficientNet.Training.TrainOptions.FromRecipe(EfficientNet.Training.TrainRecipe.Fast, EfficientNet.Training.DatasetKind.Folder) with
+        var options = EfficientNet.Training.Options.TrainOptions.FromRecipe(EfficientNet.Training.Options.TrainRecipe.Fast, EfficientNet.Training.Options.DatasetKind.Folder) with
         {
-            Data = dir.File("train.csv"), ValData = dir.File("val.csv"), Resolution = 32, Images = new EfficientNet.Training.ImageReading { Cache = EfficientNet.Training.ImageCache.Memory },
+            Data = dir.File("train.csv"),
+            ValData = dir.File("val.csv"),
+            Resolution = 32,
+            Images = new EfficientNet.Training.Options.ImageReading { Cache = EfficientNet.Training.Options.ImageCache.Memory },
         };
         var notes = new List<string>();
 
-        EfficientNet.Training.TrainingData.Load(options, notes.Add);
+        EfficientNet.Training.Running.TrainingData.Load(options, notes.Add);
 
         Assert.Contains($"warning: '{dir.File("train.csv")}' lists 1 image more than once (e.g. '{daisies[0]}', 2 times); each row counts as an image of its own", notes);
         Assert.Contains($"warning: 2 of the 3 validation images in '{dir.File("val.csv")}' are also training images in '{dir.File("train.csv")}'; their accuracy overstates how the model does on images it has not seen", notes);
         notes.Clear();
-        EfficientNet.Training.TrainingData.Load(options with { Data = Path.Combine(Flowers, "train"), ValData = Path.Combine(Flowers, "test") }, notes.Add);
+        EfficientNet.Training.Running.TrainingData.Load(options with { Data = Path.Combine(Flowers, "train"), ValData = Path.Combine(Flowers, "test") }, notes.Add);
         Assert.DoesNotContain(notes, n => n.StartsWith("warning:", StringComparison.Ordinal));
     }
 

@@ -3,7 +3,10 @@ using EfficientNet.Data.Augmentation;
 using EfficientNet.Imaging;
 using EfficientNet.Tests.Cli;
 using EfficientNet.Tests.Training;
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Reporting;
+using EfficientNet.Training.Running;
+using EfficientNet.Training.Runs;
 using EfficientNet.Weights;
 
 namespace EfficientNet.Tests.Data;
@@ -150,8 +153,17 @@ public class StreamedImagesTests
             .SelectMany(c => Directory.GetFiles(Path.Combine(Flowers, "train", c)).Order(StringComparer.Ordinal).Take(8).Select(f => $"{f},{c}")));
         var options = new TrainOptions
         {
-            Dataset = DatasetKind.Folder, Data = dir.File("train.csv"), ValFraction = 0.25, Resolution = 32, Epochs = 2, BatchSize = 6, LearningRate = 0.002,
-            WarmupEpochs = 0.5, Seed = 3, Threads = 2, Images = new ImageReading { Cache = ImageCache.None, RandomResizedCrop = true, Workers = 2 },
+            Dataset = DatasetKind.Folder,
+            Data = dir.File("train.csv"),
+            ValFraction = 0.25,
+            Resolution = 32,
+            Epochs = 2,
+            BatchSize = 6,
+            LearningRate = 0.002,
+            WarmupEpochs = 0.5,
+            Seed = 3,
+            Threads = 2,
+            Images = new ImageReading { Cache = ImageCache.None, RandomResizedCrop = true, Workers = 2 },
         };
         var straight = Trainer.Train(options, dir.File("straight"));
         using var cancel = new CancellationTokenSource();

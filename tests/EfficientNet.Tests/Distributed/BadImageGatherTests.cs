@@ -1,5 +1,6 @@
 using EfficientNet.Data;
-using EfficientNet.Distributed;
+using EfficientNet.Training.Distributed;
+using EfficientNet.Training.Reporting;
 
 namespace EfficientNet.Tests.Distributed;
 

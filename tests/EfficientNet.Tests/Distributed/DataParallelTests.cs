@@ -1,10 +1,12 @@
 using System.Text.Json;
-using EfficientNet.Data.Augmentation;
-using EfficientNet.Distributed;
-using EfficientNet.Models;
 using EfficientNet.Cli;
+using EfficientNet.Data.Augmentation;
+using EfficientNet.Models;
 using EfficientNet.Tests.Cli;
-using EfficientNet.Training;
+using EfficientNet.Training.Distributed;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
+using EfficientNet.Training.Runs;
 using EfficientNet.Weights;
 using static TorchSharp.torch;
 
@@ -45,10 +47,28 @@ public class DataParallelTests
         string initial = Path.Combine(TestPaths.RepoRoot, "models", "cifar10-b0.safetensors");
         var options = new TrainOptions
         {
-            Data = Cifar, InitialWeights = initial, ReplaceHead = true, Epochs = 1, BatchSize = 16, TrainLimit = 96, ValFraction = 0.002, MaxBatchesPerEpoch = 6, Seed = 7, Threads = 1,
-            Optimizer = OptimizerKind.Sgd, LearningRate = 0.02, Momentum = 0.9, Nesterov = true, WeightDecay = 5e-4, Schedule = ScheduleKind.Constant,
-            Dropout = 0, StochasticDepth = 0, Augmentation = AugmentationOptions.None, Freeze = FreezeSpec.None with { BatchNormInference = true },
-            EarlyStoppingPatience = 0, PlateauPatience = 0,
+            Data = Cifar,
+            InitialWeights = initial,
+            ReplaceHead = true,
+            Epochs = 1,
+            BatchSize = 16,
+            TrainLimit = 96,
+            ValFraction = 0.002,
+            MaxBatchesPerEpoch = 6,
+            Seed = 7,
+            Threads = 1,
+            Optimizer = OptimizerKind.Sgd,
+            LearningRate = 0.02,
+            Momentum = 0.9,
+            Nesterov = true,
+            WeightDecay = 5e-4,
+            Schedule = ScheduleKind.Constant,
+            Dropout = 0,
+            StochasticDepth = 0,
+            Augmentation = AugmentationOptions.None,
+            Freeze = FreezeSpec.None with { BatchNormInference = true },
+            EarlyStoppingPatience = 0,
+            PlateauPatience = 0,
         };
         string optionsFile = dir.File("options.json");
         File.WriteAllText(optionsFile, JsonSerializer.Serialize(options, Trainer.OptionsJson));

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
-using EfficientNet.Distributed;
-using EfficientNet.Training;
+using EfficientNet.Training.Distributed;
+using EfficientNet.Training.Options;
 
 namespace EfficientNet.Tests.Distributed;
 

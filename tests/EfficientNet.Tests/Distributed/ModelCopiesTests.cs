@@ -1,4 +1,4 @@
-using EfficientNet.Distributed;
+using EfficientNet.Training.Distributed;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -62,7 +62,8 @@ internal sealed class MpiJob : IDisposable
             .. recorder, "env", "--default-signal=INT,TERM", "dotnet", dll, .. g.Args]);
         var start = new ProcessStartInfo(command[0], [.. command[1..], .. apps.SelectMany(a => a)])
         {
-            RedirectStandardOutput = true, RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
         };
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {

@@ -1,6 +1,7 @@
 using EfficientNet.Data;
 using EfficientNet.Imaging;
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
 using SkiaSharp;
 
 namespace EfficientNet.Tests.Imaging;

@@ -1,6 +1,7 @@
 using EfficientNet.Analysis;
 using EfficientNet.Models;
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

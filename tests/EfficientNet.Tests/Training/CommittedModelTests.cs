@@ -3,7 +3,8 @@ using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using EfficientNet.Data;
 using EfficientNet.Inference;
-using EfficientNet.Training;
+using EfficientNet.Training.Evaluation;
+using EfficientNet.Training.Options;
 
 namespace EfficientNet.Tests.Training;
 

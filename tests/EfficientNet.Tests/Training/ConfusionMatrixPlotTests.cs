@@ -1,4 +1,5 @@
-using EfficientNet.Training;
+using EfficientNet.Cli.Output;
+using EfficientNet.Training.Evaluation;
 using SkiaSharp;
 
 namespace EfficientNet.Tests.Training;

@@ -1,5 +1,7 @@
 using EfficientNet.Models;
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
+using EfficientNet.Training.Transfer;
 using EfficientNet.Weights;
 
 namespace EfficientNet.Tests.Training;
@@ -13,15 +15,27 @@ public class FineTuneTests
     {
         var run = Trainer.Train(new TrainOptions
         {
-            Data = Path.Combine(TestPaths.SharedData, "cifar-10-batches-bin"), Epochs = 1, BatchSize = 16, TrainLimit = 48, ValFraction = 0.002, Threads = 2,
+            Data = Path.Combine(TestPaths.SharedData, "cifar-10-batches-bin"),
+            Epochs = 1,
+            BatchSize = 16,
+            TrainLimit = 48,
+            ValFraction = 0.002,
+            Threads = 2,
         }, dir.File("pretrain"));
         return run.BestModelPath;
     }
 
     private static FineTuneOptions Options(string weights, bool cache) => new()
     {
-        Weights = weights, Data = Path.Combine(Flowers, "train"), ValData = Path.Combine(Flowers, "test"), Resolution = 32,
-        Phase1Epochs = 2, Phase2Epochs = 1, CacheFeatures = cache, BatchSize = 48, Threads = 2,
+        Weights = weights,
+        Data = Path.Combine(Flowers, "train"),
+        ValData = Path.Combine(Flowers, "test"),
+        Resolution = 32,
+        Phase1Epochs = 2,
+        Phase2Epochs = 1,
+        CacheFeatures = cache,
+        BatchSize = 48,
+        Threads = 2,
     };
 
     [Theory]

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using EfficientNet.Tests.Cli;
-using EfficientNet.Training;
+using EfficientNet.Training.Runs;
 
 namespace EfficientNet.Tests.Training;
 
@@ -19,7 +19,8 @@ public class OneWriterTests
         var start = new ProcessStartInfo("env", ["--default-signal=INT,TERM", "dotnet", EffnetProcess.Dll, "train", "--data", Cifar, "--recipe", "keras",
             "--epochs", "1", "--batch", "16", "--train-limit", "3200", "--val-fraction", "0.002", "--threads", "1", "--out", run])
         {
-            RedirectStandardOutput = true, RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
         };
         using var holder = Process.Start(start)!;
         try

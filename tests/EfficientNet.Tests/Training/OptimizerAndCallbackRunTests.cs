@@ -1,4 +1,5 @@
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -109,8 +110,18 @@ public class OptimizerAndCallbackRunTests
         const double lr = 0.002;
         var options = new TrainOptions
         {
-            Data = Cifar, Epochs = 8, BatchSize = 16, TrainLimit = 64, ValFraction = 0.002, Threads = 2, Schedule = ScheduleKind.Constant,
-            LearningRate = lr, MinLearningRate = 1e-12, PlateauPatience = 1, PlateauFactor = 0.5, EarlyStoppingPatience = 3,
+            Data = Cifar,
+            Epochs = 8,
+            BatchSize = 16,
+            TrainLimit = 64,
+            ValFraction = 0.002,
+            Threads = 2,
+            Schedule = ScheduleKind.Constant,
+            LearningRate = lr,
+            MinLearningRate = 1e-12,
+            PlateauPatience = 1,
+            PlateauFactor = 0.5,
+            EarlyStoppingPatience = 3,
         };
 
         var result = Trainer.Train(options, dir.File("run"));

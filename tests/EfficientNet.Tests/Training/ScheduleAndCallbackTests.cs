@@ -1,4 +1,6 @@
-using EfficientNet.Training;
+using EfficientNet.Training.Optimization;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Runs;
 
 namespace EfficientNet.Tests.Training;
 

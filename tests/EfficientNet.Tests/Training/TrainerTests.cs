@@ -2,7 +2,11 @@ using EfficientNet.Data;
 using EfficientNet.Data.Augmentation;
 using EfficientNet.Imaging;
 using EfficientNet.Models;
-using EfficientNet.Training;
+using EfficientNet.Training.Optimization;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Reporting;
+using EfficientNet.Training.Running;
+using EfficientNet.Training.Runs;
 using EfficientNet.Weights;
 using static TorchSharp.torch;
 
@@ -15,7 +19,15 @@ public class TrainerTests
     /// <summary>A tiny run: 60 training images (the stratified draw for 64) in 3 full batches of 16, 100 validation images.</summary>
     private static TrainOptions Tiny => new()
     {
-        Data = Cifar, Epochs = 2, BatchSize = 16, TrainLimit = 64, ValFraction = 0.002, LearningRate = 0.002, WarmupEpochs = 0.5, Seed = 3, Threads = 2,
+        Data = Cifar,
+        Epochs = 2,
+        BatchSize = 16,
+        TrainLimit = 64,
+        ValFraction = 0.002,
+        LearningRate = 0.002,
+        WarmupEpochs = 0.5,
+        Seed = 3,
+        Threads = 2,
     };
 
     [Fact]
@@ -50,8 +62,16 @@ public class TrainerTests
         using var dir = new TempDir();
         var options = new TrainOptions
         {
-            Data = Cifar, Epochs = 4, BatchSize = 64, TrainLimit = 3000, ValFraction = 0.02, LearningRate = 0.002, WarmupEpochs = 0.5,
-            Augmentation = AugmentationOptions.None, Seed = 1, Threads = 2,
+            Data = Cifar,
+            Epochs = 4,
+            BatchSize = 64,
+            TrainLimit = 3000,
+            ValFraction = 0.02,
+            LearningRate = 0.002,
+            WarmupEpochs = 0.5,
+            Augmentation = AugmentationOptions.None,
+            Seed = 1,
+            Threads = 2,
         };
         var result = Trainer.Train(options, dir.File("run"));
         Assert.Equal(4, result.History.Count);

@@ -1,4 +1,5 @@
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
 
 namespace EfficientNet.Tests.Training;
 

@@ -1,5 +1,7 @@
 using EfficientNet.Models;
-using EfficientNet.Training;
+using EfficientNet.Training.Optimization;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
 using EfficientNet.Weights;
 using static TorchSharp.torch;
 
@@ -105,7 +107,15 @@ public class WeightAverageTests
         using var dir = new TempDir();
         var options = new TrainOptions
         {
-            Data = Cifar, Epochs = 1, BatchSize = 16, TrainLimit = 48, ValFraction = 0.002, Seed = 5, Threads = 2, EmaDecay = 0.5, RestoreBestWeights = false,
+            Data = Cifar,
+            Epochs = 1,
+            BatchSize = 16,
+            TrainLimit = 48,
+            ValFraction = 0.002,
+            Seed = 5,
+            Threads = 2,
+            EmaDecay = 0.5,
+            RestoreBestWeights = false,
         };
         var result = Trainer.Train(options, dir.File("run"));
 

@@ -1,6 +1,7 @@
 using EfficientNet.IO;
 using EfficientNet.Models;
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
 using EfficientNet.Weights;
 using static TorchSharp.torch;
 

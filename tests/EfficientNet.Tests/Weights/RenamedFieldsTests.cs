@@ -1,5 +1,6 @@
 using System.Text.Json;
-using EfficientNet.Training;
+using EfficientNet.Training.Options;
+using EfficientNet.Training.Running;
 using EfficientNet.Weights;
 
 namespace EfficientNet.Tests.Weights;

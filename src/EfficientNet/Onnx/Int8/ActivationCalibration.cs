@@ -44,7 +44,9 @@ internal sealed class ActivationCalibration : IDisposable
         histograms = tensors.ToDictionary(t => t, _ => new TensorHistogram());
         using var options = new SessionOptions
         {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC, IntraOpNumThreads = IntraOpThreads.Bound(threads, out _), InterOpNumThreads = 1,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            IntraOpNumThreads = IntraOpThreads.Bound(threads, out _),
+            InterOpNumThreads = 1,
         };
         session = new InferenceSession(augmented.ToByteArray(), options);
     }
