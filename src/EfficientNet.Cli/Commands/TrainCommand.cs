@@ -4,6 +4,7 @@ using EfficientNet.Models;
 using EfficientNet.Training.Options;
 using EfficientNet.Training.Reporting;
 using EfficientNet.Training.Running;
+using EfficientNet.Training.Runs;
 
 namespace EfficientNet.Cli.Commands;
 

@@ -1,4 +1,5 @@
 using EfficientNet.Training.Running;
+using EfficientNet.Training.Runs;
 
 namespace EfficientNet.Cli.Output;
 

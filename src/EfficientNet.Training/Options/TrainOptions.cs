@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using EfficientNet.Data;
 using EfficientNet.Data.Augmentation;
 using EfficientNet.Training.Running;
+using EfficientNet.Training.Runs;
 
 namespace EfficientNet.Training.Options;
 

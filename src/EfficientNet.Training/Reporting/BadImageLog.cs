@@ -4,6 +4,7 @@ using EfficientNet.IO;
 using EfficientNet.Training.Distributed;
 using EfficientNet.Training.Options;
 using EfficientNet.Training.Running;
+using EfficientNet.Training.Runs;
 
 namespace EfficientNet.Training.Reporting;
 

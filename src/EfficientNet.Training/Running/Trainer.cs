@@ -288,7 +288,7 @@ public static class Trainer
         var info = options.InitialWeights is { } path && !resolved ? ModelCheckpoint.ReadInfo(path) : null;
         if (options.InitialWeights is { } plain && options.Variant is null && info is null)
         {
-            throw new EfficientNetException($"'{plain}' is a plain state dict without a model description; say which variant it is with TrainOptions.Variant ({string.Join(", ", Architecture.Variants.Names)})");
+            throw new EfficientNetException($"'{plain}' is a plain state dict without a model description; say which variant it is with LoadOptions.Variant ({string.Join(", ", Architecture.Variants.Names)})");
         }
         string variant = Architecture.Variants.Get(options.Variant ?? info?.Variant ?? "b0").Name;
         bool cifar = options.CifarStem ?? info?.Options.CifarStem ?? options.Dataset == DatasetKind.Cifar10;

@@ -48,7 +48,7 @@ public class DocumentedApiTests
     public void Compile_InternalType_IsRefused()
     {
         // The check above could not fail if the snippet saw internals: an internal type must be an error here.
-        var errors = Compile("EfficientNet.IO.AtomicFile.Write(\"x\", _ => { });");
+        var errors = Compile("EfficientNet.IO.FileKind.Of(\"x\");");
 
         Assert.Contains(errors, e => e.StartsWith("CS0122", StringComparison.Ordinal));
     }

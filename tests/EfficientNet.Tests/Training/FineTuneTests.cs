@@ -1,6 +1,7 @@
 using EfficientNet.Models;
 using EfficientNet.Training.Options;
 using EfficientNet.Training.Running;
+using EfficientNet.Training.Runs;
 using EfficientNet.Training.Transfer;
 using EfficientNet.Weights;
 

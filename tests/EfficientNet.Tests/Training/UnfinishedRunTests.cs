@@ -1,5 +1,6 @@
 using EfficientNet.Training.Options;
 using EfficientNet.Training.Running;
+using EfficientNet.Training.Runs;
 
 namespace EfficientNet.Tests.Training;
 
