@@ -30,7 +30,7 @@ public sealed class CliIO(TextWriter output, TextWriter error)
             body(parse);
             return 0;
         }
-        catch (EfficientNet.Training.Distributed.JobWideException e) when (e.Rank > 0)
+        catch (Exception e) when (World.RaisedTogether(e) && World.Rank > 0)
         {
             // Every process of a data-parallel job raised it; rank 0 reports it.
             return EffnetCli.UserError;

@@ -83,7 +83,7 @@ internal static class InferenceBenchmark
         using var scope = NewDisposeScope();
         var device = engine is TorchEngine torchEngine ? torchEngine.Model.parameters().First().device : CPU;
         var x = randn([batch, 3, resolution, resolution], device: device);
-        bool channelsLast = engine is TorchEngine { Settings.ChannelsLast: true };
+        bool channelsLast = engine is TorchEngine { ChannelsLast: true };
         return (channelsLast ? x.ToChannelsLast() : x).MoveToOuterDisposeScope();
     }
 

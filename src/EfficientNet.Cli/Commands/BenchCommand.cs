@@ -81,7 +81,7 @@ internal static class BenchCommand
             {
                 throw new EfficientNetException("--nchw and --no-fuse set up the torch engine; add --engine torch");
             }
-            var settings = new InferenceSettings(ChannelsLast: !parse.GetValue(nchw), FuseBatchNorm: !parse.GetValue(noFuse));
+            (bool ChannelsLast, bool FuseBatchNorm) settings = (!parse.GetValue(nchw), !parse.GetValue(noFuse));
             var (benchEngine, description, side) = OpenEngine(kind, onnxPath, parse.GetValue(variant)!, parse.GetValue(resolution), settings, applied, dev);
             using var _ = benchEngine;
             var result = InferenceBenchmark.Run(benchEngine, side, new InferenceBenchmarkOptions
@@ -120,7 +120,7 @@ internal static class BenchCommand
     }
 
     private static (IClassifierEngine Engine, string Description, int Resolution) OpenEngine(
-        EngineKind kind, string? onnxPath, string variant, int? resolution, InferenceSettings settings, int threads, TorchSharp.torch.Device device)
+        EngineKind kind, string? onnxPath, string variant, int? resolution, (bool ChannelsLast, bool FuseBatchNorm) settings, int threads, TorchSharp.torch.Device device)
     {
         if (onnxPath is not null)
         {
@@ -138,7 +138,7 @@ internal static class BenchCommand
             }
         }
         model.to(device);
-        return (new TorchEngine(model, settings), $"{model.Spec.DisplayName} on TorchSharp, {(settings.ChannelsLast ? "channels-last" : "NCHW")}, BatchNorm {(settings.FuseBatchNorm ? "folded" : "separate")}, {device.type}", side);
+        return (new TorchEngine(model, settings.ChannelsLast, settings.FuseBatchNorm), $"{model.Spec.DisplayName} on TorchSharp, {(settings.ChannelsLast ? "channels-last" : "NCHW")}, BatchNorm {(settings.FuseBatchNorm ? "folded" : "separate")}, {device.type}", side);
     }
 
     private static Command Train(CliIO io)

@@ -136,11 +136,11 @@ internal static class PredictCommand
     }
 
     /// <summary>Progress on stderr: a line at every tenth of the work.</summary>
-    private sealed class ProgressLine(TextWriter writer) : IProgress<BatchPredictionProgress>
+    private sealed class ProgressLine(TextWriter writer) : IProgress<(int Done, int Total, int Failed, double Seconds)>
     {
         private int shownTenths;
 
-        public void Report(BatchPredictionProgress value)
+        public void Report((int Done, int Total, int Failed, double Seconds) value)
         {
             int tenths = value.Total == 0 ? 10 : 10 * value.Done / value.Total;
             if (tenths <= shownTenths && value.Done < value.Total)

@@ -82,11 +82,11 @@ internal static class WeightsCommand
     }
 
     /// <summary>Download progress on stderr: a line at every tenth (or every 10 MB when the size is unknown).</summary>
-    private sealed class DownloadProgressLine(TextWriter writer) : IProgress<DownloadProgress>
+    private sealed class DownloadProgressLine(TextWriter writer) : IProgress<(long Bytes, long? Total)>
     {
         private long shown = -1;
 
-        public void Report(DownloadProgress value)
+        public void Report((long Bytes, long? Total) value)
         {
             long step = value.Total is long total ? 10 * value.Bytes / Math.Max(total, 1) : value.Bytes / (10 << 20);
             if (step == shown)

@@ -128,7 +128,7 @@ internal static class RankAgreement
 /// An error every process of a data-parallel job raises at the same point, so none is left waiting: it ends the job
 /// without MPI_Abort, and rank 0 alone reports it.
 /// </summary>
-public sealed class JobWideException(int rank, string message) : EfficientNetException(message)
+internal sealed class JobWideException(int rank, string message) : EfficientNetException(message)
 {
     /// <summary>The rank of the process that raised it.</summary>
     public int Rank { get; } = rank;

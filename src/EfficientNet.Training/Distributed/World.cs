@@ -25,6 +25,12 @@ public static class World
     public static string Description => Communicator.Description;
 
     /// <summary>
+    /// Whether <paramref name="error"/> was raised by every process of the job together (a disagreement between them
+    /// found before any work), so that rank 0 reporting it is enough: the others may stay quiet.
+    /// </summary>
+    public static bool RaisedTogether(Exception error) => error is JobWideException;
+
+    /// <summary>
     /// This process's rank as an MPI launcher's environment states it, or null when no launcher started it: reads the
     /// environment only, so a program can decide what to print before any MPI library is loaded.
     /// </summary>

@@ -4,13 +4,6 @@ using static TorchSharp.torch;
 
 namespace EfficientNet.Training.Running;
 
-/// <summary>What one step did, summed over the processes of a data-parallel job.</summary>
-/// <param name="Loss">Mean loss of the whole batch (not finite when any process's was not: then no update was made).</param>
-/// <param name="Correct">Right top-1 predictions in the batch.</param>
-/// <param name="Count">Images in the batch.</param>
-/// <param name="StopRequested">Whether any process was asked to stop (Ctrl+C, SIGTERM) before this step: then no step was taken, and all stop.</param>
-public readonly record struct StepOutcome(double Loss, long Correct, long Count, bool StopRequested);
-
 /// <summary>
 /// One optimizer step on one batch: forward, cross-entropy with label smoothing (soft targets when mixing), backward,
 /// update (skipped when the loss is not finite, which the caller then reports). In a data-parallel job each process
@@ -53,7 +46,12 @@ public sealed class TrainStep : IDisposable
     /// <param name="softTargets">Mixed targets (mixup, cutmix), else null.</param>
     /// <param name="learningRate">The learning rate of this step.</param>
     /// <param name="stop">Read before the step: a stop asked of any process ends the job's step loop together, without this step.</param>
-    public StepOutcome Run(Tensor images, Tensor labels, Tensor? softTargets, double learningRate, CancellationToken stop = default)
+    /// <returns>
+    /// What the step did, summed over the processes: the mean loss of the whole batch (not finite when any process's
+    /// was not: then no update was made), its right top-1 predictions and its images; StopRequested when any process
+    /// was asked to stop (Ctrl+C, SIGTERM) before it: then no step was taken, and all stop.
+    /// </returns>
+    public (double Loss, long Correct, long Count, bool StopRequested) Run(Tensor images, Tensor labels, Tensor? softTargets, double learningRate, CancellationToken stop = default)
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(labels);
@@ -63,7 +61,7 @@ public sealed class TrainStep : IDisposable
         }
         if (world.AnyStopRequested(stop))
         {
-            return new StepOutcome(double.NaN, 0, 0, StopRequested: true);
+            return (double.NaN, 0, 0, StopRequested: true);
         }
         using var scope = NewDisposeScope();
         var target = labels.to(device);
@@ -83,11 +81,11 @@ public sealed class TrainStep : IDisposable
         if (totals[3] > 0)
         {
             // No update from a NaN or infinite loss on any process: the weights stay those of the last finite step.
-            return new StepOutcome(finite ? double.NaN : value, 0, (long)totals[2], StopRequested: false);
+            return (finite ? double.NaN : value, 0, (long)totals[2], StopRequested: false);
         }
         gradients?.Average();
         optimizer.step();
-        return new StepOutcome(totals[0] / totals[2], (long)totals[1], (long)totals[2], StopRequested: false);
+        return (totals[0] / totals[2], (long)totals[1], (long)totals[2], StopRequested: false);
     }
 
     /// <inheritdoc/>

@@ -116,7 +116,7 @@ internal sealed class TrainingLoop : IDisposable
         }
         foreach (var batch in inputs.Epoch(epoch, progress.Batch))
         {
-            StepOutcome outcome;
+            (double Loss, long Correct, long Count, bool StopRequested) outcome;
             using (batch)
             {
                 progress.LearningRate = schedule.At(step);

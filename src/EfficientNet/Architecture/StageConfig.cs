@@ -1,7 +1,7 @@
 namespace EfficientNet.Architecture;
 
 /// <summary>The two block types of the EfficientNet family.</summary>
-public enum BlockKind
+internal enum BlockKind
 {
     /// <summary>Inverted residual: 1x1 expand, kxk depthwise, squeeze-and-excitation, 1x1 project (V1 paper, Table 1).</summary>
     MBConv,
@@ -22,7 +22,7 @@ public enum BlockKind
 /// <param name="InputChannels">Channels into the stage.</param>
 /// <param name="OutputChannels">Channels out of every block of the stage.</param>
 /// <param name="Layers">Number of blocks.</param>
-public sealed record StageConfig(
+internal sealed record StageConfig(
     BlockKind Kind,
     double ExpandRatio,
     int Kernel,

@@ -91,7 +91,7 @@ internal static class Downloads
         string offlineAdvice,
         Func<string, Stream>? download = null,
         Action<string>? verify = null,
-        IProgress<DownloadProgress>? progress = null,
+        IProgress<(long Bytes, long? Total)>? progress = null,
         DownloadLimits? limits = null,
         CancellationToken cancellation = default)
     {
@@ -122,7 +122,7 @@ internal static class Downloads
         }
     }
 
-    private static void Copy(Stream source, Stream file, IProgress<DownloadProgress>? progress, DownloadLimits limits, CancellationToken cancellation)
+    private static void Copy(Stream source, Stream file, IProgress<(long Bytes, long? Total)>? progress, DownloadLimits limits, CancellationToken cancellation)
     {
         long? total = source is ResponseStream response ? response.AnnouncedLength : source.CanSeek ? source.Length : null;
         var buffer = new byte[1 << 16];
@@ -149,7 +149,7 @@ internal static class Downloads
             }
             file.Write(buffer, 0, read);
             received += read;
-            progress?.Report(new DownloadProgress(received, total));
+            progress?.Report((received, total));
             if (window.Elapsed >= limits.RateWindow)
             {
                 if (received - windowStartBytes < limits.MinimumBytesPerWindow)

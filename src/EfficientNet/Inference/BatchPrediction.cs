@@ -55,23 +55,16 @@ public sealed record BatchPredictionOptions
     public int DecodeThreads { get; init; } = Environment.ProcessorCount;
 }
 
-/// <summary>Where a batch prediction stands, reported after each batch.</summary>
-/// <param name="Done">Rows written by this run.</param>
-/// <param name="Total">Rows this run has to write.</param>
-/// <param name="Failed">Error rows among <paramref name="Done"/>.</param>
-/// <param name="Seconds">Time since the run started.</param>
-public sealed record BatchPredictionProgress(int Done, int Total, int Failed, double Seconds);
-
 /// <summary>What a batch prediction did.</summary>
 /// <param name="Output">The predictions file.</param>
 /// <param name="Listed">Images in the whole listing.</param>
 /// <param name="InShard">Images in this shard (the listing when unsharded).</param>
 /// <param name="AlreadyWritten">Images of the shard the output already held (skipped: resume).</param>
 /// <param name="Predicted">Images classified by this run.</param>
-/// <param name="Failures">Images this run could not classify, with why (each has an error row).</param>
+/// <param name="Failures">Images this run could not classify (as listed), with why (each has an error row).</param>
 /// <param name="Seconds">Wall time of this run.</param>
 /// <param name="Interrupted">Whether cancellation stopped the run early (re-run to resume).</param>
-public sealed record BatchPredictionSummary(string Output, int Listed, int InShard, int AlreadyWritten, int Predicted, IReadOnlyList<PredictionRow> Failures, double Seconds, bool Interrupted)
+public sealed record BatchPredictionSummary(string Output, int Listed, int InShard, int AlreadyWritten, int Predicted, IReadOnlyList<(string Path, string Error)> Failures, double Seconds, bool Interrupted)
 {
     /// <summary>Images classified per second by this run.</summary>
     public double ImagesPerSecond => Seconds > 0 ? Predicted / Seconds : 0;
@@ -135,7 +128,7 @@ public static class BatchPrediction
         string source,
         string output,
         BatchPredictionOptions options,
-        IProgress<BatchPredictionProgress>? progress = null,
+        IProgress<(int Done, int Total, int Failed, double Seconds)>? progress = null,
         CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(classifier);
@@ -152,7 +145,7 @@ public static class BatchPrediction
         var pending = shard.Where(p => !file.Written.Contains(p)).ToArray();
 
         var clock = Stopwatch.StartNew();
-        var failures = new List<PredictionRow>();
+        var failures = new List<(string Path, string Error)>();
         int done = 0;
         using var decoded = new BlockingCollection<DecodedBatch>(boundedCapacity: 1);
         // Stops the decoder when the user cancels, and when classifying fails (so it does not wait on a full queue).
@@ -167,12 +160,12 @@ public static class BatchPrediction
                     file.Write(row);
                     if (row.Error is not null)
                     {
-                        failures.Add(row);
+                        failures.Add((row.Path, row.Error));
                     }
                 }
                 file.Flush();
                 done += batch.Paths.Length;
-                progress?.Report(new BatchPredictionProgress(done, pending.Length, failures.Count, clock.Elapsed.TotalSeconds));
+                progress?.Report((done, pending.Length, failures.Count, clock.Elapsed.TotalSeconds));
             }
         }
         finally

@@ -7,7 +7,7 @@ namespace EfficientNet.Inference;
 /// <summary>How to prepare a model for inference.</summary>
 /// <param name="ChannelsLast">Store convolution weights NHWC (feed NHWC input too: <see cref="TensorLayout.ToChannelsLast"/>).</param>
 /// <param name="FuseBatchNorm">Fold each BatchNorm into the convolution before it.</param>
-public sealed record InferenceSettings(bool ChannelsLast = true, bool FuseBatchNorm = true);
+internal sealed record InferenceSettings(bool ChannelsLast = true, bool FuseBatchNorm = true);
 
 /// <summary>
 /// Inference-only speed-ups that leave the model's state dict, and so its checkpoints, unchanged:

@@ -9,7 +9,7 @@ namespace EfficientNet.Inference;
 /// <param name="Path">The image as listed (relative to the listed folder, or as written in the list file).</param>
 /// <param name="Predictions">Top classes, best first; empty when <paramref name="Error"/> is set.</param>
 /// <param name="Error">Why the image could not be classified, or null.</param>
-public sealed record PredictionRow(string Path, IReadOnlyList<Prediction> Predictions, string? Error);
+internal sealed record PredictionRow(string Path, IReadOnlyList<Prediction> Predictions, string? Error);
 
 /// <summary>
 /// The streamed output of a batch prediction, CSV (<c>path,label_1,index_1,probability_1,…,error</c>) or

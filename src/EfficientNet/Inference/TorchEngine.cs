@@ -3,17 +3,20 @@ using static TorchSharp.torch;
 
 namespace EfficientNet.Inference;
 
-/// <summary>Runs an <see cref="EfficientNetModel"/> in TorchSharp, prepared for inference (<see cref="InferenceOptimizer"/>).</summary>
+/// <summary>Runs an <see cref="EfficientNetModel"/> in TorchSharp, prepared for inference: evaluation mode, channels-last weights, BatchNorm folded into the convolutions (the state dict keeps its keys).</summary>
 public sealed class TorchEngine : IClassifierEngine
 {
     private readonly Device device;
 
-    /// <summary>Takes ownership of <paramref name="model"/> and prepares it with <paramref name="settings"/> (defaults when null).</summary>
-    public TorchEngine(EfficientNetModel model, InferenceSettings? settings = null)
+    /// <summary>
+    /// Takes ownership of <paramref name="model"/> and prepares it: channels-last weights unless
+    /// <paramref name="channelsLast"/> is false, BatchNorm folded unless <paramref name="fuseBatchNorm"/> is false.
+    /// </summary>
+    public TorchEngine(EfficientNetModel model, bool channelsLast = true, bool fuseBatchNorm = true)
     {
         ArgumentNullException.ThrowIfNull(model);
         Model = model;
-        Settings = settings ?? new InferenceSettings();
+        Settings = new InferenceSettings(channelsLast, fuseBatchNorm);
         InferenceOptimizer.Prepare(model, Settings);
         device = model.parameters().First().device;
     }
@@ -21,8 +24,13 @@ public sealed class TorchEngine : IClassifierEngine
     /// <summary>The model (in evaluation mode).</summary>
     public EfficientNetModel Model { get; }
 
-    /// <summary>Layout and BatchNorm folding in use.</summary>
-    public InferenceSettings Settings { get; }
+    /// <summary>Whether the weights are channels-last (input is best given channels-last too).</summary>
+    public bool ChannelsLast => Settings.ChannelsLast;
+
+    /// <summary>Whether BatchNorm is folded into the convolutions.</summary>
+    public bool FuseBatchNorm => Settings.FuseBatchNorm;
+
+    internal InferenceSettings Settings { get; }
 
     /// <inheritdoc/>
     public EngineKind Kind => EngineKind.Torch;

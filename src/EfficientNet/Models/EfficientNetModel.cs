@@ -34,10 +34,10 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
         var norm = new BatchNormSettings(spec.BatchNormEps, spec.BatchNormMomentum);
 
         var layers = new List<nn.Module<Tensor, Tensor>>();
-        var info = new List<FeatureInfo>();
+        var info = new List<(int Index, string Name, int Channels, int Reduction)>();
         int reduction = options.CifarStem ? 1 : 2;
         layers.Add(new ConvNormActivation(3, spec.StemChannels, 3, reduction, norm));
-        info.Add(new FeatureInfo(0, "features.0", spec.StemChannels, reduction));
+        info.Add((0, "features.0", spec.StemChannels, reduction));
 
         int blockIndex = 0;
         foreach (var stage in spec.Stages)
@@ -60,11 +60,11 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
             }
             reduction *= stage.Stride;
             layers.Add(nn.Sequential(blocks));
-            info.Add(new FeatureInfo(layers.Count - 1, $"features.{layers.Count - 1}", stage.OutputChannels, reduction));
+            info.Add((layers.Count - 1, $"features.{layers.Count - 1}", stage.OutputChannels, reduction));
         }
 
         layers.Add(new ConvNormActivation(spec.Stages[^1].OutputChannels, spec.HeadChannels, 1, 1, norm));
-        info.Add(new FeatureInfo(layers.Count - 1, $"features.{layers.Count - 1}", spec.HeadChannels, reduction));
+        info.Add((layers.Count - 1, $"features.{layers.Count - 1}", spec.HeadChannels, reduction));
         FeatureInfo = info;
 
         features = nn.Sequential(layers);
@@ -89,8 +89,12 @@ public sealed class EfficientNetModel : nn.Module<Tensor, Tensor>
     /// <summary>Channels of the pooled features the classifier reads (the head conv's width).</summary>
     public int NumFeatures => Spec.HeadChannels;
 
-    /// <summary>The feature levels: stem, every stage, head conv.</summary>
-    public IReadOnlyList<FeatureInfo> FeatureInfo { get; }
+    /// <summary>
+    /// The feature levels (stem, every stage, head conv) as timm's <c>feature_info</c>: the index into
+    /// <c>features</c>, the module name (e.g. "features.3"), output channels, and the total stride from the input (an
+    /// input of size R gives maps of about R / Reduction).
+    /// </summary>
+    public IReadOnlyList<(int Index, string Name, int Channels, int Reduction)> FeatureInfo { get; }
 
     /// <summary>The backbone: stem, stages and head conv, in order.</summary>
     public Sequential Features => features;

@@ -7,10 +7,12 @@ namespace EfficientNet.Weights;
 /// <summary>A model rebuilt from a weights file.</summary>
 /// <param name="Model">The model, in training mode as built; call <c>eval()</c> for inference.</param>
 /// <param name="ClassNames">Class names stored in the checkpoint, if any.</param>
-/// <param name="Format">The file's format.</param>
 /// <param name="Normalization">Input normalisation recorded in the checkpoint, if any.</param>
-public sealed record LoadedModel(EfficientNetModel Model, IReadOnlyList<string>? ClassNames, WeightsFormat Format, Normalization? Normalization) : IDisposable
+public sealed record LoadedModel(EfficientNetModel Model, IReadOnlyList<string>? ClassNames, Normalization? Normalization) : IDisposable
 {
+    /// <summary>The file's format.</summary>
+    internal WeightsFormat Format { get; init; }
+
     /// <summary>Disposes the model.</summary>
     public void Dispose() => Model.Dispose();
 }
@@ -99,6 +101,6 @@ public static class ModelLoader
             model.Dispose();
             throw;
         }
-        return new LoadedModel(model, options.SkipClassifier ? null : info?.ClassNames, file.Format, info?.Normalization);
+        return new LoadedModel(model, options.SkipClassifier ? null : info?.ClassNames, info?.Normalization) { Format = file.Format };
     }
 }

@@ -93,11 +93,11 @@ public static class PretrainedRegistry
     /// <param name="from">An http(s) URL or a local file to fetch from instead of <see cref="PretrainedWeights.Url"/>.</param>
     /// <param name="progress">Told the bytes received after each chunk.</param>
     /// <param name="cancellation">Stops the download, keeping nothing (an <see cref="OperationCanceledException"/>).</param>
-    public static string EnsureDownloaded(PretrainedWeights weights, string cacheDirectory, string? from = null, IProgress<DownloadProgress>? progress = null, CancellationToken cancellation = default) =>
+    public static string EnsureDownloaded(PretrainedWeights weights, string cacheDirectory, string? from = null, IProgress<(long Bytes, long? Total)>? progress = null, CancellationToken cancellation = default) =>
         EnsureDownloaded(weights, cacheDirectory, from, progress, download: null, cancellation);
 
-    /// <summary><see cref="EnsureDownloaded(PretrainedWeights, string, string?, IProgress{DownloadProgress}?, CancellationToken)"/> with the opener replaced (tests).</summary>
-    internal static string EnsureDownloaded(PretrainedWeights weights, string cacheDirectory, string? from, IProgress<DownloadProgress>? progress, Func<string, Stream>? download, CancellationToken cancellation = default)
+    /// <summary>The public <c>EnsureDownloaded</c> with the opener replaced (tests).</summary>
+    internal static string EnsureDownloaded(PretrainedWeights weights, string cacheDirectory, string? from, IProgress<(long Bytes, long? Total)>? progress, Func<string, Stream>? download, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(weights);
         string target = CachePath(weights, cacheDirectory);

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace EfficientNet.Weights;
 
 /// <summary>The formats a weights file can have.</summary>
-public enum WeightsFormat
+internal enum WeightsFormat
 {
     /// <summary>A state dict written by PyTorch's <c>torch.save</c> (zip archive with a pickle).</summary>
     PyTorch,

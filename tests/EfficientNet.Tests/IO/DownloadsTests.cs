@@ -118,11 +118,11 @@ public class DownloadsTests
         using var server = new OneFileServer(body, announce: true);
         using var dir = new TempDir();
         string target = dir.File("weights.pth");
-        var reports = new List<DownloadProgress>();
+        var reports = new List<(long Bytes, long? Total)>();
         Downloads.ToFile(server.Url, target, "put it there", progress: new Recorder(reports));
         Assert.Equal(body, File.ReadAllBytes(target));
         Assert.True(reports.Count > 1, "progress was reported once");
-        Assert.Equal(new DownloadProgress(body.Length, body.Length), reports[^1]);
+        Assert.Equal((body.Length, body.Length), reports[^1]);
         Assert.Equal([target], Directory.GetFiles(dir.Path));
     }
 
@@ -137,9 +137,9 @@ public class DownloadsTests
     }
 
     /// <summary>Collects reports synchronously (Progress&lt;T&gt; would post them to the thread pool).</summary>
-    private sealed class Recorder(List<DownloadProgress> reports) : IProgress<DownloadProgress>
+    private sealed class Recorder(List<(long Bytes, long? Total)> reports) : IProgress<(long Bytes, long? Total)>
     {
-        public void Report(DownloadProgress value) => reports.Add(value);
+        public void Report((long Bytes, long? Total) value) => reports.Add(value);
     }
 
     /// <summary>Serves one body on 127.0.0.1 to one request; can announce its length and then send less, or redirect.</summary>
