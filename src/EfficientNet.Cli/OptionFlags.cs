@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using EfficientNet.Inference.Batch;
 
 namespace EfficientNet.Cli;
 
@@ -43,9 +44,6 @@ internal static partial class OptionFlags
         ["TrainOptions.Schedule"] = "--schedule",
         ["TrainOptions.Seed"] = "--seed",
         ["TrainOptions.CachedFeatures"] = "--cache-features",
-        ["FineTuneOptions.Seed"] = "--seed",
-        ["FineTuneOptions.Resolution"] = "--resolution",
-        ["FineTuneOptions.BatchSize"] = "--batch",
         ["TrainOptions.ReplaceHead"] = "--replace-head",
         ["LoadOptions.SkipClassifier"] = "--replace-head",
         ["EvaluationRequest.Data"] = "--data",
@@ -64,7 +62,6 @@ internal static partial class OptionFlags
         ["AugmentationOptions.Cutout"] = "--cutout",
         ["AugmentationOptions.Mixup"] = "--mixup",
         ["AugmentationOptions.Cutmix"] = "--cutmix",
-        ["FineTuneOptions.Weights"] = "--weights",
         ["FineTuneOptions.Phase1Epochs"] = "--phase1-epochs",
         ["FineTuneOptions.Phase2Epochs"] = "--phase2-epochs",
         ["FineTuneOptions.Unfreeze"] = "--unfreeze",

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EfficientNet.Inference.Engines;
 using EfficientNet.Inference;
 using EfficientNet.Layers;
 using EfficientNet.Models;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EfficientNet.Data;
 using EfficientNet.Layers;
 using EfficientNet.Models;
 using EfficientNet.Runtime;
@@ -63,11 +64,7 @@ internal static class TrainingBenchmark
             throw new EfficientNetException("TrainingBenchmarkOptions.Batch, TrainingBenchmarkOptions.Seconds and TrainingBenchmarkOptions.StepsPerEpoch must be positive and TrainingBenchmarkOptions.Epochs 0 or positive");
         }
         device ??= CPU;
-        if (options.Batch % World.Size != 0)
-        {
-            throw new EfficientNetException($"the batch ({options.Batch}) must be a multiple of the number of processes ({World.Size})");
-        }
-        int share = options.Batch / World.Size;
+        int share = new DataShare(World.Rank, World.Size).OfBatch(options.Batch);
         manual_seed(0);
         using var model = EfficientNetModel.Create(options.Variant, new EfficientNetOptions { NumClasses = 10, CifarStem = true });
         model.to(device);
@@ -75,13 +72,7 @@ internal static class TrainingBenchmark
         var trainOptions = new TrainOptions { LearningRate = 1e-3 };
         using var optimizer = Trainer.CreateOptimizer(trainOptions, model);
         using var step = new TrainStep(model, optimizer, trainOptions.LabelSmoothing, device);
-
-        // A few different batches, so the step does not run on one cached input.
-        var batches = Enumerable.Range(0, 4).Select(_ =>
-        {
-            using var x = randn(share, 3, EfficientNet.Data.Cifar10.ImageSize, EfficientNet.Data.Cifar10.ImageSize);
-            return (Images: options.ChannelsLast ? x.ToChannelsLast() : x.clone(), Labels: randint(0, 10, [share]));
-        }).ToArray();
+        var batches = RandomBatches(share, options.ChannelsLast);
         try
         {
             int n = 0;
@@ -95,26 +86,9 @@ internal static class TrainingBenchmark
             {
                 Step();
             }
-            // Rank 0's clock ends the timed part; the step's stop all-reduce tells the others, so all run the same steps.
-            using var timeUp = new CancellationTokenSource();
             double communicationBefore = step.CommunicationSeconds;
-            var clock = Stopwatch.StartNew();
-            int iterations = 0;
-            while (true)
-            {
-                if (World.Rank == 0 && iterations > 0 && clock.Elapsed.TotalSeconds >= options.Seconds)
-                {
-                    timeUp.Cancel();
-                }
-                if (Step(timeUp.Token))
-                {
-                    break;
-                }
-                iterations++;
-            }
-            double seconds = clock.Elapsed.TotalSeconds;
+            var (iterations, seconds) = Timed(Step, options.Seconds);
             double allReduce = step.CommunicationSeconds - communicationBefore;
-
             var rss = new List<double>();
             for (int epoch = 0; epoch < options.Epochs; epoch++)
             {
@@ -133,6 +107,36 @@ internal static class TrainingBenchmark
                 images.Dispose();
                 labels.Dispose();
             }
+        }
+    }
+
+    // A few different batches of this process's share, so the step does not run on one cached input.
+    private static (Tensor Images, Tensor Labels)[] RandomBatches(int share, bool channelsLast) =>
+    [
+        .. Enumerable.Range(0, 4).Select(_ =>
+        {
+            using var x = randn(share, 3, Cifar10.ImageSize, Cifar10.ImageSize);
+            return (channelsLast ? x.ToChannelsLast() : x.clone(), randint(0, 10, [share]));
+        }),
+    ];
+
+    // Steps until rank 0's clock passes `seconds`; the step's stop all-reduce tells the others, so all run the same steps.
+    private static (int Iterations, double Seconds) Timed(Func<CancellationToken, bool> step, double seconds)
+    {
+        using var timeUp = new CancellationTokenSource();
+        var clock = Stopwatch.StartNew();
+        int iterations = 0;
+        while (true)
+        {
+            if (World.Rank == 0 && iterations > 0 && clock.Elapsed.TotalSeconds >= seconds)
+            {
+                timeUp.Cancel();
+            }
+            if (step(timeUp.Token))
+            {
+                return (iterations, clock.Elapsed.TotalSeconds);
+            }
+            iterations++;
         }
     }
 }

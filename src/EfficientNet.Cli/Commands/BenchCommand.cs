@@ -2,6 +2,7 @@ using System.CommandLine;
 using EfficientNet.Architecture;
 using EfficientNet.Cli.Benchmarks;
 using EfficientNet.Cli.Output;
+using EfficientNet.Inference.Engines;
 using EfficientNet.Inference;
 using EfficientNet.Models;
 using EfficientNet.Onnx;
@@ -72,24 +73,12 @@ internal static class BenchCommand
             io.UseRetainingAllocator();
             var dev = ProcessResources.ParseDevice(parse.GetValue(device)!);
             string? onnxPath = parse.GetValue(onnx);
-            var kind = parse.GetValue(engine) ?? (onnxPath is null ? Classifier.DefaultEngine(dev) : EngineKind.OnnxRuntime);
-            if (onnxPath is not null && kind != EngineKind.OnnxRuntime)
-            {
-                throw new EfficientNetException("--onnx runs on --engine onnxruntime");
-            }
-            if (kind != EngineKind.Torch && (parse.GetValue(nchw) || parse.GetValue(noFuse)))
-            {
-                throw new EfficientNetException("--nchw and --no-fuse set up the torch engine; add --engine torch");
-            }
+            var kind = ChooseEngine(parse.GetValue(engine), onnxPath, parse.GetValue(nchw) || parse.GetValue(noFuse), dev);
             (bool ChannelsLast, bool FuseBatchNorm) settings = (!parse.GetValue(nchw), !parse.GetValue(noFuse));
             var (benchEngine, description, side) = OpenEngine(kind, onnxPath, parse.GetValue(variant)!, parse.GetValue(resolution), settings, applied, dev);
             using var _ = benchEngine;
-            var result = InferenceBenchmark.Run(benchEngine, side, new InferenceBenchmarkOptions
-            {
-                Batch = parse.GetValue(batch),
-                Seconds = parse.GetValue(seconds),
-                Variant = onnxPath is null ? parse.GetValue(variant) : null,
-            });
+            var result = InferenceBenchmark.Run(benchEngine, side,
+                new InferenceBenchmarkOptions { Batch = parse.GetValue(batch), Seconds = parse.GetValue(seconds), Variant = onnxPath is null ? parse.GetValue(variant) : null });
             bool torchEngine = kind == EngineKind.Torch;
             int threadCount = torchEngine ? TorchSharp.torch.get_num_threads() : applied;
             if (parse.GetValue(json))
@@ -117,6 +106,21 @@ internal static class BenchCommand
             io.Out.WriteLine($"{Format.Fixed(result.ImagesPerSecond, 1)} images/s ({Format.Fixed(result.MillisecondsPerBatch, 1)} ms per batch, {result.Iterations} batches in {Format.Fixed(result.Seconds, 1)} s)");
         }));
         return command;
+    }
+
+    /// <summary>The engine bench infer runs: as asked, else ONNX Runtime for an --onnx file, else the device's default; refuses switches of another engine.</summary>
+    private static EngineKind ChooseEngine(EngineKind? requested, string? onnxPath, bool torchSwitches, TorchSharp.torch.Device device)
+    {
+        var kind = requested ?? (onnxPath is null ? Classifier.DefaultEngine(device) : EngineKind.OnnxRuntime);
+        if (onnxPath is not null && kind != EngineKind.OnnxRuntime)
+        {
+            throw new EfficientNetException("--onnx runs on --engine onnxruntime");
+        }
+        if (kind != EngineKind.Torch && torchSwitches)
+        {
+            throw new EfficientNetException("--nchw and --no-fuse set up the torch engine; add --engine torch");
+        }
+        return kind;
     }
 
     private static (IClassifierEngine Engine, string Description, int Resolution) OpenEngine(
@@ -191,16 +195,21 @@ internal static class BenchCommand
                 });
                 return;
             }
-            string processes = result.Processes == 1 ? "" : $", {World.Description}, {result.Batch / result.Processes} images each";
-            io.Out.WriteLine($"CIFAR {parse.GetValue(variant)} training step, batch {result.Batch}{processes}, {(parse.GetValue(nchw) ? "NCHW" : "channels-last")} input, " +
-                $"{TorchSharp.torch.get_num_threads()} threads{(result.Processes == 1 ? "" : " per process")}, {(io.RetainingAllocator ? "retaining" : "system")} allocator");
-            io.Out.WriteLine($"{Format.Fixed(result.ImagesPerSecond, 1)} images/s ({result.Iterations} steps in {Format.Fixed(result.Seconds, 1)} s)" +
-                (result.Processes == 1 ? "" : $"; summing gradients over the processes took {Format.Fixed(100 * result.AllReduceShare, 1)} % of it"));
-            if (result.ResidentMegabytes.Count > 0)
-            {
-                io.Out.WriteLine($"resident memory after each epoch: {string.Join(", ", result.ResidentMegabytes.Select(m => Format.Fixed(m, 0) + " MiB"))} (growth after the first: {Format.Fixed(result.MemoryGrowthPercent, 2)} %)");
-            }
+            WriteTraining(io, parse.GetValue(variant)!, parse.GetValue(nchw), result);
         }));
         return command;
+    }
+
+    private static void WriteTraining(CliIO io, string variant, bool nchw, TrainingBenchmarkResult result)
+    {
+        string processes = result.Processes == 1 ? "" : $", {World.Description}, {result.Batch / result.Processes} images each";
+        io.Out.WriteLine($"CIFAR {variant} training step, batch {result.Batch}{processes}, {(nchw ? "NCHW" : "channels-last")} input, " +
+            $"{TorchSharp.torch.get_num_threads()} threads{(result.Processes == 1 ? "" : " per process")}, {(io.RetainingAllocator ? "retaining" : "system")} allocator");
+        io.Out.WriteLine($"{Format.Fixed(result.ImagesPerSecond, 1)} images/s ({result.Iterations} steps in {Format.Fixed(result.Seconds, 1)} s)" +
+            (result.Processes == 1 ? "" : $"; summing gradients over the processes took {Format.Fixed(100 * result.AllReduceShare, 1)} % of it"));
+        if (result.ResidentMegabytes.Count > 0)
+        {
+            io.Out.WriteLine($"resident memory after each epoch: {string.Join(", ", result.ResidentMegabytes.Select(m => Format.Fixed(m, 0) + " MiB"))} (growth after the first: {Format.Fixed(result.MemoryGrowthPercent, 2)} %)");
+        }
     }
 }

@@ -34,9 +34,6 @@ internal sealed class ImageReadingCliOptions
         }
     }
 
-    /// <summary>The options a resumed run may change: they do not change what it computes.</summary>
-    public IReadOnlyList<Option> ChangeableOnResume => [workers, skipBadImages];
-
     public ImageReading Read(ParseResult parse) => new()
     {
         Cache = parse.GetValue(cache),

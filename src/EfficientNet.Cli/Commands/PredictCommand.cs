@@ -1,5 +1,6 @@
 using System.CommandLine;
 using EfficientNet.Cli.Output;
+using EfficientNet.Inference.Batch;
 using EfficientNet.Inference;
 
 namespace EfficientNet.Cli.Commands;

@@ -107,7 +107,7 @@ public enum TrainRecipe
 /// kept) and reduce-on-plateau on validation loss (factor 0.5, patience 5, minimum 1e-6). One
 /// deliberate difference: the peak learning rate is 0.002, not the tutorial's 0.01, which diverged early in a
 /// pilot (docs/training.md). Printed at the start and saved as options.json in the run folder.
-/// <c>FromRecipe(TrainRecipe.Fast, dataset)</c> gives the better recipe, the one <c>effnet train</c> uses by default.
+/// <c>FromRecipe(TrainRecipe.Fast, dataset)</c> gives the better recipe, the tool's default.
 /// </summary>
 public sealed record TrainOptions
 {
@@ -267,6 +267,31 @@ public sealed record TrainOptions
     /// <summary>Use at most this many training images (0: all), a stratified subset; for quick experiments.</summary>
     public int TrainLimit { get; init; }
 
+    /// <summary>
+    /// The options a resumed run may change (<see cref="Resumed"/>): they extend it or change how it reads its images,
+    /// not what it computes; the threads are each process's own. Every other option is the run's saved one.
+    /// </summary>
+    public static IReadOnlyList<string> ChangeableOnResume { get; } =
+        ["TrainOptions.Epochs", "TrainOptions.Threads", "ImageReading.Workers", "ImageReading.SkipBadImages"];
+
+    /// <summary>
+    /// These saved options with what a resume may change: <paramref name="epochs"/> in all (only more: a finished run
+    /// goes on), <paramref name="skipBadImages"/> and <paramref name="workers"/> of <see cref="Images"/>; null keeps the saved value.
+    /// </summary>
+    /// <exception cref="EfficientNetException">Fewer epochs than the run was set to train.</exception>
+    public TrainOptions Resumed(int? epochs = null, bool? skipBadImages = null, int? workers = null)
+    {
+        if (epochs is int total && total < Epochs)
+        {
+            throw new EfficientNetException($"TrainOptions.Epochs {total} on resume: the run was set to train {Epochs} epochs; resuming can only extend it");
+        }
+        return this with
+        {
+            Epochs = epochs ?? Epochs,
+            Images = Images with { SkipBadImages = skipBadImages ?? Images.SkipBadImages, Workers = workers ?? Images.Workers },
+        };
+    }
+
     /// <summary>Throws an actionable error for an option out of range.</summary>
     public void Validate()
     {
@@ -275,8 +300,8 @@ public sealed record TrainOptions
         Check(Resolution is null or (>= Models.EfficientNetOptions.MinResolution and <= Models.EfficientNetOptions.MaxResolution),
             $"TrainOptions.Resolution must be between {Models.EfficientNetOptions.MinResolution} and {Models.EfficientNetOptions.MaxResolution} pixels, got {Resolution}");
         Check(Threads >= 0, $"TrainOptions.Threads must be 0 (the default) or positive, got {Threads}");
-        Check(Processes >= 1 && BatchSize % Processes == 0,
-            $"the batch size ({BatchSize}) must be a multiple of the number of processes ({Processes}): each process takes an equal share of every batch");
+        Check(Processes >= 1, $"TrainOptions.Processes must be positive, got {Processes}");
+        new DataShare(0, Processes).OfBatch(BatchSize);
         Check(Processes == 1 || !CachedFeatures,
             "cached-feature training runs in one process (its epochs train only the head, in seconds): start it without an MPI launcher");
         Check(LearningRate > 0 && double.IsFinite(LearningRate), $"TrainOptions.LearningRate must be positive, got {LearningRate}");

@@ -95,16 +95,11 @@ public static class Trainer
             }
             options.Validate();
             var saved = options;
-            if (epochs is int total && total != options.Epochs)
+            options = options.Resumed(epochs, skipBadImages, workers);
+            if (options.Epochs != saved.Epochs)
             {
-                if (total < options.Epochs)
-                {
-                    throw new EfficientNetException($"TrainOptions.Epochs {total} on resume: the run was set to train {options.Epochs} epochs; resuming can only extend it");
-                }
-                options = options with { Epochs = total };
-                observer?.Message($"extended to {total} epochs (saved in {RunFiles.Options})");
+                observer?.Message($"extended to {options.Epochs} epochs (saved in {RunFiles.Options})");
             }
-            options = options with { Images = options.Images with { SkipBadImages = skipBadImages ?? options.Images.SkipBadImages, Workers = workers ?? options.Images.Workers } };
             if (options.Images != saved.Images)
             {
                 options.Validate();
@@ -194,18 +189,7 @@ public static class Trainer
     private static TrainingResult Run(TrainOptions options, string runDirectory, string? resumeFrom, ITrainingObserver? observer, Communicator world, CancellationToken cancellation)
     {
         observer = world.IsRoot ? observer : null;
-        if (ProcessResources.SetThreads(options.Threads > 0 ? options.Threads : World.DefaultThreads).Warning is { } warning)
-        {
-            observer?.Message(warning);
-        }
-        if (options.Schedule != ScheduleKind.Constant && options.WarmupEpochs >= options.Epochs)
-        {
-            observer?.Message($"the warm-up ({options.WarmupEpochs:0.##} epochs) lasts the whole run of {options.Epochs}: the learning rate rises to its peak of {options.LearningRate:G3} " +
-                "at the last step and never decays; a warm-up of at most a tenth of the run lets it");
-        }
-        var device = ProcessResources.ParseDevice(options.Device);
-        manual_seed(options.Seed);
-
+        var device = PrepareProcess(options, observer);
         DownloadFirstOnRoot(options, world, cancellation);
         var (train, validation, normalization, badImages) = TrainingData.Load(options, note => observer?.Message(note), cancellation);
         RankAgreement.Check(world, options, train, validation);
@@ -237,25 +221,50 @@ public static class Trainer
             // history.csv may be ahead of or behind an interrupted checkpoint; the checkpoint is the truth.
             folder.WriteHistory(state.History);
         }
-        int leftOutCount = 0;
-        if (badImages?.Take() is { } leftOut)
-        {
-            leftOutCount = leftOut.Count;
-            // Met while decoding a set into memory: every process decodes the same files, rank 0 lists them. Listing
-            // none still reads a resumed run's list, so a damaged one is reported now, not after an epoch's work.
-            if (world.IsRoot)
-            {
-                folder.AddBadImages(0, leftOut);
-            }
-            if (leftOut.Count > 0)
-            {
-                observer?.Message($"{leftOut.Count} unreadable image{(leftOut.Count == 1 ? "" : "s")} left out; listed in {Path.Combine(runDirectory, RunFiles.BadImages)}");
-            }
-        }
+        int leftOutCount = RecordLeftOut(badImages, folder, runDirectory, observer, world);
         using var loop = new TrainingLoop(options, model, inputs, optimizer, average, folder, device, observer, state, world, badImages, leftOutCount);
         observer?.Started(new TrainingStart(options, description, train.Count, validation.Count, loop.BatchesPerEpoch, runDirectory,
             resumeFrom is not null ? (state.Epoch + 1, state.Batch) : null, world.Description));
         return loop.Run(state, resumeFrom is not null, cancellation);
+    }
+
+    /// <summary>The process set up for a run: its threads, the device, the seed; a warm-up as long as the run is pointed out.</summary>
+    private static Device PrepareProcess(TrainOptions options, ITrainingObserver? observer)
+    {
+        if (ProcessResources.SetThreads(options.Threads > 0 ? options.Threads : World.DefaultThreads).Warning is { } warning)
+        {
+            observer?.Message(warning);
+        }
+        if (options.Schedule != ScheduleKind.Constant && options.WarmupEpochs >= options.Epochs)
+        {
+            observer?.Message($"the warm-up ({options.WarmupEpochs:0.##} epochs) lasts the whole run of {options.Epochs}: the learning rate rises to its peak of {options.LearningRate:G3} " +
+                "at the last step and never decays; a warm-up of at most a tenth of the run lets it");
+        }
+        var device = ProcessResources.ParseDevice(options.Device);
+        manual_seed(options.Seed);
+        return device;
+    }
+
+    /// <summary>
+    /// The images left out while decoding a set into memory (every process decodes the same files; rank 0 lists them in
+    /// the run folder), counted for the history. Listing none still reads a resumed run's list, so a damaged one is
+    /// reported now, not after an epoch's work.
+    /// </summary>
+    private static int RecordLeftOut(BadImageLog? badImages, RunFolder folder, string runDirectory, ITrainingObserver? observer, Communicator world)
+    {
+        if (badImages?.Take() is not { } leftOut)
+        {
+            return 0;
+        }
+        if (world.IsRoot)
+        {
+            folder.AddBadImages(0, leftOut);
+        }
+        if (leftOut.Count > 0)
+        {
+            observer?.Message($"{leftOut.Count} unreadable image{(leftOut.Count == 1 ? "" : "s")} left out; listed in {Path.Combine(runDirectory, RunFiles.BadImages)}");
+        }
+        return leftOut.Count;
     }
 
     /// <summary>
@@ -295,7 +304,7 @@ public static class Trainer
         int resolution = options.Resolution ?? info?.Options.Resolution
             ?? (options.Dataset == DatasetKind.Cifar10 ? Data.Cifar10.ImageSize : Architecture.Variants.Get(variant).Resolution);
         var images = options.Dataset == DatasetKind.Folder
-            ? options.Images with { RandomResizedCrop = TrainingData.RandomResizedCrops(options, resolution) }
+            ? options.Images with { RandomResizedCrop = ImagePresets.RandomResizedCrops(options, resolution) }
             : options.Images;
         return options with { Variant = variant, CifarStem = cifar, Resolution = resolution, Images = images };
     }

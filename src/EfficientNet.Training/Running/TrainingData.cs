@@ -23,57 +23,9 @@ internal static class TrainingData
     {
         ArgumentNullException.ThrowIfNull(options);
         var bad = options.Images.SkipBadImages && options.Dataset == DatasetKind.Folder ? new BadImageLog() : null;
-        ImageDataset all, train, validation;
-        Normalization normalization;
-        if (options.Dataset == DatasetKind.Cifar10)
-        {
-            string folder = options.Data ?? Cifar10.EnsureAvailable(options.CacheDirectory, cancellation: cancellation);
-            all = Cifar10.Load(folder, Cifar10Split.Train);
-            normalization = Normalization.Cifar10;
-            (train, validation) = DatasetSplit.Split(all, options.ValFraction, options.Seed);
-        }
-        else
-        {
-            int size = options.Resolution ?? Variants.Get(options.Variant ?? "b0").Resolution;
-            foreach (string root in new[] { options.Data!, options.ValData }.OfType<string>())
-            {
-                if (Directory.Exists(root) && ImageFolder.HiddenFolders(root) is { Count: > 0 } hidden)
-                {
-                    note?.Invoke($"skipped hidden folders in '{root}' (not classes): {string.Join(", ", hidden)}");
-                }
-            }
-            normalization = Normalization.ImageNet;
-            // Listed once (a list file's rows are each checked on disk): the choice below and the set are built from it.
-            var entries = ImageFolder.Entries(options.Data!, null);
-            var valEntries = options.ValData is { } valData ? ImageFolder.Entries(valData, entries.Classes) : null;
-            foreach (string warning in Overlaps(options.Data!, entries, options.ValData, valEntries))
-            {
-                note?.Invoke(warning);
-            }
-            if (InMemory(options, entries.Images.Count + (valEntries?.Images.Count ?? 0), size, ProcessResources.AvailableMemoryBytes(), note))
-            {
-                all = ImageFolder.Decode(options.Data!, entries, size, skip: bad?.For(Training));
-                (train, validation) = valEntries is not null
-                    ? (all, ImageFolder.Decode(options.ValData!, valEntries, size, skip: bad?.For(Validation)))
-                    : DatasetSplit.Split(all, options.ValFraction, options.Seed);
-            }
-            else
-            {
-                var geometry = RandomResizedCrops(options, size) ? SampleGeometry.RandomResizedCrop : SampleGeometry.CentreCrop;
-                all = ImageFolder.Stream(options.Data!, entries, size, geometry, options.Images.Workers);
-                (train, validation) = valEntries is not null
-                    ? (all, ImageFolder.Stream(options.ValData!, valEntries, size, SampleGeometry.CentreCrop, options.Images.Workers))
-                    : DatasetSplit.Split(all, options.ValFraction, options.Seed);
-                validation = validation.WithGeometry(SampleGeometry.CentreCrop);
-                if (bad is not null)
-                {
-                    (train, validation) = (train.Skipping(bad.For(Training)), validation.Skipping(bad.For(Validation)));
-                }
-                note?.Invoke(geometry == SampleGeometry.RandomResizedCrop
-                    ? $"training images: random-resized crops of the full photo (8-100% of the area, aspect 3/4-4/3) and flips, resized to {size}x{size}; validation images: shorter side resized to {size}, centre square"
-                    : $"training and validation images: shorter side resized to {size}, centre square");
-            }
-        }
+        var (all, train, validation, normalization) = options.Dataset == DatasetKind.Cifar10
+            ? LoadCifar10(options, cancellation)
+            : LoadFolder(options, bad, note);
         if (train.Classes.Count < 2)
         {
             throw new EfficientNetException($"{all.Source} has {train.Classes.Count} class; classification needs at least two");
@@ -89,6 +41,63 @@ internal static class TrainingData
             note?.Invoke($"CIFAR-10 resized to {resolution}x{resolution} (bicubic): {(train.Count + validation.Count) * 3L * resolution * resolution / (1 << 20)} MiB of pixels in memory");
         }
         return (train, validation, normalization, bad);
+    }
+
+    private static (ImageDataset All, ImageDataset Train, ImageDataset Validation, Normalization Normalization) LoadCifar10(TrainOptions options, CancellationToken cancellation)
+    {
+        string folder = options.Data ?? Cifar10.EnsureAvailable(options.CacheDirectory, cancellation: cancellation);
+        var all = Cifar10.Load(folder, Cifar10Split.Train);
+        var (train, validation) = DatasetSplit.Split(all, options.ValFraction, options.Seed);
+        return (all, train, validation, Normalization.Cifar10);
+    }
+
+    // A folder or list file: listed once (a list file's rows are each checked on disk), then decoded into memory or streamed.
+    private static (ImageDataset All, ImageDataset Train, ImageDataset Validation, Normalization Normalization) LoadFolder(TrainOptions options, BadImageLog? bad, Action<string>? note)
+    {
+        int size = options.Resolution ?? Variants.Get(options.Variant ?? "b0").Resolution;
+        foreach (string root in new[] { options.Data!, options.ValData }.OfType<string>())
+        {
+            if (Directory.Exists(root) && ImageFolder.HiddenFolders(root) is { Count: > 0 } hidden)
+            {
+                note?.Invoke($"skipped hidden folders in '{root}' (not classes): {string.Join(", ", hidden)}");
+            }
+        }
+        var entries = ImageFolder.Entries(options.Data!, null);
+        var valEntries = options.ValData is { } valData ? ImageFolder.Entries(valData, entries.Classes) : null;
+        foreach (string warning in Overlaps(options.Data!, entries, options.ValData, valEntries))
+        {
+            note?.Invoke(warning);
+        }
+        var (all, train, validation) = InMemory(options, entries.Images.Count + (valEntries?.Images.Count ?? 0), size, ProcessResources.AvailableMemoryBytes(), note)
+            ? Decoded(options, entries, valEntries, size, bad)
+            : Streamed(options, entries, valEntries, size, bad, note);
+        return (all, train, validation, Normalization.ImageNet);
+    }
+
+    private static (ImageDataset All, ImageDataset Train, ImageDataset Validation) Decoded(TrainOptions options, ImageEntries entries, ImageEntries? valEntries, int size, BadImageLog? bad)
+    {
+        var all = ImageFolder.Decode(options.Data!, entries, size, skip: bad?.For(Training));
+        var (train, validation) = valEntries is not null
+            ? (all, ImageFolder.Decode(options.ValData!, valEntries, size, skip: bad?.For(Validation)))
+            : DatasetSplit.Split(all, options.ValFraction, options.Seed);
+        return (all, train, validation);
+    }
+
+    private static (ImageDataset All, ImageDataset Train, ImageDataset Validation) Streamed(
+        TrainOptions options, ImageEntries entries, ImageEntries? valEntries, int size, BadImageLog? bad, Action<string>? note)
+    {
+        var geometry = ImagePresets.Training(options, size);
+        var all = ImageFolder.Stream(options.Data!, entries, size, geometry, options.Images.Workers);
+        var (train, validation) = valEntries is not null
+            ? (all, ImageFolder.Stream(options.ValData!, valEntries, size, ImagePresets.Validation, options.Images.Workers))
+            : DatasetSplit.Split(all, options.ValFraction, options.Seed);
+        validation = validation.WithGeometry(ImagePresets.Validation);
+        if (bad is not null)
+        {
+            (train, validation) = (train.Skipping(bad.For(Training)), validation.Skipping(bad.For(Validation)));
+        }
+        note?.Invoke(ImagePresets.Describe(geometry, size));
+        return (all, train, validation);
     }
 
     private const string Training = "training", Validation = "validation";
@@ -122,18 +131,6 @@ internal static class TrainingData
         }
     }
 
-    /// <summary>Training images at this size or more are random-resized crops (so streamed) unless told otherwise.</summary>
-    public const int RandomResizedCropFrom = 128;
-
-    /// <summary>
-    /// Whether the training images are random-resized crops of the full photo: as <see cref="ImageReading.RandomResizedCrop"/>
-    /// says, else at <see cref="RandomResizedCropFrom"/> pixels or more unless the images are asked to be held in memory or
-    /// the features cached. Decided by the options alone, never by the memory available, so that a run and its resume on
-    /// another machine augment alike; the trainer records the answer in options.json.
-    /// </summary>
-    internal static bool RandomResizedCrops(TrainOptions options, int size) =>
-        options.Images.RandomResizedCrop ?? (size >= RandomResizedCropFrom && !options.CachedFeatures && options.Images.Cache != ImageCache.Memory);
-
     /// <summary>Share of the available memory a folder's decoded images may take to be kept in memory under <see cref="ImageCache.Auto"/>.</summary>
     public const double MemoryShare = 0.5;
 
@@ -143,7 +140,7 @@ internal static class TrainingData
     /// </summary>
     internal static bool InMemory(TrainOptions options, long count, int size, long available, Action<string>? note)
     {
-        if (options.Images.Cache != ImageCache.Auto || RandomResizedCrops(options, size))
+        if (options.Images.Cache != ImageCache.Auto || ImagePresets.RandomResizedCrops(options, size))
         {
             return options.Images.Cache == ImageCache.Memory;
         }

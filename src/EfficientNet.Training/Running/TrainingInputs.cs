@@ -50,17 +50,19 @@ internal sealed class ImageInputs(ImageDataset train, ImageDataset validation, N
 
     private readonly DataLoader trainLoader = new(
         Decoded(train, options),
-        new LoaderOptions(options.BatchSize, Shuffle: true, DropLast: true, options.Seed, Prefetch(options), options.ChannelsLast) { Share = new DataShare(world.Rank, world.Size) },
+        new LoaderOptions(options.BatchSize, Shuffle: true, DropLast: true, options.Seed, Prefetch(options), options.ChannelsLast) { Share = Share(world) },
         normalization,
         options.Augmentation);
 
-    // This process's validation images (every Size-th from its rank on), in batches as large as its training share.
-    private readonly DataLoader? validationLoader = Share(Decoded(validation, options), world) is { Count: > 0 } mine
-        ? new(mine, new LoaderOptions(options.BatchSize / world.Size, Shuffle: false, DropLast: false, options.Seed, Prefetch(options), options.ChannelsLast), normalization)
+    // This process's validation images, in batches as large as its training share.
+    private readonly DataLoader? validationLoader = Mine(Decoded(validation, options), world) is { Count: > 0 } mine
+        ? new(mine, new LoaderOptions(Share(world).OfBatch(options.BatchSize), Shuffle: false, DropLast: false, options.Seed, Prefetch(options), options.ChannelsLast), normalization)
         : null;
 
-    private static ImageDataset Share(ImageDataset data, Communicator world) =>
-        world.IsDistributed ? data.Subset([.. Enumerable.Range(0, data.Count).Where(i => i % world.Size == world.Rank)], $"{data.Source} (share {world.Rank + 1} of {world.Size})") : data;
+    private static DataShare Share(Communicator world) => new(world.Rank, world.Size);
+
+    private static ImageDataset Mine(ImageDataset data, Communicator world) =>
+        world.IsDistributed ? data.Subset(Share(world).Of(data.Count), $"{data.Source} (share {world.Rank + 1} of {world.Size})") : data;
 
     public int BatchesPerEpoch => trainLoader.BatchesPerEpoch;
 
@@ -94,8 +96,9 @@ internal sealed class ImageInputs(ImageDataset train, ImageDataset validation, N
     /// </summary>
     private IEnumerable<Batch> AgreeingOnStop(IEnumerable<Batch> mine, CancellationToken cancellation)
     {
-        int largestShare = (validation.Count + world.Size - 1) / world.Size;
-        int perBatch = options.BatchSize / world.Size;
+        var share = Share(world);
+        int largestShare = share.Largest(validation.Count);
+        int perBatch = share.OfBatch(options.BatchSize);
         using var batches = mine.GetEnumerator();
         for (int turn = 0; turn < (largestShare + perBatch - 1) / perBatch; turn++)
         {

@@ -17,45 +17,35 @@ namespace EfficientNet.Training.Transfer;
 /// phase 1 trains a new head (global pool → BatchNorm → Dropout 0.3 → Dense 256 SiLU → Dropout 0.2 →
 /// Dense n) on the frozen pretrained backbone with Adam at 1e-3 for 5 epochs; phase 2 unfreezes the
 /// last 20 backbone layers and fine-tunes with Adam at 1e-5 for 5 more, backbone BatchNorm kept in
-/// inference mode.
+/// inference mode. Both phases are training runs of <see cref="Base"/>; the properties here are what the phases add.
 /// </summary>
 public sealed record FineTuneOptions
 {
-    /// <summary>Pretrained weights: a checkpoint of this library or a torchvision state dict.</summary>
-    [PerProcess]
-    public string Weights { get; init; } = "";
+    /// <summary>
+    /// What both phases train with: the pretrained weights (<see cref="TrainOptions.InitialWeights"/>, required), the
+    /// data, variant, resolution, the new head (<see cref="TrainOptions.Head"/>), batch, image reading, augmentation,
+    /// label smoothing, optimizer, seed, threads, device, and <see cref="TrainOptions.CachedFeatures"/> (phase 1 on
+    /// backbone features computed once: fast on a CPU, no augmentation in phase 1). The phases set the rest (see
+    /// <see cref="PhaseSettings"/>), so those are left at their defaults here.
+    /// </summary>
+    public TrainOptions Base { get; init; } = Defaults;
 
-    /// <summary>Variant (required for plain state dicts; checkpoints record it).</summary>
-    public string? Variant { get; init; }
+    /// <summary>Keras's tutorial as a base: image folders, batches of 32, the MLP head, no label smoothing; <see cref="TrainOptions"/>' defaults otherwise.</summary>
+    public static TrainOptions Defaults { get; } = new() { Dataset = DatasetKind.Folder, BatchSize = 32, Head = HeadKind.Mlp, LabelSmoothing = 0 };
 
-    /// <summary>Dataset kind.</summary>
-    public DatasetKind Dataset { get; init; } = DatasetKind.Folder;
-
-    /// <summary>Training data (folder root, or CIFAR-10 folder).</summary>
-    [PerProcess]
-    public string? Data { get; init; }
-
-    /// <summary>Validation / test folder (reported as the final evaluation); else a held-out fraction.</summary>
-    [PerProcess]
-    public string? ValData { get; init; }
-
-    /// <summary>Held-out share when no validation folder is given.</summary>
-    public double ValFraction { get; init; } = 0.1;
-
-    /// <summary>Input resolution; null: the pretrained checkpoint's, else the variant's.</summary>
-    public int? Resolution { get; init; }
-
-    /// <summary>The new head.</summary>
-    public HeadKind Head { get; init; } = HeadKind.Mlp;
+    /// <summary>The base's properties that each phase sets itself (names of <see cref="TrainOptions"/> properties).</summary>
+    public static IReadOnlyList<string> PhaseSettings { get; } =
+    [
+        nameof(TrainOptions.ReplaceHead), nameof(TrainOptions.Freeze), nameof(TrainOptions.Epochs), nameof(TrainOptions.LearningRate),
+        nameof(TrainOptions.Schedule), nameof(TrainOptions.WarmupEpochs), nameof(TrainOptions.EarlyStoppingPatience),
+        nameof(TrainOptions.PlateauPatience), nameof(TrainOptions.RestoreBestWeights),
+    ];
 
     /// <summary>Phase 1 (head only) epochs.</summary>
     public int Phase1Epochs { get; init; } = 5;
 
     /// <summary>Phase 1 learning rate.</summary>
     public double Phase1LearningRate { get; init; } = 1e-3;
-
-    /// <summary>Phase 1 on backbone features computed once (fast on a CPU; no augmentation in phase 1).</summary>
-    public bool CacheFeatures { get; init; }
 
     /// <summary>Backbone layers unfrozen in phase 2 (0 skips phase 2).</summary>
     public int Unfreeze { get; init; } = 20;
@@ -73,57 +63,20 @@ public sealed record FineTuneOptions
     /// </summary>
     public bool TrainBatchNorm { get; init; }
 
-    /// <summary>Images per batch.</summary>
-    public int BatchSize { get; init; } = 32;
-
-    /// <summary>How image folders and lists are read (in phase 1 with cached features, without random-resized crops).</summary>
-    public ImageReading Images { get; init; } = new();
-
-    /// <summary>Training augmentation (phase 2, and phase 1 unless features are cached).</summary>
-    public AugmentationOptions Augmentation { get; init; } = new();
-
-    /// <summary>Label smoothing (the Keras tutorial's transfer example uses none).</summary>
-    public double LabelSmoothing { get; init; }
-
-    /// <summary>Seed.</summary>
-    public int Seed { get; init; } = 42;
-
-    /// <summary>libtorch threads (0: default).</summary>
-    [PerProcess]
-    public int Threads { get; init; }
-
-    /// <summary>"cpu" or "cuda".</summary>
-    [PerProcess]
-    public string Device { get; init; } = "cpu";
-
-    /// <summary>The phase 1 training options.</summary>
-    public TrainOptions Phase1() => new()
+    /// <summary>The phase 1 training options: a new head on the frozen backbone, a constant learning rate, the last epoch's weights.</summary>
+    public TrainOptions Phase1() => Base with
     {
-        Dataset = Dataset,
-        Data = Data,
-        ValData = ValData,
-        ValFraction = ValFraction,
-        Variant = Variant,
-        Resolution = Resolution,
-        InitialWeights = Weights,
         ReplaceHead = true,
-        Head = Head,
         Freeze = FreezeSpec.HeadOnly,
         Epochs = Phase1Epochs,
         LearningRate = Phase1LearningRate,
         Schedule = ScheduleKind.Constant,
         WarmupEpochs = 0,
-        BatchSize = BatchSize,
-        LabelSmoothing = LabelSmoothing,
         EarlyStoppingPatience = 0,
         PlateauPatience = 0,
         RestoreBestWeights = false,
-        CachedFeatures = CacheFeatures,
-        Augmentation = CacheFeatures ? AugmentationOptions.None : Augmentation,
-        Images = CacheFeatures ? Images with { RandomResizedCrop = false } : Images,
-        Seed = Seed,
-        Threads = Threads,
-        Device = Device,
+        Augmentation = Base.CachedFeatures ? AugmentationOptions.None : Base.Augmentation,
+        Images = Base.CachedFeatures ? Base.Images with { RandomResizedCrop = false } : Base.Images,
     };
 
     /// <summary>Whether there is a phase 2: layers to unfreeze and epochs to train them.</summary>
@@ -141,8 +94,8 @@ public sealed record FineTuneOptions
         ReplaceHead = false,
         Variant = null,
         CachedFeatures = false,
-        Augmentation = Augmentation,
-        Images = Images,
+        Augmentation = Base.Augmentation,
+        Images = Base.Images,
         Freeze = Phase2Freeze,
         Epochs = Phase2Epochs,
         LearningRate = Phase2LearningRate,
@@ -151,13 +104,23 @@ public sealed record FineTuneOptions
     /// <summary>Throws an actionable error for a bad option.</summary>
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(Weights))
+        ArgumentNullException.ThrowIfNull(Base);
+        if (string.IsNullOrWhiteSpace(Base.InitialWeights))
         {
-            throw new EfficientNetException("FineTuneOptions.Weights is required: the pretrained weights to start from");
+            throw new EfficientNetException("the fine-tuning base needs TrainOptions.InitialWeights: the pretrained weights to start from");
         }
         if (Phase1Epochs <= 0 || Phase2Epochs < 0 || Unfreeze < 0)
         {
             throw new EfficientNetException("FineTuneOptions.Phase1Epochs must be positive, FineTuneOptions.Phase2Epochs and FineTuneOptions.Unfreeze 0 or positive");
+        }
+        var defaults = new TrainOptions();
+        foreach (string name in PhaseSettings)
+        {
+            var property = typeof(TrainOptions).GetProperty(name)!;
+            if (!Equals(property.GetValue(Base), property.GetValue(defaults)))
+            {
+                throw new EfficientNetException($"TrainOptions.{name} of a fine-tuning base is set by the phases; leave it at its default and use FineTuneOptions' phase settings");
+            }
         }
         Phase1().Validate();
     }
@@ -184,21 +147,7 @@ public static class FineTuner
         ArgumentNullException.ThrowIfNull(options);
         var world = World.Communicator;
         observer = world.IsRoot ? observer : null;
-        World.Collectively(() =>
-        {
-            RankAgreement.Check(world, options);
-            options.Validate();
-            (options.Phase1() with { Processes = world.Size }).Validate();
-            CheckPhase2Freeze(options);
-            if (world.IsRoot)
-            {
-                if (Directory.Exists(runDirectory) && Directory.EnumerateFileSystemEntries(runDirectory).Any())
-                {
-                    throw new EfficientNetException($"'{runDirectory}' is not empty; choose another run folder");
-                }
-            }
-            return 0;
-        });
+        World.Collectively(() => CheckBeforeWork(options, runDirectory, world));
         // The folder's one writer from here (another fine-tuning that found it empty at the same time is refused).
         using var writer = world.IsRoot ? World.Collectively(() => RunFolderLock.Take(runDirectory)) : null;
         if (world.IsRoot)
@@ -207,7 +156,7 @@ public static class FineTuner
         }
 
         string phase1Dir = Path.Combine(runDirectory, "phase1");
-        observer?.Message($"phase 1: {options.Head} head on the frozen backbone, {options.Phase1Epochs} epochs at {options.Phase1LearningRate:G3}{(options.CacheFeatures ? ", cached features" : "")}");
+        observer?.Message($"phase 1: {options.Base.Head} head on the frozen backbone, {options.Phase1Epochs} epochs at {options.Phase1LearningRate:G3}{(options.Base.CachedFeatures ? ", cached features" : "")}");
         var phase1 = Trainer.Train(options.Phase1(), phase1Dir, observer, cancellation);
         TrainingResult? phase2 = null;
         if (!phase1.Interrupted && options.RunsPhase2)
@@ -222,21 +171,39 @@ public static class FineTuner
 
         // Both phases train a fixed number of epochs and end with their last epoch's model.
         string finalModel = Path.Combine(runDirectory, "final.safetensors");
-        if (!world.IsRoot)
+        return world.IsRoot
+            ? Conclude(options, runDirectory, phase1, phase2, finalModel)
+            : new FineTuneResult(phase1, phase2, finalModel, (phase2 ?? phase1).History[^1].ValAccuracy, null);
+    }
+
+    /// <summary>Every process checks the options, and rank 0 that the run folder is new, before any work.</summary>
+    private static int CheckBeforeWork(FineTuneOptions options, string runDirectory, Communicator world)
+    {
+        RankAgreement.Check(world, options);
+        options.Validate();
+        (options.Phase1() with { Processes = world.Size }).Validate();
+        CheckPhase2Freeze(options);
+        if (world.IsRoot && Directory.Exists(runDirectory) && Directory.EnumerateFileSystemEntries(runDirectory).Any())
         {
-            return new FineTuneResult(phase1, phase2, finalModel, (phase2 ?? phase1).History[^1].ValAccuracy, null);
+            throw new EfficientNetException($"'{runDirectory}' is not empty; choose another run folder");
         }
+        return 0;
+    }
+
+    /// <summary>Rank 0's end: the final model, its evaluation on a validation folder, and evaluation.json.</summary>
+    private static FineTuneResult Conclude(FineTuneOptions options, string runDirectory, TrainingResult phase1, TrainingResult? phase2, string finalModel)
+    {
         AtomicFile.Copy((phase2 ?? phase1).FinalModelPath, finalModel);
         // A validation folder gets a full evaluation (per class, confusion); a held-out split is what
         // the last epoch already measured.
-        var evaluation = options.ValData is { } folder
-            ? CheckpointEvaluation.Run(finalModel, new EvaluationRequest(options.Dataset, folder, BatchSize: 64))
+        var evaluation = options.Base.ValData is { } folder
+            ? CheckpointEvaluation.Run(finalModel, new EvaluationRequest(options.Base.Dataset, folder, BatchSize: 64))
             : null;
         double accuracy = evaluation?.Accuracy ?? (phase2 ?? phase1).History[^1].ValAccuracy;
         AtomicFile.WriteAllText(Path.Combine(runDirectory, "evaluation.json"), JsonSerializer.Serialize(new
         {
             finalModel,
-            evaluatedOn = options.ValData ?? "held-out part of the training data",
+            evaluatedOn = options.Base.ValData ?? "held-out part of the training data",
             accuracy,
             perClassAccuracy = evaluation?.Classes.Zip(evaluation.PerClassAccuracy).ToDictionary(p => p.First, p => p.Second),
             phase1 = Summary(phase1),

@@ -15,7 +15,7 @@ public enum Cifar10Split
     Test,
 
     /// <summary>
-    /// The 5,000 training images <c>effnet train</c> holds out for validation by default (10% of each class, seed 42:
+    /// The 5,000 training images a run holds out for validation by default (10% of each class, seed 42:
     /// <see cref="DatasetSplit.DefaultValidationFraction"/>, <see cref="DatasetSplit.DefaultSeed"/>), the set its
     /// reported validation accuracies are measured on.
     /// </summary>

@@ -43,11 +43,30 @@ public sealed record LoaderOptions(int BatchSize, bool Shuffle, bool DropLast, i
     public DataShare Share { get; init; } = DataShare.Whole;
 }
 
-/// <summary>Process <paramref name="Rank"/> of <paramref name="Count"/>'s share of a data-parallel job's data.</summary>
+/// <summary>
+/// Process <paramref name="Rank"/> of <paramref name="Count"/>'s share of a data-parallel job's data, the one place that
+/// computes it (as PyTorch's DistributedSampler): an equal slice of every training batch, and every Count-th image of a
+/// set that is evaluated once.
+/// </summary>
 public sealed record DataShare(int Rank, int Count)
 {
     /// <summary>Everything: a job of one process.</summary>
     public static DataShare Whole { get; } = new(0, 1);
+
+    /// <summary>Images this process takes of every batch of <paramref name="batchSize"/>.</summary>
+    /// <exception cref="EfficientNetException">The batch cannot be shared equally.</exception>
+    public int OfBatch(int batchSize) => batchSize % Count == 0
+        ? batchSize / Count
+        : throw new EfficientNetException($"the batch size ({batchSize}) must be a multiple of the number of processes ({Count}): each process takes an equal share of every batch");
+
+    /// <summary>This process's slice (its first position and length) of a whole batch of <paramref name="count"/> images from <paramref name="start"/>.</summary>
+    public (int Start, int Count) OfBatch(int start, int count) => (start + Rank * (count / Count), count / Count);
+
+    /// <summary>This process's images of a set of <paramref name="total"/>: every Count-th from its rank on.</summary>
+    public int[] Of(int total) => [.. Enumerable.Range(0, total).Where(i => i % Count == Rank)];
+
+    /// <summary>The most images any process's share of a set of <paramref name="total"/> has.</summary>
+    public int Largest(int total) => (total + Count - 1) / Count;
 }
 
 /// <summary>
@@ -84,11 +103,11 @@ public sealed class DataLoader
         {
             throw new EfficientNetException($"{data.Source} has {data.Count} images, fewer than one batch of {options.BatchSize}; use a smaller batch");
         }
-        if (options.Share.Count > 1 && (!options.DropLast || options.BatchSize % options.Share.Count != 0))
+        if (options.Share.Count > 1 && !options.DropLast)
         {
-            throw new EfficientNetException(
-                $"a batch of {options.BatchSize} images cannot be shared equally by {options.Share.Count} processes: the batch size must be a multiple of the process count");
+            throw new EfficientNetException("LoaderOptions.Share needs LoaderOptions.DropLast: only whole batches can be shared equally");
         }
+        options.Share.OfBatch(options.BatchSize);
         this.data = data;
         this.options = options;
         this.normalization = normalization;
@@ -219,14 +238,9 @@ public sealed class DataLoader
     {
         int start = index * options.BatchSize;
         int count = Math.Min(options.BatchSize, data.Count - start);
-        var share = options.Share;
-        if (share.Count > 1)
-        {
-            // Whole batches only (checked at construction): this process's slice of the batch.
-            count /= share.Count;
-            start += share.Rank * count;
-        }
-        var random = new Random(Seed(options.Seed, epoch, index, share.Rank));
+        // Whole batches only when shared (checked at construction): this process's slice of the batch.
+        (start, count) = options.Share.OfBatch(start, count);
+        var random = new Random(Seed(options.Seed, epoch, index, options.Share.Rank));
         using var scope = NewDisposeScope();
         var slice = order.AsSpan(start, count);
         var (images, labels) = data.Batch(slice, data.IsStreamed ? SampleSeeds(options.Seed, epoch, slice) : default);

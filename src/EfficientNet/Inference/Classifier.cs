@@ -1,4 +1,5 @@
 using EfficientNet.Imaging;
+using EfficientNet.Inference.Engines;
 using EfficientNet.Models;
 using EfficientNet.Onnx;
 using EfficientNet.Weights;
@@ -6,6 +7,26 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Inference;
+
+/// <summary>The inference engines a classifier can run on.</summary>
+public enum EngineKind
+{
+    /// <summary>TorchSharp (libtorch): the model's own modules, BatchNorm folded, channels-last weights.</summary>
+    Torch,
+
+    /// <summary>ONNX Runtime's CPU provider on the model's ONNX export, all graph optimisations on.</summary>
+    OnnxRuntime,
+}
+
+/// <summary>Test-time augmentation for <see cref="ClassifierOptions.TestTimeAugmentation"/>.</summary>
+public enum TestTimeAugmentation
+{
+    /// <summary>Each image as it is.</summary>
+    None,
+
+    /// <summary>The mean of the probabilities of each image and its horizontal mirror (two forward passes).</summary>
+    Flip,
+}
 
 /// <summary>One class of a top-k prediction.</summary>
 /// <param name="Index">Class index (the classifier's output row).</param>
@@ -63,7 +84,7 @@ public sealed class Classifier(IClassifierEngine engine, ClassifierInfo info) : 
     public ClassifierInfo Info { get; } = info ?? throw new ArgumentNullException(nameof(info));
 
     /// <summary>
-    /// Opens <paramref name="path"/>: an .onnx file from <c>effnet export</c>, this library's checkpoint, or
+    /// Opens <paramref name="path"/>: an .onnx file from <see cref="Onnx.OnnxExporter"/>, this library's checkpoint, or
     /// a torchvision-layout state dict (with <see cref="ClassifierOptions.Variant"/>). Weights run in ONNX Runtime
     /// through an in-memory export, or in TorchSharp (see <see cref="EngineFor"/>). Preprocessing travels with the weights:
     /// checkpoints and ONNX files record it; official torchvision files are recognised by their published

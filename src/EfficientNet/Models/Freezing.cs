@@ -15,7 +15,7 @@ public sealed record FreezeSpec
     /// <summary>Freeze the backbone (<c>features</c>) first.</summary>
     public bool Backbone { get; init; }
 
-    /// <summary>Then unfreeze the last N backbone layers (leaf modules in the order of <c>effnet summary</c>, as Keras counts layers).</summary>
+    /// <summary>Then unfreeze the last N backbone layers (leaf modules in the order of <see cref="Analysis.ModelSummary"/>, as Keras counts layers).</summary>
     public int LastLayers { get; init; }
 
     /// <summary>Then unfreeze the last N blocks (the stem, each MBConv or Fused-MBConv block and the head conv are blocks).</summary>

@@ -24,8 +24,8 @@ internal static class ResidentMemory
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        // Aggressive also hands the GC's free regions back to the OS; a plain collection kept 500-580 MiB of them
-        // committed beside a 149 MiB live heap in CIFAR training, and that is what made resident memory swing.
+        // Aggressive also hands the GC's free regions back to the OS, which a plain collection keeps committed
+        // (docs/performance.md#measurements-behind-the-code).
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         if (OperatingSystem.IsLinux())
         {

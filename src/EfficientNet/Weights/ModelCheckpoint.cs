@@ -1,8 +1,9 @@
 using System.Text.Json;
 using EfficientNet.Architecture;
-using EfficientNet.Imaging;
 using EfficientNet.IO;
+using EfficientNet.Imaging;
 using EfficientNet.Models;
+using EfficientNet.Weights.Formats;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Weights;

@@ -1,6 +1,7 @@
 using EfficientNet.Architecture;
 using EfficientNet.Imaging;
 using EfficientNet.Models;
+using EfficientNet.Weights.Formats;
 
 namespace EfficientNet.Weights;
 

@@ -1,4 +1,5 @@
 using EfficientNet.Layers;
+using EfficientNet.Weights.Formats;
 using static TorchSharp.torch;
 
 namespace EfficientNet.Weights;

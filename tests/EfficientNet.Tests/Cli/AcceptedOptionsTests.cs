@@ -1,6 +1,7 @@
 using EfficientNet.Training.Options;
 using EfficientNet.Training.Running;
 using EfficientNet.Training.Runs;
+using EfficientNet.Weights.Formats;
 using EfficientNet.Weights;
 
 namespace EfficientNet.Tests.Cli;

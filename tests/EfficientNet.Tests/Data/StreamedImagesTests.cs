@@ -1,5 +1,5 @@
-using EfficientNet.Data;
 using EfficientNet.Data.Augmentation;
+using EfficientNet.Data;
 using EfficientNet.Imaging;
 using EfficientNet.Tests.Cli;
 using EfficientNet.Tests.Training;
@@ -7,6 +7,7 @@ using EfficientNet.Training.Options;
 using EfficientNet.Training.Reporting;
 using EfficientNet.Training.Running;
 using EfficientNet.Training.Runs;
+using EfficientNet.Weights.Formats;
 using EfficientNet.Weights;
 
 namespace EfficientNet.Tests.Data;

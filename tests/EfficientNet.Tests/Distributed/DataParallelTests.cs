@@ -7,6 +7,7 @@ using EfficientNet.Training.Distributed;
 using EfficientNet.Training.Options;
 using EfficientNet.Training.Running;
 using EfficientNet.Training.Runs;
+using EfficientNet.Weights.Formats;
 using EfficientNet.Weights;
 using static TorchSharp.torch;
 

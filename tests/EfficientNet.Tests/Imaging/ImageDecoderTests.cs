@@ -1,4 +1,5 @@
 using EfficientNet.Imaging;
+using EfficientNet.Inference.Engines;
 using EfficientNet.Inference;
 using EfficientNet.Models;
 using SkiaSharp;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EfficientNet.Inference.Batch;
 using EfficientNet.Inference;
 using EfficientNet.Tests.Cli;
 

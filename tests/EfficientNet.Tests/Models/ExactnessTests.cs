@@ -1,5 +1,6 @@
 using EfficientNet.Architecture;
 using EfficientNet.Models;
+using EfficientNet.Weights.Formats;
 using EfficientNet.Weights;
 
 namespace EfficientNet.Tests.Models;

@@ -1,6 +1,8 @@
+using EfficientNet.Inference.Engines;
 using EfficientNet.Inference;
 using EfficientNet.Layers;
 using EfficientNet.Models;
+using EfficientNet.Weights.Formats;
 using EfficientNet.Weights;
 using static TorchSharp.torch;
 

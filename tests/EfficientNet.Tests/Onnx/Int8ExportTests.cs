@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EfficientNet.Inference.Engines;
 using EfficientNet.Inference;
 using EfficientNet.Onnx;
 using EfficientNet.Tests.Cli;

@@ -1,8 +1,10 @@
 using System.Text.Json;
 using EfficientNet.Imaging;
+using EfficientNet.Inference.Engines;
 using EfficientNet.Inference;
 using EfficientNet.Onnx;
 using EfficientNet.Tests.Cli;
+using EfficientNet.Weights.Formats;
 using EfficientNet.Weights;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;

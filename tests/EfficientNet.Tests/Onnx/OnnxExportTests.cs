@@ -1,3 +1,4 @@
+using EfficientNet.Inference.Engines;
 using EfficientNet.Inference;
 using EfficientNet.Models;
 using EfficientNet.Onnx;

@@ -3,6 +3,7 @@ using EfficientNet.Training.Options;
 using EfficientNet.Training.Running;
 using EfficientNet.Training.Runs;
 using EfficientNet.Training.Transfer;
+using EfficientNet.Weights.Formats;
 using EfficientNet.Weights;
 
 namespace EfficientNet.Tests.Training;
@@ -28,15 +29,18 @@ public class FineTuneTests
 
     private static FineTuneOptions Options(string weights, bool cache) => new()
     {
-        Weights = weights,
-        Data = Path.Combine(Flowers, "train"),
-        ValData = Path.Combine(Flowers, "test"),
-        Resolution = 32,
+        Base = FineTuneOptions.Defaults with
+        {
+            InitialWeights = weights,
+            Data = Path.Combine(Flowers, "train"),
+            ValData = Path.Combine(Flowers, "test"),
+            Resolution = 32,
+            CachedFeatures = cache,
+            BatchSize = 48,
+            Threads = 2,
+        },
         Phase1Epochs = 2,
         Phase2Epochs = 1,
-        CacheFeatures = cache,
-        BatchSize = 48,
-        Threads = 2,
     };
 
     [Theory]
@@ -151,7 +155,8 @@ public class FineTuneTests
         string val = dir.File("val");
         Directory.CreateDirectory(Path.Combine(val, "daisy"));
         File.Copy(Directory.GetFiles(Path.Combine(Flowers, "test", "daisy"))[0], Path.Combine(val, "daisy", "a.jpg"));
-        var options = Options(TorchvisionFixtures.Path("efficientnet_b0.pth"), cache: true) with { Variant = "b0", ValData = val };
+        var b0 = Options(TorchvisionFixtures.Path("efficientnet_b0.pth"), cache: true);
+        var options = b0 with { Base = b0.Base with { Variant = "b0", ValData = val } };
         var e = Assert.Throws<EfficientNetException>(() => FineTuner.Run(options, dir.File("ft")));
         Assert.Contains("differ from the model's classes", e.Message, StringComparison.Ordinal);
     }
@@ -160,7 +165,8 @@ public class FineTuneTests
     public void Run_WeightsOfAnotherVariant_Explains()
     {
         using var dir = new TempDir();
-        var options = Options(TorchvisionFixtures.Path("efficientnet_b0.pth"), cache: true) with { Variant = "b2" };
+        var b0 = Options(TorchvisionFixtures.Path("efficientnet_b0.pth"), cache: true);
+        var options = b0 with { Base = b0.Base with { Variant = "b2" } };
         var e = Assert.Throws<WeightsMismatchException>(() => FineTuner.Run(options, dir.File("ft")));
         Assert.Contains("another variant", e.Message, StringComparison.Ordinal);
     }

@@ -1,5 +1,6 @@
 using EfficientNet.Layers;
 using EfficientNet.Models;
+using EfficientNet.Weights.Formats;
 using EfficientNet.Weights;
 using static TorchSharp.torch;
 

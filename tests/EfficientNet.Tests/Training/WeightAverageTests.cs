@@ -2,6 +2,7 @@ using EfficientNet.Models;
 using EfficientNet.Training.Optimization;
 using EfficientNet.Training.Options;
 using EfficientNet.Training.Running;
+using EfficientNet.Weights.Formats;
 using EfficientNet.Weights;
 using static TorchSharp.torch;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using EfficientNet.Models;
+using EfficientNet.Weights.Formats;
 using EfficientNet.Weights;
 
 namespace EfficientNet.Tests.Weights;

@@ -1,3 +1,4 @@
+using EfficientNet.Weights.Formats;
 using EfficientNet.Weights;
 using static TorchSharp.torch;
 

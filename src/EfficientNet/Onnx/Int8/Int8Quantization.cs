@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using EfficientNet.Inference.Engines;
 using EfficientNet.Inference;
 using Google.Protobuf;
 using Onnx;

@@ -1,7 +1,7 @@
 using EfficientNet.Models;
 using static TorchSharp.torch;
 
-namespace EfficientNet.Inference;
+namespace EfficientNet.Inference.Engines;
 
 /// <summary>Runs an <see cref="EfficientNetModel"/> in TorchSharp, prepared for inference: evaluation mode, channels-last weights, BatchNorm folded into the convolutions (the state dict keeps its keys).</summary>
 public sealed class TorchEngine : IClassifierEngine

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace EfficientNet.Weights;
+namespace EfficientNet.Weights.Formats;
 
 /// <summary>State-dict helpers that keep PyTorch's conventions.</summary>
 internal static class StateDict

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using static TorchSharp.torch;
 
-namespace EfficientNet.Weights;
+namespace EfficientNet.Weights.Formats;
 
 /// <summary>
 /// Reads and writes the safetensors format (https://github.com/huggingface/safetensors): an 8-byte

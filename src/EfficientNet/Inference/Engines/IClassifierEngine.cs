@@ -1,16 +1,6 @@
 using static TorchSharp.torch;
 
-namespace EfficientNet.Inference;
-
-/// <summary>The inference engines a classifier can run on.</summary>
-public enum EngineKind
-{
-    /// <summary>TorchSharp (libtorch): the model's own modules, BatchNorm folded, channels-last weights.</summary>
-    Torch,
-
-    /// <summary>ONNX Runtime's CPU provider on the model's ONNX export, all graph optimisations on.</summary>
-    OnnxRuntime,
-}
+namespace EfficientNet.Inference.Engines;
 
 /// <summary>Something that turns normalised image batches into logits: TorchSharp or ONNX Runtime.</summary>
 public interface IClassifierEngine : IDisposable

@@ -1,16 +1,6 @@
 using static TorchSharp.torch;
 
-namespace EfficientNet.Inference;
-
-/// <summary>Test-time augmentation for <see cref="ClassifierOptions.TestTimeAugmentation"/>.</summary>
-public enum TestTimeAugmentation
-{
-    /// <summary>Each image as it is.</summary>
-    None,
-
-    /// <summary>The mean of the probabilities of each image and its horizontal mirror (two forward passes).</summary>
-    Flip,
-}
+namespace EfficientNet.Inference.Engines;
 
 /// <summary>
 /// Wraps an engine so that its "logits" are the log of the mean probabilities of each image and its mirror:

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using EfficientNet.IO;
 
-namespace EfficientNet.Inference;
+namespace EfficientNet.Inference.Batch;
 
 /// <summary>One output row of a batch prediction: an image and its top classes, or the error that stopped it.</summary>
 /// <param name="Path">The image as listed (relative to the listed folder, or as written in the list file).</param>

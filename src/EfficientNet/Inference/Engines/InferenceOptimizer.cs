@@ -2,7 +2,7 @@ using EfficientNet.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace EfficientNet.Inference;
+namespace EfficientNet.Inference.Engines;
 
 /// <summary>How to prepare a model for inference.</summary>
 /// <param name="ChannelsLast">Store convolution weights NHWC (feed NHWC input too: <see cref="TensorLayout.ToChannelsLast"/>).</param>

@@ -6,7 +6,7 @@ using EfficientNet.IO;
 using EfficientNet.Runtime;
 using static TorchSharp.torch;
 
-namespace EfficientNet.Inference;
+namespace EfficientNet.Inference.Batch;
 
 /// <summary>One part of a listing split over several machines: part <see cref="Index"/> (1-based) of <see cref="Count"/>.</summary>
 public readonly record struct Shard(int Index, int Count)

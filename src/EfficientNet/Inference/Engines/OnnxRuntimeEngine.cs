@@ -6,7 +6,7 @@ using Microsoft.ML.OnnxRuntime;
 using static TorchSharp.torch;
 using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 
-namespace EfficientNet.Inference;
+namespace EfficientNet.Inference.Engines;
 
 /// <summary>
 /// Runs an ONNX classifier in ONNX Runtime's CPU provider: all graph optimisations (constant folding,

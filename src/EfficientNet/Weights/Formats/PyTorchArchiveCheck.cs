@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 
-namespace EfficientNet.Weights;
+namespace EfficientNet.Weights.Formats;
 
 /// <summary>
 /// Checks a <c>torch.save</c> zip archive before it is unpickled: every tensor its pickle declares must fit the

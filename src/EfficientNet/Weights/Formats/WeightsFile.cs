@@ -2,7 +2,7 @@ using System.Collections;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
-namespace EfficientNet.Weights;
+namespace EfficientNet.Weights.Formats;
 
 /// <summary>The formats a weights file can have.</summary>
 internal enum WeightsFormat
