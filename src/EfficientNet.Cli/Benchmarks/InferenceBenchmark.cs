@@ -48,11 +48,11 @@ internal static class InferenceBenchmark
         ArgumentNullException.ThrowIfNull(options);
         if (options.Batch <= 0)
         {
-            throw new EfficientNetException($"InferenceBenchmarkOptions.Batch must be positive, got {options.Batch}");
+            throw new EfficientNetException($"--batch must be positive, got {options.Batch}");
         }
         if (options.Seconds <= 0)
         {
-            throw new EfficientNetException($"InferenceBenchmarkOptions.Seconds must be positive, got {options.Seconds}");
+            throw new EfficientNetException($"--seconds must be positive, got {options.Seconds}");
         }
         if (resolution is < EfficientNetOptions.MinResolution or > EfficientNetOptions.MaxResolution)
         {

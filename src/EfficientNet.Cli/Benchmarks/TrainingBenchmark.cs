@@ -61,7 +61,7 @@ internal static class TrainingBenchmark
         ArgumentNullException.ThrowIfNull(options);
         if (options.Batch <= 0 || options.Seconds <= 0 || options.Epochs < 0 || options.StepsPerEpoch <= 0)
         {
-            throw new EfficientNetException("TrainingBenchmarkOptions.Batch, TrainingBenchmarkOptions.Seconds and TrainingBenchmarkOptions.StepsPerEpoch must be positive and TrainingBenchmarkOptions.Epochs 0 or positive");
+            throw new EfficientNetException("--batch, --seconds and --steps must be positive and --epochs 0 or positive");
         }
         device ??= CPU;
         int share = new DataShare(World.Rank, World.Size).OfBatch(options.Batch);
