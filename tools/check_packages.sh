@@ -22,7 +22,7 @@ step "dotnet pack -c Release -o artifacts"
 rm -rf artifacts
 dotnet pack EfficientNet.slnx -c Release -o artifacts -v quiet -nologo
 version=$(dotnet msbuild src/EfficientNet/EfficientNet.csproj -getProperty:Version)
-for package in EfficientNet EfficientNet.Training effnet effnet.linux-x64 effnet.win-x64 effnet.osx-arm64; do
+for package in EfficientNet EfficientNet.Training EfficientNet.Serving effnet effnet.linux-x64 effnet.win-x64 effnet.osx-arm64; do
   file=artifacts/$package.$version.nupkg
   [ -f "$file" ] || fail "$file was not produced"
   size=$(stat -c %s "$file")

@@ -33,6 +33,7 @@ public static class EffnetCli
         root.Subcommands.Add(EvaluateCommand.Create(io));
         root.Subcommands.Add(FineTuneCommand.Create(io));
         root.Subcommands.Add(WeightsCommand.Create(io));
+        root.Subcommands.Add(ServeCommand.Create(io));
         ShowEnumsInLowercase(root);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -75,6 +75,13 @@ internal static partial class OptionFlags
         ["EngineKind.OnnxRuntime"] = "--engine onnxruntime",
         ["EngineKind.Torch"] = "--engine torch",
         ["OnnxExporter.Export"] = "effnet export",
+        ["ServingOptions.Name"] = "--name",
+        ["ServingOptions.Threads"] = "--threads",
+        ["ServingOptions.Device"] = "--device",
+        ["ServingOptions.MaxBatch"] = "--max-batch",
+        ["ServingOptions.MaxDelay"] = "--max-delay-ms",
+        ["ServingOptions.MaxQueue"] = "--max-queue",
+        ["ServingOptions.MaxBodyBytes"] = "--max-body-mb",
         ["OnnxExportOptions.Opset"] = "--opset",
         ["OnnxExportOptions.Batch"] = "--batch",
     };

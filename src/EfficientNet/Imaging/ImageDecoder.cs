@@ -37,13 +37,36 @@ public static class ImageDecoder
         {
             throw new EfficientNetException($"'{path}' is not a regular file (a pipe, socket or device); images are read from files only");
         }
-        using var codec = SKCodec.Create(path)
-            ?? throw new EfficientNetException(IsCut(path) ? Truncated(path) : $"'{path}' is not an image SkiaSharp can decode (JPEG, PNG, WebP, BMP, GIF)");
+        using var codec = SKCodec.Create(path);
+        return Decode(codec, path, () => IsCut(path));
+    }
+
+    /// <summary>
+    /// Decodes an image held in memory (an upload, say) as <see cref="Decode(string)"/> decodes a file;
+    /// <paramref name="name"/> names it in errors.
+    /// </summary>
+    /// <exception cref="EfficientNetException">Not a decodable image, truncated, or larger than <see cref="MaxPixels"/>.</exception>
+    public static SKBitmap Decode(byte[] data, string name)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(name);
+        using var encoded = SKData.CreateCopy(data);
+        using var codec = SKCodec.Create(encoded);
+        return Decode(codec, name, () => IsCut(data, data.Length >= 12 ? data.AsSpan(data.Length - 12) : [], data.Length));
+    }
+
+    // The codec's image, checked for its size and decoded whole; `isCut` tells a truncated image from another format.
+    private static SKBitmap Decode(SKCodec? codec, string name, Func<bool> isCut)
+    {
+        if (codec is null)
+        {
+            throw new EfficientNetException(isCut() ? Truncated(name) : $"'{name}' is not an image SkiaSharp can decode (JPEG, PNG, WebP, BMP, GIF)");
+        }
         long pixels = (long)codec.Info.Width * codec.Info.Height;
         if (pixels > MaxPixels)
         {
             throw new EfficientNetException(
-                $"'{path}' claims {codec.Info.Width}x{codec.Info.Height} pixels, more than the {MaxPixels / 1e6:F0} megapixels images are decoded up to (a decompression bomb, or an image to shrink first)");
+                $"'{name}' claims {codec.Info.Width}x{codec.Info.Height} pixels, more than the {MaxPixels / 1e6:F0} megapixels images are decoded up to (a decompression bomb, or an image to shrink first)");
         }
         var info = new SKImageInfo(codec.Info.Width, codec.Info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var bitmap = new SKBitmap(info);
@@ -51,9 +74,9 @@ public static class ImageDecoder
         if (result != SKCodecResult.Success)
         {
             bitmap.Dispose();
-            throw new EfficientNetException(result == SKCodecResult.IncompleteInput || IsCut(path)
-                ? Truncated(path)
-                : $"cannot decode image '{path}': {result}");
+            throw new EfficientNetException(result == SKCodecResult.IncompleteInput || isCut()
+                ? Truncated(name)
+                : $"cannot decode image '{name}': {result}");
         }
         return Upright(bitmap, codec.EncodedOrigin);
     }
@@ -71,18 +94,27 @@ public static class ImageDecoder
         Span<byte> start = stackalloc byte[8];
         Span<byte> end = stackalloc byte[12];
         int read = file.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
-        bool jpeg = read >= 3 && start[..3].SequenceEqual((ReadOnlySpan<byte>)[0xFF, 0xD8, 0xFF]);
-        bool png = read == start.Length && start.SequenceEqual((ReadOnlySpan<byte>)[0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
+        if (file.Length >= end.Length)
+        {
+            file.Seek(-end.Length, SeekOrigin.End);
+            file.ReadExactly(end);
+        }
+        return IsCut(start[..read], file.Length >= end.Length ? end : [], file.Length);
+    }
+
+    // The check of IsCut(path) on an image's first bytes, its last 12 (empty when it is shorter) and its length.
+    private static bool IsCut(ReadOnlySpan<byte> start, ReadOnlySpan<byte> end, long length)
+    {
+        bool jpeg = start.Length >= 3 && start[..3].SequenceEqual((ReadOnlySpan<byte>)[0xFF, 0xD8, 0xFF]);
+        bool png = start.Length >= 8 && start[..8].SequenceEqual((ReadOnlySpan<byte>)[0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
         if (!jpeg && !png)
         {
             return false;
         }
-        if (file.Length < end.Length)
+        if (length < 12)
         {
             return true;
         }
-        file.Seek(-end.Length, SeekOrigin.End);
-        file.ReadExactly(end);
         // JPEG files may carry a few bytes of padding after FF D9; PNG's last chunk is IEND with its fixed CRC.
         return (jpeg && end.IndexOf((ReadOnlySpan<byte>)[0xFF, 0xD9]) < 0)
             || (png && !end[4..].SequenceEqual((ReadOnlySpan<byte>)[0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]));

@@ -8,7 +8,7 @@ public partial class HelpTextTests
     public static TheoryData<string[]> Verbs => new()
     {
         { ["scale"] }, { ["variants"] }, { ["summary"] }, { ["compare"] }, { ["predict"] }, { ["export"] }, { ["bench"] }, { ["bench", "infer"] },
-        { ["bench", "train"] }, { ["bench", "data"] }, { ["train"] }, { ["evaluate"] }, { ["finetune"] }, { ["weights"] }, { ["weights", "download"] },
+        { ["bench", "train"] }, { ["bench", "data"] }, { ["train"] }, { ["evaluate"] }, { ["finetune"] }, { ["weights"] }, { ["weights", "download"] }, { ["serve"] },
     };
 
     [GeneratedRegex(@"(?<![\w-])--[a-z][a-z0-9-]*")]

@@ -13,7 +13,7 @@ namespace EfficientNet.Tests.Cli;
 /// </summary>
 public partial class OptionFlagsTests
 {
-    private static readonly Assembly[] Libraries = [typeof(EfficientNetModel).Assembly, typeof(Trainer).Assembly];
+    private static readonly Assembly[] Libraries = [typeof(EfficientNetModel).Assembly, typeof(Trainer).Assembly, typeof(EfficientNet.Serving.ServingOptions).Assembly];
 
     [Fact]
     public void Rewrite_ReplacesMappedNamesOnly()
@@ -55,7 +55,7 @@ public partial class OptionFlagsTests
     public void LibraryStrings_NameNoFlags()
     {
         var found = new List<string>();
-        foreach (string project in new[] { "EfficientNet", "EfficientNet.Training" })
+        foreach (string project in new[] { "EfficientNet", "EfficientNet.Training", "EfficientNet.Serving" })
         {
             string root = Path.Combine(TestPaths.RepoRoot, "src", project);
             foreach (string file in Directory.EnumerateFiles(root, "*.cs", SearchOption.AllDirectories).Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)))

@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using EfficientNet.Inference.Engines;
+using static TorchSharp.torch;
+
+namespace EfficientNet.Serving;
+
+/// <summary>No room in the queue: the request is answered 503 with Retry-After.</summary>
+internal sealed class QueueFullException(string message) : Exception(message);
+
+/// <summary>
+/// Coalesces the images of concurrent requests into batches on one inference thread: a batch runs when it holds
+/// <see cref="ServingOptions.MaxBatch"/> images or when its first image has waited <see cref="ServingOptions.MaxDelay"/>,
+/// whichever comes first. At most <see cref="ServingOptions.MaxQueue"/> images wait; more are refused at once.
+/// </summary>
+internal sealed class DynamicBatcher : IDisposable
+{
+    private sealed record Job(float[] Pixels, TaskCompletionSource<float[]> Logits, CancellationToken Abandoned);
+
+    private readonly IClassifierEngine engine;
+    private readonly ServingOptions options;
+    private readonly ServingMetrics metrics;
+    private readonly int side;
+    private readonly Channel<Job> queue = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Thread worker;
+    private int waiting;
+
+    public DynamicBatcher(IClassifierEngine engine, int side, ServingOptions options, ServingMetrics metrics)
+    {
+        (this.engine, this.side, this.options, this.metrics) = (engine, side, options, metrics);
+        worker = new Thread(Work) { IsBackground = true, Name = "efficientnet-serving-batcher" };
+        worker.Start();
+    }
+
+    /// <summary>The logits of each image (3 planes of side x side normalised floats), in order, from the batches they joined.</summary>
+    /// <exception cref="QueueFullException">The images would not fit in the queue.</exception>
+    public Task<float[][]> Logits(IReadOnlyList<float[]> images, CancellationToken abandoned)
+    {
+        if (Interlocked.Add(ref waiting, images.Count) > options.MaxQueue)
+        {
+            Interlocked.Add(ref waiting, -images.Count);
+            throw new QueueFullException($"the queue holds {options.MaxQueue} images already; retry shortly");
+        }
+        metrics.QueueDepth = Volatile.Read(ref waiting);
+        var jobs = images.Select(pixels => new Job(pixels, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously), abandoned)).ToArray();
+        foreach (var job in jobs)
+        {
+            queue.Writer.TryWrite(job);
+        }
+        return Task.WhenAll(jobs.Select(j => j.Logits.Task));
+    }
+
+    private void Work()
+    {
+        var batch = new List<Job>(options.MaxBatch);
+        while (queue.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        {
+            var deadline = Stopwatch.StartNew();
+            while (batch.Count < options.MaxBatch)
+            {
+                if (queue.Reader.TryRead(out var job))
+                {
+                    Interlocked.Decrement(ref waiting);
+                    if (!job.Abandoned.IsCancellationRequested)
+                    {
+                        batch.Add(job);
+                    }
+                    continue;
+                }
+                var left = options.MaxDelay - deadline.Elapsed;
+                if (batch.Count == 0 || left <= TimeSpan.Zero || !WaitForMore(left))
+                {
+                    break;
+                }
+            }
+            metrics.QueueDepth = Volatile.Read(ref waiting);
+            if (batch.Count > 0)
+            {
+                Run(batch);
+                batch.Clear();
+            }
+        }
+    }
+
+    private bool WaitForMore(TimeSpan left)
+    {
+        using var timeout = new CancellationTokenSource(left);
+        try
+        {
+            return queue.Reader.WaitToReadAsync(timeout.Token).AsTask().GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void Run(List<Job> batch)
+    {
+        try
+        {
+            using var scope = NewDisposeScope();
+            int planes = 3 * side * side;
+            var pixels = new float[batch.Count * planes];
+            for (int i = 0; i < batch.Count; i++)
+            {
+                batch[i].Pixels.CopyTo(pixels, i * planes);
+            }
+            var logits = engine.Logits(tensor(pixels, [batch.Count, 3, side, side]));
+            int classes = (int)logits.shape[1];
+            float[] all = logits.data<float>().ToArray();
+            metrics.Batch(batch.Count);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                batch[i].Logits.TrySetResult(all[(i * classes)..((i + 1) * classes)]);
+            }
+        }
+        catch (Exception e)
+        {
+            foreach (var job in batch)
+            {
+                job.Logits.TrySetException(e);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        queue.Writer.TryComplete();
+        worker.Join();
+    }
+}

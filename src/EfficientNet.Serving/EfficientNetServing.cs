@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using EfficientNet.Imaging;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EfficientNet.Serving;
+
+/// <summary>
+/// Puts a classifier behind HTTP in an ASP.NET Core app: <see cref="AddEfficientNet"/> registers the model (opened and
+/// warmed up when the app starts), <see cref="MapEfficientNet"/> maps its endpoints: <c>POST /v1/classify</c> (one
+/// image in the body, or several as multipart), the Open Inference Protocol's <c>/v2</c> REST endpoints (KServe v2,
+/// as Triton and KServe clients speak it) and <c>GET /metrics</c> (Prometheus text format).
+/// </summary>
+public static class EfficientNetServing
+{
+    /// <summary>Registers the model <paramref name="options"/> describe; it is opened when the host starts.</summary>
+    /// <exception cref="EfficientNetException">An option out of range.</exception>
+    public static IServiceCollection AddEfficientNet(this IServiceCollection services, ServingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        services.AddSingleton(new ModelServer(options));
+        services.AddHostedService(provider => provider.GetRequiredService<ModelServer>());
+        return services;
+    }
+
+    /// <summary>Maps the model's endpoints (see <see cref="EfficientNetServing"/>).</summary>
+    public static IEndpointRouteBuilder MapEfficientNet(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        var server = endpoints.ServiceProvider.GetRequiredService<ModelServer>();
+        void Map(string method, string route, Func<HttpContext, Task<IResult>> handle) =>
+            endpoints.MapMethods(route, [method], context => Answer(context, server, route, handle));
+        Map("POST", "/v1/classify", context => ImageRequests.Classify(context, server));
+        Map("GET", "/v2", _ => Task.FromResult(Results.Json(new { name = "EfficientNet.NET", version = typeof(EfficientNetServing).Assembly.GetName().Version?.ToString(3), extensions = Array.Empty<string>() })));
+        Map("GET", "/v2/health/live", _ => Task.FromResult(Results.Json(new { live = true })));
+        Map("GET", "/v2/health/ready", _ => Task.FromResult(Readiness(server, new { ready = server.Ready })));
+        Map("GET", "/v2/models/{name}", context => Task.FromResult(InferenceProtocol.Metadata(server, Model(context, server))));
+        Map("GET", "/v2/models/{name}/ready", context => Task.FromResult(Readiness(server, new { name = Model(context, server), ready = server.Ready })));
+        Map("POST", "/v2/models/{name}/infer", context => InferenceProtocol.Infer(context, server, Model(context, server)));
+        endpoints.MapGet("/metrics", () => Results.Text(server.Metrics.Text(), "text/plain; version=0.0.4"));
+        return endpoints;
+    }
+
+    private static IResult Readiness(ModelServer server, object body) => Results.Json(body, statusCode: server.Ready ? 200 : 503);
+
+    // The model a /v2/models/{name} route names: this server's, else 404.
+    private static string Model(HttpContext context, ModelServer server) =>
+        context.GetRouteValue("name") is string name && name == server.Options.ServedName
+            ? name
+            : throw new ServingException(404, $"unknown model '{context.GetRouteValue("name")}'; this server serves '{server.Options.ServedName}'");
+
+    // Runs a handler, answers its errors in the protocol's {"error": "..."} form and counts the request.
+    private static async Task Answer(HttpContext context, ModelServer server, string route, Func<HttpContext, Task<IResult>> handle)
+    {
+        var clock = Stopwatch.StartNew();
+        IResult result;
+        try
+        {
+            result = await handle(context);
+        }
+        catch (Exception e) when (Status(e) is int status)
+        {
+            if (status == 503)
+            {
+                context.Response.Headers.RetryAfter = "1";
+            }
+            result = Results.Json(new { error = e.Message }, statusCode: status);
+        }
+        await result.ExecuteAsync(context);
+        server.Metrics.Request(route, context.Response.StatusCode, clock.Elapsed.TotalSeconds);
+    }
+
+    private static int? Status(Exception e) => e switch
+    {
+        ServingException serving => serving.Status,
+        QueueFullException => 503,
+        TimeoutException => 503,
+        BadHttpRequestException bad => bad.StatusCode,
+        EfficientNetException => 400,
+        _ => null,
+    };
+
+    /// <summary>The request body, refused with 413 when it is larger than the limit.</summary>
+    internal static async Task<byte[]> ReadBody(HttpContext context, long limit)
+    {
+        if (context.Request.ContentLength > limit)
+        {
+            throw new ServingException(413, $"the body has {context.Request.ContentLength} bytes, more than the {limit} this server takes");
+        }
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+        {
+            size.MaxRequestBodySize = limit;
+        }
+        using var body = new MemoryStream();
+        await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+        return body.ToArray();
+    }
+
+    /// <summary>An image as the model takes it: decoded, resized, centre-cropped and normalised by its preprocessing.</summary>
+    internal static float[] Pixels(byte[] image, string name, Preprocessing preprocessing)
+    {
+        using var bitmap = ImageDecoder.Decode(image, name);
+        using var planes = ImageDecoder.ToTensor(bitmap, preprocessing);
+        return planes.data<float>().ToArray();
+    }
+
+    /// <summary>The logits of <paramref name="images"/> through the batcher, within the request's time.</summary>
+    internal static async Task<float[][]> Logits(HttpContext context, ModelServer server, IReadOnlyList<float[]> images)
+    {
+        using var abandoned = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        try
+        {
+            return await server.Batcher.Logits(images, abandoned.Token).WaitAsync(server.Options.RequestTimeout, context.RequestAborted);
+        }
+        catch (TimeoutException)
+        {
+            await abandoned.CancelAsync();
+            throw new TimeoutException($"no answer within {server.Options.RequestTimeout.TotalSeconds:0.#} s: the server is busy; retry shortly");
+        }
+    }
+}
+
+/// <summary>A request answered with <see cref="Status"/> and its message.</summary>
+internal sealed class ServingException(int status, string message) : Exception(message)
+{
+    public int Status { get; } = status;
+}

@@ -1,0 +1,61 @@
+using EfficientNet.Inference;
+
+namespace EfficientNet.Serving;
+
+/// <summary>What a served model is and how requests to it are batched and bounded.</summary>
+public sealed record ServingOptions
+{
+    /// <summary>The model: a checkpoint or torchvision weights file, or an .onnx export (as <see cref="Classifier.Open"/> reads).</summary>
+    public required string Model { get; init; }
+
+    /// <summary>The name clients address it by; null: the file name without its extension.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>The engine; null: the device's default (<see cref="Classifier.DefaultEngine"/>).</summary>
+    public EngineKind? Engine { get; init; }
+
+    /// <summary>"cpu" or "cuda" (the torch engine).</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>Intra-op threads of the engine (0: its default).</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Most images run in one forward pass.</summary>
+    public int MaxBatch { get; init; } = 16;
+
+    /// <summary>Longest wait, from the first queued image, for more images to join its batch.</summary>
+    public TimeSpan MaxDelay { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Most images waiting for a forward pass; more are answered 503 with Retry-After instead of queued.</summary>
+    public int MaxQueue { get; init; } = 256;
+
+    /// <summary>Largest request body in bytes; a larger one is answered 413.</summary>
+    public long MaxBodyBytes { get; init; } = 16 << 20;
+
+    /// <summary>Longest a request may wait for its answer once queued; then it is answered 503.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The name the model is served under.</summary>
+    public string ServedName => Name ?? Path.GetFileNameWithoutExtension(Model);
+
+    /// <summary>Throws an actionable error for an option out of range.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Model))
+        {
+            throw new EfficientNetException("ServingOptions.Model is required: the weights or .onnx file to serve");
+        }
+        if (MaxBatch < 1 || MaxQueue < 1 || MaxBodyBytes < 1 || Threads < 0)
+        {
+            throw new EfficientNetException("ServingOptions.MaxBatch, ServingOptions.MaxQueue and ServingOptions.MaxBodyBytes must be positive and ServingOptions.Threads 0 or positive");
+        }
+        if (MaxDelay < TimeSpan.Zero || RequestTimeout <= TimeSpan.Zero)
+        {
+            throw new EfficientNetException("ServingOptions.MaxDelay must be 0 or positive and ServingOptions.RequestTimeout positive");
+        }
+        if (string.IsNullOrWhiteSpace(ServedName) || ServedName.Contains('/', StringComparison.Ordinal))
+        {
+            throw new EfficientNetException($"ServingOptions.Name must be a non-empty name without '/', got '{ServedName}'");
+        }
+    }
+}
