@@ -10,8 +10,9 @@ internal sealed class QueueFullException(string message) : Exception(message);
 
 /// <summary>
 /// Coalesces the images of concurrent requests into batches on one inference thread: a batch runs when it holds
-/// <see cref="ServingOptions.MaxBatch"/> images or when its first image has waited <see cref="ServingOptions.MaxDelay"/>,
-/// whichever comes first. At most <see cref="ServingOptions.MaxQueue"/> images wait; more are refused at once.
+/// <see cref="ServingOptions.MaxBatch"/> images, when its first image has waited <see cref="ServingOptions.MaxDelay"/>,
+/// or when no other request is on its way (<see cref="Arrive"/>), whichever comes first, so a request alone does not
+/// wait for company. At most <see cref="ServingOptions.MaxQueue"/> images wait; more are refused at once.
 /// </summary>
 internal sealed class DynamicBatcher : IDisposable
 {
@@ -24,12 +25,36 @@ internal sealed class DynamicBatcher : IDisposable
     private readonly Channel<Job> queue = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Thread worker;
     private int waiting;
+    private int arriving;
 
     public DynamicBatcher(IClassifierEngine engine, int side, ServingOptions options, ServingMetrics metrics)
     {
         (this.engine, this.side, this.options, this.metrics) = (engine, side, options, metrics);
         worker = new Thread(Work) { IsBackground = true, Name = "efficientnet-serving-batcher" };
         worker.Start();
+    }
+
+    /// <summary>
+    /// Marks a request whose images are on their way (being read and decoded) until disposed or queued: while any is, a
+    /// batch waits for them, up to <see cref="ServingOptions.MaxDelay"/>.
+    /// </summary>
+    public IDisposable Arrive()
+    {
+        Interlocked.Increment(ref arriving);
+        return new Arrival(this);
+    }
+
+    private sealed class Arrival(DynamicBatcher batcher) : IDisposable
+    {
+        private int done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref done, 1) == 0)
+            {
+                Interlocked.Decrement(ref batcher.arriving);
+            }
+        }
     }
 
     /// <summary>The logits of each image (3 planes of side x side normalised floats), in order, from the batches they joined.</summary>
@@ -68,7 +93,7 @@ internal sealed class DynamicBatcher : IDisposable
                     continue;
                 }
                 var left = options.MaxDelay - deadline.Elapsed;
-                if (batch.Count == 0 || left <= TimeSpan.Zero || !WaitForMore(left))
+                if (batch.Count == 0 || left <= TimeSpan.Zero || Volatile.Read(ref arriving) == 0 || !WaitForMore(left))
                 {
                     break;
                 }

@@ -109,13 +109,15 @@ public static class EfficientNetServing
         return planes.data<float>().ToArray();
     }
 
-    /// <summary>The logits of <paramref name="images"/> through the batcher, within the request's time.</summary>
-    internal static async Task<float[][]> Logits(HttpContext context, ModelServer server, IReadOnlyList<float[]> images)
+    /// <summary>The logits of <paramref name="images"/> through the batcher, within the request's time; <paramref name="arrival"/> ends once they are queued.</summary>
+    internal static async Task<float[][]> Logits(HttpContext context, ModelServer server, IReadOnlyList<float[]> images, IDisposable arrival)
     {
         using var abandoned = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         try
         {
-            return await server.Batcher.Logits(images, abandoned.Token).WaitAsync(server.Options.RequestTimeout, context.RequestAborted);
+            var queued = server.Batcher.Logits(images, abandoned.Token);
+            arrival.Dispose();
+            return await queued.WaitAsync(server.Options.RequestTimeout, context.RequestAborted);
         }
         catch (TimeoutException)
         {

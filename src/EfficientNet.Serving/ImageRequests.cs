@@ -13,10 +13,11 @@ internal static class ImageRequests
     /// </summary>
     public static async Task<IResult> Classify(HttpContext context, ModelServer server)
     {
+        using var arrival = server.Batcher.Arrive();
         int top = Top(context.Request.Query["top"], server.Classes);
         var images = await Images(context, server);
         var pixels = images.Select(image => EfficientNetServing.Pixels(image.Bytes, image.Name, server.Info.Preprocessing)).ToArray();
-        var logits = await EfficientNetServing.Logits(context, server, pixels);
+        var logits = await EfficientNetServing.Logits(context, server, pixels, arrival);
         var predictions = logits.Select(row => Predictions(row, top, server.Info.ClassNames)).ToArray();
         return IsMultipart(context)
             ? Results.Json(new { model = server.Options.ServedName, images = images.Select((image, i) => new { name = image.Name, predictions = predictions[i] }) })

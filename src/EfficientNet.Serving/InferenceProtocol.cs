@@ -28,6 +28,7 @@ internal static class InferenceProtocol
 
     public static async Task<IResult> Infer(HttpContext context, ModelServer server, string name)
     {
+        using var arrival = server.Batcher.Arrive();
         byte[] body = await EfficientNetServing.ReadBody(context, server.Options.MaxBodyBytes);
         JsonDocument request;
         try
@@ -41,7 +42,7 @@ internal static class InferenceProtocol
         using (request)
         {
             var (images, id) = Read(request.RootElement, server.Info.Resolution);
-            var logits = await EfficientNetServing.Logits(context, server, images);
+            var logits = await EfficientNetServing.Logits(context, server, images, arrival);
             return Results.Json(new
             {
                 model_name = name,
