@@ -81,12 +81,16 @@ public static class EfficientNetServing
         QueueFullException => 503,
         TimeoutException => 503,
         BadHttpRequestException bad => bad.StatusCode,
+        InvalidDataException => 400,
         EfficientNetException => 400,
         _ => null,
     };
 
-    /// <summary>The request body, refused with 413 when it is larger than the limit.</summary>
-    internal static async Task<byte[]> ReadBody(HttpContext context, long limit)
+    /// <summary>
+    /// Refuses with 413 a body announced larger than <paramref name="limit"/>, and has the server refuse one that grows
+    /// past it while it is read (a chunked body announces no length).
+    /// </summary>
+    internal static void LimitBody(HttpContext context, long limit)
     {
         if (context.Request.ContentLength > limit)
         {
@@ -96,6 +100,12 @@ public static class EfficientNetServing
         {
             size.MaxRequestBodySize = limit;
         }
+    }
+
+    /// <summary>The request body, refused with 413 when it is larger than the limit.</summary>
+    internal static async Task<byte[]> ReadBody(HttpContext context, long limit)
+    {
+        LimitBody(context, limit);
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body, context.RequestAborted);
         return body.ToArray();

@@ -47,10 +47,7 @@ internal static class ImageRequests
             byte[] body = await EfficientNetServing.ReadBody(context, limit);
             return body.Length > 0 ? [("the request body", body)] : throw new ServingException(400, "the body is empty: send one image, or several as multipart/form-data");
         }
-        if (context.Request.ContentLength > limit)
-        {
-            throw new ServingException(413, $"the body has {context.Request.ContentLength} bytes, more than the {limit} this server takes");
-        }
+        EfficientNetServing.LimitBody(context, limit);
         var form = await context.Request.ReadFormAsync(new Microsoft.AspNetCore.Http.Features.FormOptions { MultipartBodyLengthLimit = limit }, context.RequestAborted);
         if (form.Files.Count == 0)
         {
