@@ -89,22 +89,7 @@ internal static class TensorBoardEvents
 
     private static uint Masked(ReadOnlySpan<byte> data)
     {
-        uint crc = Crc32C(data);
+        uint crc = Crc.Reflected(data, Crc.Castagnoli);
         return ((crc >> 15) | (crc << 17)) + 0xA282EAD8;
-    }
-
-    // CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), bit by bit.
-    private static uint Crc32C(ReadOnlySpan<byte> data)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in data)
-        {
-            crc ^= b;
-            for (int i = 0; i < 8; i++)
-            {
-                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F63B78 : crc >> 1;
-            }
-        }
-        return ~crc;
     }
 }
