@@ -114,9 +114,9 @@ public static class EfficientNetServing
     /// <summary>An image as the model takes it: decoded, resized, centre-cropped and normalised by its preprocessing.</summary>
     internal static float[] Pixels(byte[] image, string name, Preprocessing preprocessing)
     {
-        using var bitmap = ImageDecoder.Decode(image, name);
-        using var planes = ImageDecoder.ToTensor(bitmap, preprocessing);
-        return planes.data<float>().ToArray();
+        float[] planes = new float[3 * preprocessing.CropSize * preprocessing.CropSize];
+        ImageDecoder.LoadInto(image, name, preprocessing, planes);
+        return planes;
     }
 
     /// <summary>The logits of <paramref name="images"/> through the batcher, within the request's time; <paramref name="arrival"/> ends once they are queued.</summary>

@@ -19,6 +19,7 @@ internal static class BenchCommand
     {
         var command = new Command("bench", "Measure throughput; bench/compare_infer.py runs the same work on PyTorch beside it");
         command.Subcommands.Add(Infer(io));
+        command.Subcommands.Add(Predict(io));
         command.Subcommands.Add(Train(io));
         command.Subcommands.Add(Data(io));
         return command;
@@ -104,6 +105,43 @@ internal static class BenchCommand
             }
             io.Out.WriteLine($"{description} inference, batch {result.Batch}, {result.Resolution}x{result.Resolution}, {(threadCount == 0 ? "default" : threadCount.ToString(System.Globalization.CultureInfo.InvariantCulture))} threads, {(io.RetainingAllocator ? "retaining" : "system")} allocator");
             io.Out.WriteLine($"{Format.Fixed(result.ImagesPerSecond, 1)} images/s ({Format.Fixed(result.MillisecondsPerBatch, 1)} ms per batch, {result.Iterations} batches in {Format.Fixed(result.Seconds, 1)} s)");
+        }));
+        return command;
+    }
+
+    private static Command Predict(CliIO io)
+    {
+        var (weights, variant) = CommonOptions.Weights("This library's checkpoint, a torchvision-layout .pth / .safetensors state dict, or an .onnx file from effnet export");
+        var image = new Option<string>("--image", "-i") { Description = "The image every call classifies", Required = true };
+        var seconds = new Option<double>("--seconds") { Description = "Timed seconds after warm-up", DefaultValueFactory = _ => 10 };
+        var engine = CommonOptions.Engine();
+        var threads = CommonOptions.Threads(withEngine: true);
+        var device = CommonOptions.Device();
+        var json = CommonOptions.Json();
+        var command = new Command("predict", "Latency of whole in-process predictions of one image (read, decode, preprocessing, one forward pass, top 5), as effnet serve answers one request; bench/serve_load.py runs both")
+        {
+            variant, weights, image, seconds, engine, threads, device, json,
+        };
+        command.SetAction(io.Guard(parse =>
+        {
+            int applied = io.ApplyThreads(parse.GetValue(threads));
+            io.UseRetainingAllocator();
+            using var classifier = Classifier.Open(parse.GetValue(weights)!, new ClassifierOptions
+            {
+                Engine = parse.GetValue(engine),
+                Variant = parse.GetValue(variant),
+                Threads = parse.GetValue(threads),
+                Device = ProcessResources.ParseDevice(parse.GetValue(device)!),
+                ExportCache = CommonOptions.ExportCache,
+            });
+            var result = PredictBenchmark.Run(classifier, parse.GetValue(image)!, parse.GetValue(seconds));
+            string engineName = classifier.Engine.Kind.ToString().ToLowerInvariant();
+            if (parse.GetValue(json))
+            {
+                io.Json(new { engine = engineName, threads = applied, result.Calls, result.Seconds, result.MedianMilliseconds, result.MeanMilliseconds });
+                return;
+            }
+            io.Out.WriteLine($"{engineName}, {applied} threads: median {Format.Fixed(result.MedianMilliseconds, 2)} ms, mean {Format.Fixed(result.MeanMilliseconds, 2)} ms per prediction ({result.Calls} in {Format.Fixed(result.Seconds, 1)} s)");
         }));
         return command;
     }

@@ -184,17 +184,54 @@ public static class ImageDecoder
         ToPlanes(bitmap, preprocessing, destination);
     }
 
+    /// <summary>
+    /// Decodes an image held in memory (see <see cref="Decode(byte[], string)"/>), resizes, centre-crops and normalises
+    /// it into <paramref name="destination"/> (3 planes of crop x crop floats).
+    /// </summary>
+    /// <exception cref="EfficientNetException">Not a decodable image, truncated, or larger than <see cref="MaxPixels"/>.</exception>
+    public static void LoadInto(byte[] data, string name, Preprocessing preprocessing, Span<float> destination)
+    {
+        using var bitmap = Decode(data, name);
+        ToPlanes(bitmap, preprocessing, destination);
+    }
+
+    // Resized, centre-cropped and normalised in one pass over the crop: each channel's 256 byte values are normalised
+    // once, by the same expression (v / 255 - mean) / std, so the planes equal normalising ResizeAndCrop's bytes.
     private static void ToPlanes(SKBitmap bitmap, Preprocessing preprocessing, Span<float> destination)
     {
-        byte[] rgb = ResizeAndCrop(bitmap, preprocessing.ResizeSize, preprocessing.CropSize, preprocessing.Interpolation);
-        int plane = preprocessing.CropSize * preprocessing.CropSize;
+        ArgumentNullException.ThrowIfNull(preprocessing);
+        int crop = preprocessing.CropSize, plane = crop * crop;
+        if (destination.Length != 3 * plane)
+        {
+            throw new ArgumentException($"the destination holds {destination.Length} floats, not 3 planes of {crop}x{crop}", nameof(destination));
+        }
+        using var resized = ResizeShorterSide(bitmap, preprocessing.ResizeSize, preprocessing.Interpolation);
+        var source = resized ?? bitmap;
+        var (left, top) = CentreCrop(source, crop);
+        Span<float> levels = stackalloc float[3 * 256];
         for (int c = 0; c < 3; c++)
         {
-            float mean = preprocessing.Normalization.Mean[c];
-            float std = preprocessing.Normalization.Std[c];
-            for (int i = c * plane; i < (c + 1) * plane; i++)
+            float mean = preprocessing.Normalization.Mean[c], std = preprocessing.Normalization.Std[c];
+            for (int v = 0; v < 256; v++)
             {
-                destination[i] = (rgb[i] / 255f - mean) / std;
+                levels[c * 256 + v] = (v / 255f - mean) / std;
+            }
+        }
+        var pixels = MemoryMarshal.Cast<byte, uint>(source.GetPixelSpan());
+        int rowPixels = source.RowBytes / 4;
+        var (redShift, greenShift, blueShift) = ChannelShifts;
+        for (int y = 0; y < crop; y++)
+        {
+            var row = pixels.Slice((top + y) * rowPixels + left, crop);
+            var r = destination.Slice(y * crop, crop);
+            var g = destination.Slice(plane + y * crop, crop);
+            var b = destination.Slice(2 * plane + y * crop, crop);
+            for (int x = 0; x < row.Length; x++)
+            {
+                uint p = row[x];
+                r[x] = levels[(int)((p >> redShift) & 0xFF)];
+                g[x] = levels[256 + (int)((p >> greenShift) & 0xFF)];
+                b[x] = levels[512 + (int)((p >> blueShift) & 0xFF)];
             }
         }
     }
@@ -208,12 +245,18 @@ public static class ImageDecoder
         ArgumentNullException.ThrowIfNull(bitmap);
         using var resized = ResizeShorterSide(bitmap, resize, interpolation);
         var source = resized ?? bitmap;
-        if (source.Width < crop || source.Height < crop)
-        {
-            throw new EfficientNetException($"crop {crop} is larger than the resized image {source.Width}x{source.Height}");
-        }
-        return Planes(source, (source.Width - crop) / 2, (source.Height - crop) / 2, crop);
+        var (left, top) = CentreCrop(source, crop);
+        return Planes(source, left, top, crop);
     }
+
+    // Where the centre crop x crop square of the resized image starts.
+    private static (int Left, int Top) CentreCrop(SKBitmap resized, int crop) =>
+        resized.Width < crop || resized.Height < crop
+            ? throw new EfficientNetException($"crop {crop} is larger than the resized image {resized.Width}x{resized.Height}")
+            : ((resized.Width - crop) / 2, (resized.Height - crop) / 2);
+
+    // Where each channel of an RGBA pixel read as a 32-bit word sits: R is the low byte on little-endian machines, the high one elsewhere.
+    private static (int Red, int Green, int Blue) ChannelShifts => BitConverter.IsLittleEndian ? (0, 8, 16) : (24, 16, 8);
 
     /// <summary>
     /// The <paramref name="box"/> of <paramref name="bitmap"/> resized to <paramref name="size"/> x <paramref name="size"/>
@@ -245,8 +288,7 @@ public static class ImageDecoder
         int rowPixels = source.RowBytes / 4;
         int plane = crop * crop;
         byte[] rgb = new byte[3 * plane];
-        // RGBA bytes in memory: R is the low byte of the word on little-endian machines, the high one elsewhere.
-        var (redShift, greenShift, blueShift) = BitConverter.IsLittleEndian ? (0, 8, 16) : (24, 16, 8);
+        var (redShift, greenShift, blueShift) = ChannelShifts;
         for (int y = 0; y < crop; y++)
         {
             var row = pixels.Slice((top + y) * rowPixels + left, crop);

@@ -131,6 +131,22 @@ public class CliTests
     }
 
     [Fact]
+    public void BenchPredict_Json_ReportsLatenciesOfWholePredictions()
+    {
+        string model = Path.Combine(TestPaths.RepoRoot, "models", "cifar10-b0.safetensors");
+        string image = Directory.GetFiles(Path.Combine(TestPaths.SharedData, "flowers12", "test", "iris"), "*.jpg").Order().First();
+        var json = CliRunner.Json("bench", "predict", "--weights", model, "--image", image, "--seconds", "0.3", "--threads", "1", "--json");
+        int calls = json.GetProperty("calls").GetInt32();
+        double seconds = json.GetProperty("seconds").GetDouble();
+        double mean = json.GetProperty("meanMilliseconds").GetDouble();
+        Assert.True(calls >= 1 && seconds >= 0.3, $"{calls} calls in {seconds} s");
+        Assert.Equal(seconds * 1000 / calls, mean, 0.05 * mean + 0.5); // the calls fill the timed seconds, but for the loop's own time
+        Assert.InRange(json.GetProperty("medianMilliseconds").GetDouble(), 0.01, seconds * 1000);
+        Assert.Equal("onnxruntime", json.GetProperty("engine").GetString());
+        Assert.Contains("image not found", CliRunner.Fails("bench", "predict", "--weights", model, "--image", "missing.jpg", "--seconds", "0.1"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Scale_Json_HasConstraintAndPublishedBeside()
     {
         var json = CliRunner.Json("scale", "--phi-max", "3", "--json");

@@ -7,7 +7,7 @@ public partial class HelpTextTests
 {
     public static TheoryData<string[]> Verbs => new()
     {
-        { ["scale"] }, { ["variants"] }, { ["summary"] }, { ["compare"] }, { ["predict"] }, { ["export"] }, { ["bench"] }, { ["bench", "infer"] },
+        { ["scale"] }, { ["variants"] }, { ["summary"] }, { ["compare"] }, { ["predict"] }, { ["export"] }, { ["bench"] }, { ["bench", "infer"] }, { ["bench", "predict"] },
         { ["bench", "train"] }, { ["bench", "data"] }, { ["train"] }, { ["evaluate"] }, { ["finetune"] }, { ["weights"] }, { ["weights", "download"] }, { ["serve"] },
     };
 

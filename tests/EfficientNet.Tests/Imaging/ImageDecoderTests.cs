@@ -101,6 +101,30 @@ public class ImageDecoderTests
         Assert.Throws<ArgumentException>(() => ImageDecoder.ResizePlanes(planes, 32, 16, 48));
     }
 
+    [Fact]
+    public void LoadInto_ImageInMemory_EqualsNormalisingTheResizedCropExactly()
+    {
+        // A real photo, resized (bicubic, shorter side 160) and centre-cropped to 128: the one-pass planes must be the
+        // byte planes ResizeAndCrop gives, each normalised as (v / 255 - mean) / std, bit for bit.
+        string photo = Directory.EnumerateFiles(FlowerImage).Order(StringComparer.Ordinal).First();
+        byte[] data = File.ReadAllBytes(photo);
+        var prep = new Preprocessing(160, 128, Normalization.ImageNet);
+        float[] planes = new float[3 * 128 * 128];
+        ImageDecoder.LoadInto(data, "upload", prep, planes);
+
+        using var decoded = ImageDecoder.Decode(photo);
+        byte[] bytes = ImageDecoder.ResizeAndCrop(decoded, 160, 128);
+        for (int i = 0; i < planes.Length; i++)
+        {
+            int c = i / (128 * 128);
+            Assert.Equal((bytes[i] / 255f - prep.Normalization.Mean[c]) / prep.Normalization.Std[c], planes[i]);
+        }
+        using var loaded = ImageDecoder.Load(photo, prep);
+        Assert.Equal(planes, loaded.data<float>().ToArray());
+        var e = Assert.Throws<ArgumentException>(() => ImageDecoder.LoadInto(data, "upload", prep, new float[10]));
+        Assert.Contains("3 planes of 128x128", e.Message, StringComparison.Ordinal);
+    }
+
     private static void WritePng(string path, int width, int height, Func<int, int, SKColor> color)
     {
         using var bitmap = new SKBitmap(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
