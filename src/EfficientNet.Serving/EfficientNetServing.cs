@@ -12,7 +12,8 @@ namespace EfficientNet.Serving;
 /// Puts a classifier behind HTTP in an ASP.NET Core app: <see cref="AddEfficientNet"/> registers the model (opened and
 /// warmed up when the app starts), <see cref="MapEfficientNet"/> maps its endpoints: <c>POST /v1/classify</c> (one
 /// image in the body, or several as multipart), the Open Inference Protocol's <c>/v2</c> REST endpoints (KServe v2,
-/// as Triton and KServe clients speak it) and <c>GET /metrics</c> (Prometheus text format).
+/// as Triton and KServe clients speak it), <c>GET /metrics</c> (Prometheus text format) and <c>GET /</c>, a page to try
+/// the model (<see cref="ServingOptions.Page"/>).
 /// </summary>
 public static class EfficientNetServing
 {
@@ -43,7 +44,21 @@ public static class EfficientNetServing
         Map("GET", "/v2/models/{name}/ready", context => Task.FromResult(Readiness(server, new { name = Model(context, server), ready = server.Ready })));
         Map("POST", "/v2/models/{name}/infer", context => InferenceProtocol.Infer(context, server, Model(context, server)));
         endpoints.MapGet("/metrics", () => Results.Text(server.Metrics.Text(), "text/plain; version=0.0.4"));
+        if (server.Options.Page)
+        {
+            string page = Page(server.Options.ServedName);
+            endpoints.MapGet("/", () => Results.Content(page, "text/html; charset=utf-8"));
+        }
         return endpoints;
+    }
+
+    // The page to try the model, with its name filled in.
+    private static string Page(string model)
+    {
+        using var stream = typeof(EfficientNetServing).Assembly.GetManifestResourceStream("EfficientNet.Serving.index.html")
+            ?? throw new InvalidOperationException("the page resource is missing from EfficientNet.Serving");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Replace("{{model}}", System.Net.WebUtility.HtmlEncode(model), StringComparison.Ordinal);
     }
 
     private static IResult Readiness(ModelServer server, object body) => Results.Json(body, statusCode: server.Ready ? 200 : 503);

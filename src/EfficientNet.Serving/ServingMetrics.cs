@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 using System.Text;
 
 namespace EfficientNet.Serving;
@@ -31,8 +34,8 @@ internal sealed class ServingMetrics(string model, string engine, int threads)
     public string Text()
     {
         var text = new StringBuilder();
-        text.Append("# HELP effnet_info The served model, its engine and threads.\n# TYPE effnet_info gauge\n");
-        text.Append(CultureInfo.InvariantCulture, $"effnet_info{{model=\"{model}\",engine=\"{engine}\",threads=\"{threads}\"}} 1\n");
+        text.Append("# HELP effnet_info The served model, its engine and threads (0: the engine's default), and the CPU they run on.\n# TYPE effnet_info gauge\n");
+        text.Append(CultureInfo.InvariantCulture, $"effnet_info{{model=\"{Escape(model)}\",engine=\"{engine}\",threads=\"{threads}\",{Cpu}}} 1\n");
         text.Append("# HELP effnet_requests_total Requests answered, by route and status.\n# TYPE effnet_requests_total counter\n");
         foreach (var ((route, status), count) in requests.OrderBy(r => r.Key.Route, StringComparer.Ordinal).ThenBy(r => r.Key.Status))
         {
@@ -44,6 +47,34 @@ internal sealed class ServingMetrics(string model, string engine, int threads)
         text.Append(CultureInfo.InvariantCulture, $"effnet_queue_depth {QueueDepth}\n");
         return text.ToString();
     }
+
+    // A label value as the text format writes it: backslash, double quote and line feed escaped.
+    private static string Escape(string value) => value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+
+    // The CPU's labels: its model name (Linux's /proc/cpuinfo), the widest vector instructions .NET sees, its logical cores.
+    private static readonly string Cpu = $"cpu=\"{Escape(CpuModel())}\",isa=\"{VectorInstructions()}\",cores=\"{Environment.ProcessorCount}\"";
+
+    private static string CpuModel()
+    {
+        try
+        {
+            return File.ReadLines("/proc/cpuinfo").FirstOrDefault(line => line.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
+                ?? RuntimeInformation.ProcessArchitecture.ToString();
+        }
+        catch (IOException)
+        {
+            return RuntimeInformation.ProcessArchitecture.ToString();
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return RuntimeInformation.ProcessArchitecture.ToString();
+        }
+    }
+
+    // The widest vector instructions, and "+vnni" with the 8-bit dot products (VEX-encoded, what .NET reports) that INT8 models use.
+    private static string VectorInstructions() =>
+        (Avx512F.IsSupported ? "avx512" : Avx2.IsSupported ? "avx2" : Sse41.IsSupported ? "sse4.1" : AdvSimd.IsSupported ? "neon" : "none")
+        + (AvxVnni.IsSupported ? "+vnni" : "");
 
     private sealed class Histogram(double[] bounds)
     {

@@ -35,6 +35,12 @@ public sealed record ServingOptions
     /// <summary>Longest a request may wait for its answer once queued; then it is answered 503.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Whether <c>GET /</c> answers a page to try the model (pick or drop a photo, see its top 5); turn it off where the
+    /// app has its own root page.
+    /// </summary>
+    public bool Page { get; init; } = true;
+
     /// <summary>The name the model is served under.</summary>
     public string ServedName => Name ?? Path.GetFileNameWithoutExtension(Model);
 

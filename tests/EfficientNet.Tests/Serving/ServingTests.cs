@@ -116,6 +116,9 @@ public sealed class ServingTests : IAsyncLifetime, IDisposable
         string text = await client.GetStringAsync("/metrics");
         Assert.Contains("effnet_requests_total{route=\"/v1/classify\",status=\"200\"}", text, StringComparison.Ordinal);
         Assert.Contains("effnet_batch_size_count", text, StringComparison.Ordinal);
+        // What runs: the model, its engine and threads, and this CPU's vector instructions as .NET sees them.
+        string isa = System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "avx512" : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "avx2" : "";
+        Assert.Matches($"effnet_info\\{{model=\"cifar\",engine=\"onnxruntime\",threads=\"2\",cpu=\"[^\"]+\",isa=\"{isa}[^\"]*\",cores=\"{Environment.ProcessorCount}\"\\}} 1", text);
     }
 
     /// <summary>Written from the Open Inference Protocol's REST specification, not through this project's code.</summary>
@@ -223,6 +226,44 @@ public sealed class ServingTests : IAsyncLifetime, IDisposable
         byte[] bytes = new byte[4];
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes, value);
         return bytes;
+    }
+
+    [Fact]
+    public async Task Page_IsServedWithTheModelsName_AndNothingFromElsewhere()
+    {
+        var answer = await client.GetAsync("/");
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Equal("text/html", answer.Content.Headers.ContentType?.MediaType);
+        string page = await answer.Content.ReadAsStringAsync();
+        Assert.Contains("<title>cifar · EfficientNet.NET</title>", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("{{", page, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"(src|href)\s*=\s*""(https?:)?//|@import|url\(", page);
+    }
+
+    /// <summary>Debian's Chromium, headless, uploads a photo through the page and shows the classifier's top class.</summary>
+    [Fact]
+    public async Task Page_InHeadlessChromium_ShowsTheTopClassesOfAnUploadedPhoto()
+    {
+        string chromium = new[] { Environment.GetEnvironmentVariable("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser" }.FirstOrDefault(File.Exists)
+            ?? throw new InvalidOperationException("this test drives Chromium: apt-get install chromium (bash .ci/run installs it), or set CHROMIUM to its path");
+        await using var browser = await PuppeteerSharp.Puppeteer.LaunchAsync(new PuppeteerSharp.LaunchOptions
+        {
+            ExecutablePath = chromium, Headless = true, Args = ["--no-sandbox", "--disable-dev-shm-usage"],
+        });
+        await using var page = await browser.NewPageAsync();
+        await page.GoToAsync(client.BaseAddress!.ToString());
+        var input = await page.QuerySelectorAsync("#file");
+        await input.UploadFileAsync(Photos[2]);
+        await page.WaitForSelectorAsync("#predictions li", new PuppeteerSharp.WaitForSelectorOptions { Timeout = 60_000 });
+
+        string[] labels = await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#predictions li .label')].map(e => e.textContent)");
+        string[] percents = await page.EvaluateExpressionAsync<string[]>("[...document.querySelectorAll('#predictions li .percent')].map(e => e.textContent)");
+        var expected = InProcess(Photos[2]);
+        Assert.Equal(5, labels.Length);
+        Assert.Equal(expected.Select(p => p.Label), labels.Take(expected.Count));
+        Assert.Equal((100 * expected[0].Probability).ToString("F1", CultureInfo.InvariantCulture) + "%", percents[0]);
+        string shown = await page.EvaluateExpressionAsync<string>("document.getElementById('status').textContent");
+        Assert.Contains("most likely classes of cifar", shown, StringComparison.Ordinal);
     }
 
     /// <summary>The tool: SIGTERM stops it, after the request in flight, with exit code 0.</summary>
