@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using EfficientNet.Inference.Engines;
@@ -23,6 +24,8 @@ internal sealed class DynamicBatcher : IDisposable
     private readonly ServingMetrics metrics;
     private readonly int side;
     private readonly Channel<Job> queue = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentBag<float[]> spare = [];
+    private int spareCount;
     private readonly Thread worker;
     private int waiting;
     private int arriving;
@@ -57,13 +60,48 @@ internal sealed class DynamicBatcher : IDisposable
         }
     }
 
-    /// <summary>The logits of each image (3 planes of side x side normalised floats), in order, from the batches they joined.</summary>
+    /// <summary>
+    /// A buffer for one image (3 planes of side x side floats) to fill and pass to <see cref="Logits"/>, which takes it
+    /// back; one that is not passed goes back through <see cref="Release"/>. Buffers are reused, so that each request
+    /// does not allocate (and the collector reclaim) 0.6 MB of large objects per image of 224x224.
+    /// </summary>
+    public float[] RentImage()
+    {
+        if (spare.TryTake(out float[]? buffer))
+        {
+            Interlocked.Decrement(ref spareCount);
+            return buffer;
+        }
+        return new float[3 * side * side];
+    }
+
+    /// <summary>Takes back buffers from <see cref="RentImage"/>; as many as the queue and a batch hold are kept.</summary>
+    public void Release(IEnumerable<float[]> images)
+    {
+        foreach (float[] image in images)
+        {
+            if (Interlocked.Increment(ref spareCount) <= options.MaxQueue + options.MaxBatch)
+            {
+                spare.Add(image);
+            }
+            else
+            {
+                Interlocked.Decrement(ref spareCount);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The logits of each image (buffers from <see cref="RentImage"/>, which it takes back), in order, from the batches
+    /// they joined.
+    /// </summary>
     /// <exception cref="QueueFullException">The images would not fit in the queue.</exception>
     public Task<float[][]> Logits(IReadOnlyList<float[]> images, CancellationToken abandoned)
     {
         if (Interlocked.Add(ref waiting, images.Count) > options.MaxQueue)
         {
             Interlocked.Add(ref waiting, -images.Count);
+            Release(images);
             throw new QueueFullException($"the queue holds {options.MaxQueue} images already; retry shortly");
         }
         metrics.QueueDepth = Volatile.Read(ref waiting);
@@ -89,6 +127,10 @@ internal sealed class DynamicBatcher : IDisposable
                     if (!job.Abandoned.IsCancellationRequested)
                     {
                         batch.Add(job);
+                    }
+                    else
+                    {
+                        Release([job.Pixels]);
                     }
                     continue;
                 }
@@ -131,6 +173,7 @@ internal sealed class DynamicBatcher : IDisposable
             {
                 batch[i].Pixels.CopyTo(pixels, i * planes);
             }
+            Release(batch.Select(job => job.Pixels));
             var logits = engine.Logits(tensor(pixels, [batch.Count, 3, side, side]));
             int classes = (int)logits.shape[1];
             float[] all = logits.data<float>().ToArray();

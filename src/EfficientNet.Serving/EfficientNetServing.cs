@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using EfficientNet.Imaging;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -124,14 +123,6 @@ public static class EfficientNetServing
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body, context.RequestAborted);
         return body.ToArray();
-    }
-
-    /// <summary>An image as the model takes it: decoded, resized, centre-cropped and normalised by its preprocessing.</summary>
-    internal static float[] Pixels(byte[] image, string name, Preprocessing preprocessing)
-    {
-        float[] planes = new float[3 * preprocessing.CropSize * preprocessing.CropSize];
-        ImageDecoder.LoadInto(image, name, preprocessing, planes);
-        return planes;
     }
 
     /// <summary>The logits of <paramref name="images"/> through the batcher, within the request's time; <paramref name="arrival"/> ends once they are queued.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using EfficientNet.Imaging;
 using Microsoft.AspNetCore.Http;
 using static TorchSharp.torch;
 
@@ -16,12 +17,32 @@ internal static class ImageRequests
         using var arrival = server.Batcher.Arrive();
         int top = Top(context.Request.Query["top"], server.Classes);
         var images = await Images(context, server);
-        var pixels = images.Select(image => EfficientNetServing.Pixels(image.Bytes, image.Name, server.Info.Preprocessing)).ToArray();
+        var pixels = Decode(images, server);
         var logits = await EfficientNetServing.Logits(context, server, pixels, arrival);
         var predictions = logits.Select(row => Predictions(row, top, server.Info.ClassNames)).ToArray();
         return IsMultipart(context)
             ? Results.Json(new { model = server.Options.ServedName, images = images.Select((image, i) => new { name = image.Name, predictions = predictions[i] }) })
             : Results.Json(new { model = server.Options.ServedName, predictions = predictions[0] });
+    }
+
+    // The images as the model takes them (decoded, resized, centre-cropped, normalised), in the batcher's buffers.
+    private static List<float[]> Decode(IReadOnlyList<(string Name, byte[] Bytes)> images, ModelServer server)
+    {
+        var pixels = new List<float[]>(images.Count);
+        try
+        {
+            foreach (var (name, bytes) in images)
+            {
+                pixels.Add(server.Batcher.RentImage());
+                ImageDecoder.LoadInto(bytes, name, server.Info.Preprocessing, pixels[^1]);
+            }
+            return pixels;
+        }
+        catch
+        {
+            server.Batcher.Release(pixels);
+            throw;
+        }
     }
 
     // Multipart form files are images; any other body (whatever its declared type: curl's --data-binary says form-urlencoded) is one image.

@@ -41,7 +41,7 @@ internal static class InferenceProtocol
         }
         using (request)
         {
-            var (images, id) = Read(request.RootElement, server.Info.Resolution);
+            var (images, id) = Read(request.RootElement, server.Info.Resolution, server.Batcher.RentImage);
             var logits = await EfficientNetServing.Logits(context, server, images, arrival);
             return Results.Json(new
             {
@@ -54,7 +54,7 @@ internal static class InferenceProtocol
     }
 
     // The images of an inference request (its one input, checked against the model) and the request's id.
-    private static (float[][] Images, string? Id) Read(JsonElement root, int side)
+    private static (float[][] Images, string? Id) Read(JsonElement root, int side, Func<float[]> rent)
     {
         string expected = $"one {Fp32} input '{Input}' of shape [N, 3, {side}, {side}]";
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("inputs", out var inputs) || inputs.ValueKind != JsonValueKind.Array || inputs.GetArrayLength() != 1)
@@ -82,7 +82,12 @@ internal static class InferenceProtocol
         {
             throw new ServingException(400, $"the input's data has {values.Count} values; shape [{string.Join(", ", shape)}] holds {shape[0] * planes}");
         }
-        float[][] images = [.. Enumerable.Range(0, (int)shape[0]).Select(i => values.GetRange(i * planes, planes).ToArray())];
+        var images = new float[shape[0]][];
+        for (int i = 0; i < images.Length; i++)
+        {
+            images[i] = rent();
+            values.CopyTo(i * planes, images[i], 0, planes);
+        }
         string? id = root.TryGetProperty("id", out var idElement) && idElement.ValueKind == JsonValueKind.String ? idElement.GetString() : null;
         return (images, id);
     }
