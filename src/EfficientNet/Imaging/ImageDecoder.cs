@@ -217,23 +217,7 @@ public static class ImageDecoder
                 levels[c * 256 + v] = (v / 255f - mean) / std;
             }
         }
-        var pixels = MemoryMarshal.Cast<byte, uint>(source.GetPixelSpan());
-        int rowPixels = source.RowBytes / 4;
-        var (redShift, greenShift, blueShift) = ChannelShifts;
-        for (int y = 0; y < crop; y++)
-        {
-            var row = pixels.Slice((top + y) * rowPixels + left, crop);
-            var r = destination.Slice(y * crop, crop);
-            var g = destination.Slice(plane + y * crop, crop);
-            var b = destination.Slice(2 * plane + y * crop, crop);
-            for (int x = 0; x < row.Length; x++)
-            {
-                uint p = row[x];
-                r[x] = levels[(int)((p >> redShift) & 0xFF)];
-                g[x] = levels[256 + (int)((p >> greenShift) & 0xFF)];
-                b[x] = levels[512 + (int)((p >> blueShift) & 0xFF)];
-            }
-        }
+        Gather(source, left, top, crop, flip: false, levels, destination);
     }
 
     /// <summary>
@@ -280,30 +264,40 @@ public static class ImageDecoder
         return Planes(resized, 0, 0, size, flip);
     }
 
-    // The crop x crop square at (left, top) as RGB planes, mirrored when flip is set. Pixels are read as whole
-    // 32-bit words, a row at a time, which is several times faster than a byte at a time.
+    // The crop x crop square at (left, top) as RGB planes, mirrored when flip is set.
     private static byte[] Planes(SKBitmap source, int left, int top, int crop, bool flip = false)
+    {
+        byte[] rgb = new byte[3 * crop * crop];
+        Gather(source, left, top, crop, flip, ByteLevels, rgb);
+        return rgb;
+    }
+
+    // Each channel's 8-bit values as themselves: Gather's table for byte planes.
+    private static readonly byte[] ByteLevels = [.. Enumerable.Range(0, 3 * 256).Select(i => (byte)(i % 256))];
+
+    // Writes the crop x crop square at (left, top) as 3 planes, channel c's 8-bit value v as levels[256 c + v], mirrored
+    // when flip is set. Pixels are read as whole 32-bit words, a row at a time, which is several times faster than a
+    // byte at a time.
+    private static void Gather<T>(SKBitmap source, int left, int top, int crop, bool flip, ReadOnlySpan<T> levels, Span<T> destination)
     {
         var pixels = MemoryMarshal.Cast<byte, uint>(source.GetPixelSpan());
         int rowPixels = source.RowBytes / 4;
         int plane = crop * crop;
-        byte[] rgb = new byte[3 * plane];
         var (redShift, greenShift, blueShift) = ChannelShifts;
         for (int y = 0; y < crop; y++)
         {
             var row = pixels.Slice((top + y) * rowPixels + left, crop);
-            var r = rgb.AsSpan(y * crop, crop);
-            var g = rgb.AsSpan(plane + y * crop, crop);
-            var b = rgb.AsSpan(2 * plane + y * crop, crop);
+            var r = destination.Slice(y * crop, crop);
+            var g = destination.Slice(plane + y * crop, crop);
+            var b = destination.Slice(2 * plane + y * crop, crop);
             for (int x = 0; x < row.Length; x++)
             {
                 uint p = row[flip ? crop - 1 - x : x];
-                r[x] = (byte)(p >> redShift);
-                g[x] = (byte)(p >> greenShift);
-                b[x] = (byte)(p >> blueShift);
+                r[x] = levels[(int)((p >> redShift) & 0xFF)];
+                g[x] = levels[256 + (int)((p >> greenShift) & 0xFF)];
+                b[x] = levels[512 + (int)((p >> blueShift) & 0xFF)];
             }
         }
-        return rgb;
     }
 
     /// <summary>
