@@ -75,12 +75,15 @@ internal sealed class DynamicBatcher : IDisposable
         return new float[3 * side * side];
     }
 
-    /// <summary>Takes back buffers from <see cref="RentImage"/>; as many as the queue and a batch hold are kept.</summary>
+    /// <summary>
+    /// Takes back buffers from <see cref="RentImage"/>; as many as two batches hold are kept (a batch running, the next
+    /// filling), so a burst does not leave the memory of its peak held.
+    /// </summary>
     public void Release(IEnumerable<float[]> images)
     {
         foreach (float[] image in images)
         {
-            if (Interlocked.Increment(ref spareCount) <= options.MaxQueue + options.MaxBatch)
+            if (Interlocked.Increment(ref spareCount) <= 2 * options.MaxBatch)
             {
                 spare.Add(image);
             }
