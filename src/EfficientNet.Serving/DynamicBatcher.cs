@@ -28,8 +28,8 @@ internal sealed class DynamicBatcher : IDisposable
     private readonly ConcurrentBag<float[]> spare = [];
     private int spareCount;
     private readonly Thread worker;
-    // The batches' input, MaxBatch images made once (its pages touched once) and filled in place; a new tensor per
-    // batch cost its allocation and page faults each time, which slowed every forward pass (docs/serving.md#speed).
+    // The batches' input, MaxBatch images made once and filled in place: a new tensor per batch, made from a managed
+    // array, slowed every forward pass (docs/serving.md#speed).
     private readonly Tensor input;
     private int waiting;
     private int arriving;
