@@ -126,14 +126,7 @@ internal static class BenchCommand
         {
             int applied = io.ApplyThreads(parse.GetValue(threads));
             io.UseRetainingAllocator();
-            using var classifier = Classifier.Open(parse.GetValue(weights)!, new ClassifierOptions
-            {
-                Engine = parse.GetValue(engine),
-                Variant = parse.GetValue(variant),
-                Threads = parse.GetValue(threads),
-                Device = ProcessResources.ParseDevice(parse.GetValue(device)!),
-                ExportCache = CommonOptions.ExportCache,
-            });
+            using var classifier = Classifier.Open(parse.GetValue(weights)!, CommonOptions.ClassifierOptions(parse, engine, variant, threads, device, tta: null));
             var result = PredictBenchmark.Run(classifier, parse.GetValue(image)!, parse.GetValue(seconds));
             string engineName = classifier.Engine.Kind.ToString().ToLowerInvariant();
             if (parse.GetValue(json))

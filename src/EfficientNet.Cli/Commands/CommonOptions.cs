@@ -73,11 +73,11 @@ internal static class CommonOptions
         DefaultValueFactory = _ => TestTimeAugmentation.None,
     };
 
-    /// <summary>The options that open a classifier (<see cref="Classifier.Open"/>), read from a parse.</summary>
-    public static ClassifierOptions ClassifierOptions(ParseResult parse, Option<EngineKind?> engine, Option<string> variant, Option<int> threads, Option<string> device, Option<TestTimeAugmentation> tta) => new()
+    /// <summary>The options that open a classifier (<see cref="Classifier.Open"/>), read from a parse; without <paramref name="tta"/>, none.</summary>
+    public static ClassifierOptions ClassifierOptions(ParseResult parse, Option<EngineKind?> engine, Option<string> variant, Option<int> threads, Option<string> device, Option<TestTimeAugmentation>? tta) => new()
     {
         Engine = parse.GetValue(engine),
-        TestTimeAugmentation = parse.GetValue(tta),
+        TestTimeAugmentation = tta is null ? TestTimeAugmentation.None : parse.GetValue(tta),
         Variant = parse.GetValue(variant),
         Threads = parse.GetValue(threads),
         Device = ProcessResources.ParseDevice(parse.GetValue(device)!),

@@ -239,9 +239,6 @@ public static class ImageDecoder
             ? throw new EfficientNetException($"crop {crop} is larger than the resized image {resized.Width}x{resized.Height}")
             : ((resized.Width - crop) / 2, (resized.Height - crop) / 2);
 
-    // Where each channel of an RGBA pixel read as a 32-bit word sits: R is the low byte on little-endian machines, the high one elsewhere.
-    private static (int Red, int Green, int Blue) ChannelShifts => BitConverter.IsLittleEndian ? (0, 8, 16) : (24, 16, 8);
-
     /// <summary>
     /// The <paramref name="box"/> of <paramref name="bitmap"/> resized to <paramref name="size"/> x <paramref name="size"/>
     /// (bilinear; from mipmaps when a side shrinks more than twofold, so a large reduction averages instead of aliasing;
@@ -283,7 +280,8 @@ public static class ImageDecoder
         var pixels = MemoryMarshal.Cast<byte, uint>(source.GetPixelSpan());
         int rowPixels = source.RowBytes / 4;
         int plane = crop * crop;
-        var (redShift, greenShift, blueShift) = ChannelShifts;
+        // RGBA bytes in memory: R is the low byte of the word on little-endian machines, the high one elsewhere.
+        var (redShift, greenShift, blueShift) = BitConverter.IsLittleEndian ? (0, 8, 16) : (24, 16, 8);
         for (int y = 0; y < crop; y++)
         {
             var row = pixels.Slice((top + y) * rowPixels + left, crop);
