@@ -52,6 +52,30 @@ public class OnnxExportTests
     }
 
     [Fact]
+    public void Logits_OfAViewAnotherDtypeOrAStridedTensor_AreThoseOfThePlainTensor()
+    {
+        // The engine copies the input out of the tensor's storage (OnnxRuntimeEngine.CopyInto): a view that starts
+        // inside a larger tensor must give its own images' logits, and other tensors are made dense float32 first.
+        manual_seed(5);
+        using var model = TestModels.PretrainedLike("b0", new EfficientNetOptions { NumClasses = 10, CifarStem = true });
+        using var engine = OnnxRuntimeEngine.FromBytes(OnnxExporter.ToBytes(model, new OnnxExportOptions()), "b0", threads: 2);
+        using var all = randn(5, 3, 32, 32);
+        using var middle = all.narrow(0, 2, 2);
+        using var plain = middle.clone();
+        using var expected = engine.Logits(plain);
+        using var transposedStorage = plain.transpose(2, 3).contiguous();
+        using var strided = transposedStorage.transpose(2, 3);
+        using var asDouble = plain.to(float64);
+
+        Assert.False(strided.is_contiguous());
+        foreach (var input in new[] { middle, strided, asDouble })
+        {
+            using var actual = engine.Logits(input);
+            Assert.Equal(expected.data<float>().ToArray(), actual.data<float>().ToArray());
+        }
+    }
+
+    [Fact]
     public void Export_WithAWrongBatchNormEps_WouldBeCaught()
     {
         // Negative control: folding one layer's BatchNorm with another eps moves the logits far beyond the
