@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""Soak of `effnet serve`: `hey` at concurrency 32 for --seconds on loopback, every request one JPEG body, while the
+"""Soak of `effnet serve`: `wrk` at concurrency 32 for --seconds on loopback, every request one JPEG body, while the
 server's resident memory (VmRSS of its process) is sampled every few seconds. Passes when every request answered
 200, the server exited 0 on SIGTERM, and the resident memory at the end is less than --growth percent above its
 level in the minute after --warmup seconds (the buffers of the first batches are allocated by then), each level the
 mean of a minute of samples.
 
     dotnet build -c Release
-    apt-get install hey
+    apt-get install wrk
     /usr/bin/python3 bench/serve_soak.py [--model b0.onnx] [--image photo.jpg] [--threads 2] [--seconds 300] [--concurrency 32]
 """
 import argparse
@@ -16,7 +16,7 @@ import threading
 import time
 
 from benchlib import cpu_line
-from serve_load import Server, default_image, default_model, hey
+from serve_load import Server, default_image, default_model, wrk
 
 
 def resident_megabytes(pid):
@@ -52,7 +52,7 @@ def main():
         sampler = threading.Thread(target=sample)
         sampler.start()
         try:
-            result = hey(server.url + "/v1/classify", image, args.concurrency, args.seconds)
+            result = wrk(server.url + "/v1/classify", image, args.concurrency, args.seconds)
         finally:
             done.set()
             sampler.join()
