@@ -116,13 +116,13 @@ WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 
 
 def wrk(url, image, concurrency, seconds):
-    """Drives POST url with the image for `seconds` (wrk: one thread, `concurrency` connections); returns requests/s,
-    the median latency in ms and wrk's CPU seconds. Every request must answer 200."""
+    """Drives POST url with the image for `seconds` (rounded: wrk takes whole seconds; one thread, `concurrency`
+    connections); returns requests/s, the median latency in ms and wrk's CPU seconds. Every request must answer 200."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         script.write(WRK_SCRIPT)
         script.flush()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "30s", "--latency", "-s", script.name, url],
+        out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "30s", "--latency", "-s", script.name, url],
                              check=True, capture_output=True, text=True, env=dict(os.environ, EFFNET_BENCH_BODY=image)).stdout
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     requests = re.search(r"(\d+) requests in", out)
