@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using System.Text;
+using EfficientNet.Imaging;
 
 namespace EfficientNet.Serving;
 
@@ -34,8 +35,8 @@ internal sealed class ServingMetrics(string model, string engine, int threads)
     public string Text()
     {
         var text = new StringBuilder();
-        text.Append("# HELP effnet_info The served model, its engine and threads (0: the engine's default), and the CPU they run on.\n# TYPE effnet_info gauge\n");
-        text.Append(CultureInfo.InvariantCulture, $"effnet_info{{model=\"{Escape(model)}\",engine=\"{engine}\",threads=\"{threads}\",{Cpu}}} 1\n");
+        text.Append("# HELP effnet_info The served model, its engine and threads (0: the engine's default), the CPU they run on, and the JPEG decoder.\n# TYPE effnet_info gauge\n");
+        text.Append(CultureInfo.InvariantCulture, $"effnet_info{{model=\"{Escape(model)}\",engine=\"{engine}\",threads=\"{threads}\",{Cpu},{Jpeg}}} 1\n");
         text.Append("# HELP effnet_requests_total Requests answered, by route and status.\n# TYPE effnet_requests_total counter\n");
         foreach (var ((route, status), count) in requests.OrderBy(r => r.Key.Route, StringComparer.Ordinal).ThenBy(r => r.Key.Status))
         {
@@ -53,6 +54,9 @@ internal sealed class ServingMetrics(string model, string engine, int threads)
 
     // The CPU's labels: its model name (Linux's /proc/cpuinfo), the widest vector instructions .NET sees, its logical cores.
     private static readonly string Cpu = $"cpu=\"{Escape(CpuModel())}\",isa=\"{VectorInstructions()}\",cores=\"{Environment.ProcessorCount}\"";
+
+    // Which library decodes JPEG uploads (ImageDecoder.UsesTurboJpeg).
+    private static readonly string Jpeg = $"jpeg=\"{(ImageDecoder.UsesTurboJpeg ? "turbojpeg" : "skiasharp")}\"";
 
     private static string CpuModel()
     {

@@ -21,6 +21,12 @@ public static class ImageDecoder
     public const long MaxPixels = 178_956_970;
 
     /// <summary>
+    /// Whether JPEG is decoded by libjpeg-turbo's TurboJPEG library (found on this system, and not turned off with
+    /// <c>EFFNET_TURBOJPEG=off</c>) rather than by SkiaSharp: the same pixels either way, faster with it.
+    /// </summary>
+    public static bool UsesTurboJpeg => TurboJpeg.Available;
+
+    /// <summary>
     /// Decodes <paramref name="path"/> as 8-bit RGBA, unpremultiplied, turned upright as its EXIF orientation
     /// says (a phone photo taken upright comes out upright).
     /// </summary>

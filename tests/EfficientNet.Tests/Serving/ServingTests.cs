@@ -116,9 +116,9 @@ public sealed class ServingTests : IAsyncLifetime, IDisposable
         string text = await client.GetStringAsync("/metrics");
         Assert.Contains("effnet_requests_total{route=\"/v1/classify\",status=\"200\"}", text, StringComparison.Ordinal);
         Assert.Contains("effnet_batch_size_count", text, StringComparison.Ordinal);
-        // What runs: the model, its engine and threads, and this CPU's vector instructions as .NET sees them.
+        // What runs: the model, its engine and threads, this CPU's vector instructions as .NET sees them, TurboJPEG.
         string isa = System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "avx512" : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "avx2" : "";
-        Assert.Matches($"effnet_info\\{{model=\"cifar\",engine=\"onnxruntime\",threads=\"2\",cpu=\"[^\"]+\",isa=\"{isa}[^\"]*\",cores=\"{Environment.ProcessorCount}\"\\}} 1", text);
+        Assert.Matches($"effnet_info\\{{model=\"cifar\",engine=\"onnxruntime\",threads=\"2\",cpu=\"[^\"]+\",isa=\"{isa}[^\"]*\",cores=\"{Environment.ProcessorCount}\",jpeg=\"turbojpeg\"\\}} 1", text);
     }
 
     /// <summary>Written from the Open Inference Protocol's REST specification, not through this project's code.</summary>
@@ -266,11 +266,17 @@ public sealed class ServingTests : IAsyncLifetime, IDisposable
         Assert.Contains("most likely classes of cifar", shown, StringComparison.Ordinal);
     }
 
-    /// <summary>The tool: SIGTERM stops it, after the request in flight, with exit code 0.</summary>
+    /// <summary>The tool: SIGTERM stops it, after the request in flight, with exit code 0; EFFNET_TURBOJPEG=off is heeded.</summary>
     [Fact]
     public async Task ServeCommand_AnswersThenStopsOnSigterm_WithExitCode0()
     {
-        var start = new ProcessStartInfo("dotnet", [EffnetProcess.Dll, "serve", Model, "--port", "0", "--threads", "1"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        // With TurboJPEG turned off, as /metrics reports: the upload is decoded by SkiaSharp, and answered the same.
+        var start = new ProcessStartInfo("dotnet", [EffnetProcess.Dll, "serve", Model, "--port", "0", "--threads", "1"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment = { ["EFFNET_TURBOJPEG"] = "off" },
+        };
         using var process = Process.Start(start)!;
         try
         {
@@ -280,6 +286,7 @@ public sealed class ServingTests : IAsyncLifetime, IDisposable
             using var tool = new HttpClient { BaseAddress = new Uri(line!.Split(' ')[3]), Timeout = TimeSpan.FromSeconds(30) };
             var answer = await tool.PostAsync("/v1/classify", new ByteArrayContent(File.ReadAllBytes(Photos[0])));
             Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            Assert.Contains(",jpeg=\"skiasharp\"}", await tool.GetStringAsync("/metrics"), StringComparison.Ordinal);
 
             using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)]))
             {
