@@ -46,14 +46,16 @@ public class TurboJpegTests
         byte[] corrupt = (byte[])whole.Clone();
         // A restart marker where the scan has none: libjpeg warns ("Corrupt JPEG data") and decodes on.
         (corrupt[whole.Length / 2], corrupt[whole.Length / 2 + 1]) = (0xFF, 0xD5);
+        var (width, height) = Size(whole);
+        var (cmykWidth, cmykHeight) = Size(cmyk);
         // Room for any of them (one pixel wider than the largest).
-        using var bitmap = new SKBitmap(new SKImageInfo(Math.Max(Width(whole), Width(cmyk)) + 1, Math.Max(Height(whole), Height(cmyk)), SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        using var bitmap = new SKBitmap(new SKImageInfo(Math.Max(width, cmykWidth) + 1, Math.Max(height, cmykHeight), SKColorType.Rgba8888, SKAlphaType.Unpremul));
 
-        Assert.False(TurboJpeg.TryDecode(cmyk, Width(cmyk), Height(cmyk), bitmap.GetPixels()), "CMYK");
-        Assert.False(TurboJpeg.TryDecode(whole.AsSpan(0, whole.Length / 2), Width(whole), Height(whole), bitmap.GetPixels()), "truncated");
-        Assert.False(TurboJpeg.TryDecode(corrupt, Width(whole), Height(whole), bitmap.GetPixels()), "corrupt");
-        Assert.False(TurboJpeg.TryDecode(whole, Width(whole) + 1, Height(whole), bitmap.GetPixels()), "another size");
-        Assert.True(TurboJpeg.TryDecode(whole, Width(whole), Height(whole), bitmap.GetPixels()), "the whole photo");
+        Assert.False(TurboJpeg.TryDecode(cmyk, cmykWidth, cmykHeight, bitmap.GetPixels()), "CMYK");
+        Assert.False(TurboJpeg.TryDecode(whole.AsSpan(0, whole.Length / 2), width, height, bitmap.GetPixels()), "truncated");
+        Assert.False(TurboJpeg.TryDecode(corrupt, width, height, bitmap.GetPixels()), "corrupt");
+        Assert.False(TurboJpeg.TryDecode(whole, width + 1, height, bitmap.GetPixels()), "another size");
+        Assert.True(TurboJpeg.TryDecode(whole, width, height, bitmap.GetPixels()), "the whole photo");
         // The CMYK image still decodes, through SkiaSharp.
         using var decoded = ImageDecoder.Decode(cmyk, "cmyk.jpg");
         Assert.Equal(SkiaSharpPixels(cmyk), Pixels(decoded));
@@ -64,7 +66,8 @@ public class TurboJpegTests
     {
         byte[] data = File.ReadAllBytes(path);
         byte[] skia = SkiaSharpPixels(data);
-        using var direct = new SKBitmap(new SKImageInfo(Width(data), Height(data), SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        var (width, height) = Size(data);
+        using var direct = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
         Assert.True(TurboJpeg.TryDecode(data, direct.Width, direct.Height, direct.GetPixels()), $"TurboJPEG declined {path}");
         Assert.True(skia.AsSpan().SequenceEqual(Pixels(direct)), $"{path}: TurboJPEG's pixels differ from SkiaSharp's");
         using var decoded = ImageDecoder.Decode(path);
@@ -82,16 +85,10 @@ public class TurboJpegTests
 
     private static byte[] Pixels(SKBitmap bitmap) => bitmap.GetPixelSpan().ToArray();
 
-    private static int Width(byte[] data)
+    private static (int Width, int Height) Size(byte[] data)
     {
         using var codec = SKCodec.Create(new MemoryStream(data));
-        return codec.Info.Width;
-    }
-
-    private static int Height(byte[] data)
-    {
-        using var codec = SKCodec.Create(new MemoryStream(data));
-        return codec.Info.Height;
+        return (codec.Info.Width, codec.Info.Height);
     }
 
     private static string FirstPhoto() =>
