@@ -3,8 +3,10 @@
 in alternating rounds on this machine:
 
 - `effnet bench infer --onnx MODEL --batch 16`: the engine alone at batch 16 on random input (the ceiling);
-- `effnet serve MODEL` driven by `wrk` at concurrency 16, every request one JPEG body: served throughput, and its
-  ratio to the line above;
+- with --workers W above 1, `effnet bench infer --workers W --batch B` (--workers-batch, default 4) too: the engine
+  alone running W batches at once, each with threads / W intra-op threads, as the server's workers do;
+- `effnet serve MODEL --workers W` driven by `wrk` at concurrency 16, every request one JPEG body: served throughput,
+  and its ratio to the lines above;
 - with --skia-row, `effnet serve` again at concurrency 16 with EFFNET_TURBOJPEG=off (every JPEG decoded by SkiaSharp
   instead of libjpeg-turbo's TurboJPEG library): what the faster decoder gives the server;
 - `effnet bench predict --weights MODEL --image JPEG`: the median of whole in-process predictions of that image
@@ -19,7 +21,7 @@ on epoll, takes about a sixth of what `hey` took here, CPU the server's threads 
 
     dotnet build -c Release
     apt-get install wrk
-    /usr/bin/python3 bench/serve_load.py [--model b0.onnx] [--image photo.jpg] [--threads 2] [--seconds 20] [--rounds 3] [--skia-row]
+    /usr/bin/python3 bench/serve_load.py [--model b0.onnx] [--image photo.jpg] [--threads 2] [--workers 1] [--seconds 20] [--rounds 3] [--skia-row]
 """
 import argparse
 import os
@@ -138,7 +140,7 @@ def wrk(url, image, concurrency, seconds):
 
 
 def served(model, image, args, concurrency, seconds, env=None):
-    server = Server(model, args.threads, args.serve_args.split(), env)
+    server = Server(model, args.threads, ["--workers", str(args.workers)] + args.serve_args.split(), env)
     try:
         url = server.url + "/v1/classify"
         wrk(url, image, concurrency, 2)  # warm-up: the first batches of each size plan their buffers
@@ -156,6 +158,8 @@ def main():
     ap.add_argument("--model", help=".onnx or weights file to serve (default: torchvision's B0 with random weights, exported)")
     ap.add_argument("--image", help="JPEG body of every request (default: a 224x224 crop of a flowers12 photo)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=1, help="effnet serve --workers: batches run at once, each with threads / workers intra-op threads")
+    ap.add_argument("--workers-batch", type=int, default=4, help="the batch of the in-process row with --workers above 1")
     ap.add_argument("--seconds", type=float, default=20, help="timed seconds of each throughput run (latency runs take half)")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=3)
@@ -168,10 +172,12 @@ def main():
         model = args.model or default_model(tmp)
         image = args.image or default_image(tmp)
         threads = ["--threads", str(args.threads)]
-        rows = {"bench infer, batch 16": [], f"serve, concurrency {args.concurrency}": [], "skia": [], "bench predict": [], "serve, concurrency 1": []}
+        rows = {"bench infer, batch 16": [], "workers": [], f"serve, concurrency {args.concurrency}": [], "skia": [], "bench predict": [], "serve, concurrency 1": []}
+        infer = ["dotnet", EFFNET, "bench", "infer", "--onnx", model, "--seconds", str(args.seconds), "--json"] + threads
         for _ in range(args.rounds):
-            rows["bench infer, batch 16"].append(run_json(["dotnet", EFFNET, "bench", "infer", "--onnx", model, "--batch", "16", "--seconds", str(args.seconds), "--json"] + threads)
-                                                if model.endswith(".onnx") else None)
+            rows["bench infer, batch 16"].append(run_json(infer + ["--batch", "16"]) if model.endswith(".onnx") else None)
+            if args.workers > 1 and model.endswith(".onnx"):
+                rows["workers"].append(run_json(infer + ["--batch", str(args.workers_batch), "--workers", str(args.workers)]))
             rows[f"serve, concurrency {args.concurrency}"].append(served(model, image, args, args.concurrency, args.seconds))
             if args.skia_row:
                 rows["skia"].append(served(model, image, args, args.concurrency, args.seconds, dict(os.environ, EFFNET_TURBOJPEG="off")))
@@ -182,7 +188,7 @@ def main():
 
 def report(args, model, image, rows):
     print(cpu_line(argparse.Namespace(isa="native")))
-    print(f"model {model if args.model else 'torchvision B0, random weights, effnet export'}, body {os.path.getsize(image)} bytes of JPEG, {args.threads} threads,"
+    print(f"model {model if args.model else 'torchvision B0, random weights, effnet export'}, body {os.path.getsize(image)} bytes of JPEG, {args.threads} threads in {args.workers} worker(s),"
           f" {args.seconds:g} s per throughput run, medians of {args.rounds} alternating rounds; wrk on the same cores")
     infer = [r["imagesPerSecond"] for r in rows["bench infer, batch 16"] if r]
     loaded = rows[f"serve, concurrency {args.concurrency}"]
@@ -194,6 +200,10 @@ def report(args, model, image, rows):
     if infer:
         ratios = [s / i for s, i in zip(throughput, infer)]
         print(f"  served / bench infer:         {median(ratios):8.2f}   (per round: {', '.join(f'{v:.2f}' for v in ratios)})")
+    if rows["workers"]:
+        split = [r["imagesPerSecond"] for r in rows["workers"]]
+        print(f"  bench infer, {args.workers} workers, batch {args.workers_batch}: {median(split):6.1f} images/s   (runs: {', '.join(f'{v:.1f}' for v in split)});"
+              f" served / this: {median([s / w for s, w in zip(throughput, split)]):.2f} (per round: {', '.join(f'{s / w:.2f}' for s, w in zip(throughput, split))})")
     if rows["skia"]:
         skia = [r["requestsPerSecond"] for r in rows["skia"]]
         print(f"  same, EFFNET_TURBOJPEG=off:   {median(skia):8.1f} requests/s (runs: {', '.join(f'{v:.1f}' for v in skia)}); served / this:"

@@ -11,10 +11,11 @@ namespace EfficientNet.Serving;
 internal sealed class QueueFullException(string message) : Exception(message);
 
 /// <summary>
-/// Coalesces the images of concurrent requests into batches on one inference thread: a batch runs when it holds
-/// <see cref="ServingOptions.MaxBatch"/> images, when its first image has waited <see cref="ServingOptions.MaxDelay"/>,
-/// or when no other request is on its way (<see cref="Arrive"/>), whichever comes first, so a request alone does not
-/// wait for company. At most <see cref="ServingOptions.MaxQueue"/> images wait; more are refused at once.
+/// Coalesces the images of concurrent requests into batches on <see cref="ServingOptions.Workers"/> inference threads,
+/// each running one batch at a time: a batch runs when it holds <see cref="ServingOptions.MaxBatch"/> images, when its
+/// first image has waited <see cref="ServingOptions.MaxDelay"/>, or when no other request is on its way
+/// (<see cref="Arrive"/>), whichever comes first, so a request alone does not wait for company. At most
+/// <see cref="ServingOptions.MaxQueue"/> images wait; more are refused at once.
 /// </summary>
 internal sealed class DynamicBatcher : IDisposable
 {
@@ -24,35 +25,36 @@ internal sealed class DynamicBatcher : IDisposable
     private readonly ServingOptions options;
     private readonly ServingMetrics metrics;
     private readonly int side;
-    private readonly Channel<Job> queue = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Job> queue = Channel.CreateUnbounded<Job>();
     private readonly ConcurrentBag<float[]> spare = [];
     private int spareCount;
-    private readonly Thread worker;
-    // The batches' input, MaxBatch images made once and filled in place: a new tensor per batch, made from a managed
-    // array, slowed every forward pass (docs/serving.md#speed).
-    private readonly Tensor input;
+    private readonly Thread[] workers;
     private int waiting;
     private int arriving;
 
+    /// <summary>Starts the workers; with more than one, <paramref name="engine"/> must take concurrent calls.</summary>
     public DynamicBatcher(IClassifierEngine engine, int side, ServingOptions options, ServingMetrics metrics)
     {
         (this.engine, this.side, this.options, this.metrics) = (engine, side, options, metrics);
-        input = zeros(options.MaxBatch, 3, side, side);
-        worker = new Thread(Work) { IsBackground = true, Name = "efficientnet-serving-batcher" };
-        worker.Start();
+        workers = [.. Enumerable.Range(1, options.Workers).Select(i => new Thread(Work) { IsBackground = true, Name = $"efficientnet-serving-batcher-{i}" })];
+        foreach (var worker in workers)
+        {
+            worker.Start();
+        }
     }
 
     /// <summary>
-    /// Marks a request whose images are on their way (being read and decoded) until disposed or queued: while any is, a
-    /// batch waits for them, up to <see cref="ServingOptions.MaxDelay"/>.
+    /// Marks a request whose images are on their way (being read and decoded) until disposed or passed to
+    /// <see cref="Logits"/>: while any is, a batch waits for them, up to <see cref="ServingOptions.MaxDelay"/>.
     /// </summary>
-    public IDisposable Arrive()
+    public Arrival Arrive()
     {
         Interlocked.Increment(ref arriving);
         return new Arrival(this);
     }
 
-    private sealed class Arrival(DynamicBatcher batcher) : IDisposable
+    /// <summary>A request on its way (<see cref="Arrive"/>).</summary>
+    public sealed class Arrival(DynamicBatcher batcher) : IDisposable
     {
         private int done;
 
@@ -81,14 +83,14 @@ internal sealed class DynamicBatcher : IDisposable
     }
 
     /// <summary>
-    /// Takes back buffers from <see cref="RentImage"/>; as many as two batches hold are kept (a batch running, the next
-    /// filling), so a burst does not leave the memory of its peak held.
+    /// Takes back buffers from <see cref="RentImage"/>; as many as the batches running and one more filling hold are
+    /// kept, so a burst does not leave the memory of its peak held.
     /// </summary>
     public void Release(IEnumerable<float[]> images)
     {
         foreach (float[] image in images)
         {
-            if (Interlocked.Increment(ref spareCount) <= 2 * options.MaxBatch)
+            if (Interlocked.Increment(ref spareCount) <= (options.Workers + 1) * options.MaxBatch)
             {
                 spare.Add(image);
             }
@@ -101,10 +103,11 @@ internal sealed class DynamicBatcher : IDisposable
 
     /// <summary>
     /// The logits of each image (buffers from <see cref="RentImage"/>, which it takes back), in order, from the batches
-    /// they joined.
+    /// they joined. The request's <paramref name="arrival"/> ends as its images are queued: not before, or a batch
+    /// gathering could leave without them, and not after, or a batch that has them could wait for them still.
     /// </summary>
     /// <exception cref="QueueFullException">The images would not fit in the queue.</exception>
-    public Task<float[][]> Logits(IReadOnlyList<float[]> images, CancellationToken abandoned)
+    public Task<float[][]> Logits(IReadOnlyList<float[]> images, Arrival? arrival, CancellationToken abandoned)
     {
         if (Interlocked.Add(ref waiting, images.Count) > options.MaxQueue)
         {
@@ -114,15 +117,20 @@ internal sealed class DynamicBatcher : IDisposable
         }
         metrics.QueueDepth = Volatile.Read(ref waiting);
         var jobs = images.Select(pixels => new Job(pixels, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously), abandoned)).ToArray();
+        var answers = Task.WhenAll(jobs.Select(j => j.Logits.Task));
+        arrival?.Dispose();
         foreach (var job in jobs)
         {
             queue.Writer.TryWrite(job);
         }
-        return Task.WhenAll(jobs.Select(j => j.Logits.Task));
+        return answers;
     }
 
+    // One worker: gathers a batch, runs it, answers it. Its input is MaxBatch images made once and filled in place: a
+    // new tensor per batch, made from a managed array, slowed every forward pass (docs/serving.md#speed).
     private void Work()
     {
+        using var input = zeros(options.MaxBatch, 3, side, side);
         var batch = new List<Job>(options.MaxBatch);
         while (queue.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
@@ -151,7 +159,7 @@ internal sealed class DynamicBatcher : IDisposable
             metrics.QueueDepth = Volatile.Read(ref waiting);
             if (batch.Count > 0)
             {
-                Run(batch);
+                Run(batch, input);
                 batch.Clear();
             }
         }
@@ -170,7 +178,7 @@ internal sealed class DynamicBatcher : IDisposable
         }
     }
 
-    private void Run(List<Job> batch)
+    private void Run(List<Job> batch, Tensor input)
     {
         try
         {
@@ -201,7 +209,9 @@ internal sealed class DynamicBatcher : IDisposable
     public void Dispose()
     {
         queue.Writer.TryComplete();
-        worker.Join();
-        input.Dispose();
+        foreach (var worker in workers)
+        {
+            worker.Join();
+        }
     }
 }

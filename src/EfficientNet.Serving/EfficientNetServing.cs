@@ -125,14 +125,13 @@ public static class EfficientNetServing
         return body.ToArray();
     }
 
-    /// <summary>The logits of <paramref name="images"/> through the batcher, within the request's time; <paramref name="arrival"/> ends once they are queued.</summary>
-    internal static async Task<float[][]> Logits(HttpContext context, ModelServer server, IReadOnlyList<float[]> images, IDisposable arrival)
+    /// <summary>The logits of <paramref name="images"/> through the batcher, within the request's time; <paramref name="arrival"/> ends as they are queued.</summary>
+    internal static async Task<float[][]> Logits(HttpContext context, ModelServer server, IReadOnlyList<float[]> images, DynamicBatcher.Arrival arrival)
     {
         using var abandoned = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         try
         {
-            var queued = server.Batcher.Logits(images, abandoned.Token);
-            arrival.Dispose();
+            var queued = server.Batcher.Logits(images, arrival, abandoned.Token);
             return await queued.WaitAsync(server.Options.RequestTimeout, context.RequestAborted);
         }
         catch (TimeoutException)

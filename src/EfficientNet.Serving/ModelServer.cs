@@ -17,7 +17,7 @@ internal sealed class ModelServer(ServingOptions options) : IHostedService, IDis
     /// <summary>Whether the model is loaded and its warm-up batch ran.</summary>
     public bool Ready { get; private set; }
 
-    public ServingMetrics Metrics { get; private set; } = new(options.ServedName, "loading", options.Threads);
+    public ServingMetrics Metrics { get; private set; } = new(options.ServedName, "loading", options.Threads, options.Workers);
 
     public ClassifierInfo Info => classifier?.Info ?? throw new InvalidOperationException("the model is not loaded yet");
 
@@ -27,11 +27,16 @@ internal sealed class ModelServer(ServingOptions options) : IHostedService, IDis
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        classifier = Classifier.Open(options.Model, new ClassifierOptions { Engine = options.Engine, Threads = options.Threads, Device = Runtime.ProcessResources.ParseDevice(options.Device) });
-        Metrics = new ServingMetrics(options.ServedName, classifier.Engine.Kind.ToString().ToLowerInvariant(), options.Threads);
+        classifier = Classifier.Open(options.Model, new ClassifierOptions { Engine = options.Engine, Threads = options.WorkerThreads, Device = Runtime.ProcessResources.ParseDevice(options.Device) });
+        if (options.Workers > 1 && classifier.Engine.Kind != EngineKind.OnnxRuntime)
+        {
+            // libtorch's intra-op threads are set for the whole process, not per worker.
+            throw new EfficientNetException($"ServingOptions.Workers above 1 needs the ONNX Runtime engine; '{options.Model}' opened on {classifier.Engine.Kind}");
+        }
+        Metrics = new ServingMetrics(options.ServedName, classifier.Engine.Kind.ToString().ToLowerInvariant(), options.Threads, options.Workers);
         batcher = new DynamicBatcher(classifier.Engine, classifier.Info.Resolution, options, Metrics);
         int side = classifier.Info.Resolution;
-        batcher.Logits([new float[3 * side * side]], CancellationToken.None).GetAwaiter().GetResult();
+        batcher.Logits([new float[3 * side * side]], null, CancellationToken.None).GetAwaiter().GetResult();
         Ready = true;
         return Task.CompletedTask;
     }

@@ -9,7 +9,7 @@ using EfficientNet.Imaging;
 namespace EfficientNet.Serving;
 
 /// <summary>The server's counters in Prometheus's text exposition format: requests, latency, batch sizes, queue depth, what runs.</summary>
-internal sealed class ServingMetrics(string model, string engine, int threads)
+internal sealed class ServingMetrics(string model, string engine, int threads, int workers)
 {
     private static readonly double[] LatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
     private static readonly double[] BatchBuckets = [1, 2, 4, 8, 16, 32, 64, 128];
@@ -35,8 +35,8 @@ internal sealed class ServingMetrics(string model, string engine, int threads)
     public string Text()
     {
         var text = new StringBuilder();
-        text.Append("# HELP effnet_info The served model, its engine and threads (0: the engine's default), the CPU they run on, and the JPEG decoder.\n# TYPE effnet_info gauge\n");
-        text.Append(CultureInfo.InvariantCulture, $"effnet_info{{model=\"{Escape(model)}\",engine=\"{engine}\",threads=\"{threads}\",{Cpu},{Jpeg}}} 1\n");
+        text.Append("# HELP effnet_info The served model, its engine, threads (0: the engine's default) and workers (batches run at once), the CPU they run on, and the JPEG decoder.\n# TYPE effnet_info gauge\n");
+        text.Append(CultureInfo.InvariantCulture, $"effnet_info{{model=\"{Escape(model)}\",engine=\"{engine}\",threads=\"{threads}\",workers=\"{workers}\",{Cpu},{Jpeg}}} 1\n");
         text.Append("# HELP effnet_requests_total Requests answered, by route and status.\n# TYPE effnet_requests_total counter\n");
         foreach (var ((route, status), count) in requests.OrderBy(r => r.Key.Route, StringComparer.Ordinal).ThenBy(r => r.Key.Status))
         {

@@ -17,8 +17,21 @@ public sealed record ServingOptions
     /// <summary>"cpu" or "cuda" (the torch engine).</summary>
     public string Device { get; init; } = "cpu";
 
-    /// <summary>Intra-op threads of the engine (0: its default).</summary>
+    /// <summary>
+    /// Intra-op threads of the engine, shared evenly among the <see cref="Workers"/> (0: the engine's default for one
+    /// worker; for several, the logical cores).
+    /// </summary>
     public int Threads { get; init; }
+
+    /// <summary>
+    /// Batches run at once, each on its own thread with <see cref="Threads"/> / <see cref="Workers"/> intra-op threads
+    /// (at least one): one gives a lone request every thread; as many as the threads (one each) gives more throughput
+    /// under load on few cores (docs/serving.md#speed). Above one needs the ONNX Runtime engine.
+    /// </summary>
+    public int Workers { get; init; } = 1;
+
+    /// <summary>Each worker's intra-op threads (0: the engine's default).</summary>
+    public int WorkerThreads => Workers == 1 ? Threads : Math.Max(1, (Threads > 0 ? Threads : Environment.ProcessorCount) / Workers);
 
     /// <summary>Most images run in one forward pass.</summary>
     public int MaxBatch { get; init; } = 16;
@@ -51,9 +64,9 @@ public sealed record ServingOptions
         {
             throw new EfficientNetException("ServingOptions.Model is required: the weights or .onnx file to serve");
         }
-        if (MaxBatch < 1 || MaxQueue < 1 || MaxBodyBytes < 1 || Threads < 0)
+        if (MaxBatch < 1 || MaxQueue < 1 || MaxBodyBytes < 1 || Workers < 1 || Threads < 0)
         {
-            throw new EfficientNetException("ServingOptions.MaxBatch, ServingOptions.MaxQueue and ServingOptions.MaxBodyBytes must be positive and ServingOptions.Threads 0 or positive");
+            throw new EfficientNetException("ServingOptions.MaxBatch, ServingOptions.MaxQueue, ServingOptions.MaxBodyBytes and ServingOptions.Workers must be positive and ServingOptions.Threads 0 or positive");
         }
         if (MaxDelay < TimeSpan.Zero || RequestTimeout <= TimeSpan.Zero)
         {

@@ -22,16 +22,20 @@ internal sealed record InferenceBenchmarkOptions
 
     /// <summary>The variant the engine runs, when known: a batch its activations would not fit in memory is refused.</summary>
     public string? Variant { get; init; }
+
+    /// <summary>Forward passes run at once on the engine, each from its own thread (as effnet serve's workers run batches).</summary>
+    public int Workers { get; init; } = 1;
 }
 
 /// <summary>Throughput and latency of a benchmark run.</summary>
 /// <param name="Batch">Images per forward pass.</param>
 /// <param name="Resolution">Input resolution.</param>
-/// <param name="Iterations">Timed forward passes.</param>
+/// <param name="Iterations">Timed forward passes, of all workers.</param>
 /// <param name="Seconds">Timed seconds.</param>
 /// <param name="ImagesPerSecond">Images classified per second.</param>
 /// <param name="MillisecondsPerBatch">Mean latency of one forward pass.</param>
-internal sealed record BenchmarkResult(int Batch, int Resolution, int Iterations, double Seconds, double ImagesPerSecond, double MillisecondsPerBatch);
+/// <param name="Workers">Forward passes run at once.</param>
+internal sealed record BenchmarkResult(int Batch, int Resolution, int Iterations, double Seconds, double ImagesPerSecond, double MillisecondsPerBatch, int Workers);
 
 /// <summary>
 /// Measures an engine's forward passes on random input through the real inference path
@@ -54,6 +58,10 @@ internal static class InferenceBenchmark
         {
             throw new EfficientNetException($"--seconds must be positive, got {options.Seconds}");
         }
+        if (options.Workers < 1 || (options.Workers > 1 && engine is not OnnxRuntimeEngine))
+        {
+            throw new EfficientNetException($"--workers must be 1, or more on the ONNX Runtime engine (libtorch's threads are set for the whole process), got {options.Workers} on {engine.Kind}");
+        }
         if (resolution is < EfficientNetOptions.MinResolution or > EfficientNetOptions.MaxResolution)
         {
             throw new EfficientNetException($"the input resolution must be between {EfficientNetOptions.MinResolution} and {EfficientNetOptions.MaxResolution} pixels, got {resolution}");
@@ -62,20 +70,45 @@ internal static class InferenceBenchmark
         {
             ProcessResources.RequireInferenceMemory(options.Batch, variant, resolution);
         }
-        using var input = MakeInput(options.Batch, resolution, engine);
-        for (int i = 0; i < options.WarmupIterations; i++)
+        var inputs = Enumerable.Range(0, options.Workers).Select(_ => MakeInput(options.Batch, resolution, engine)).ToArray();
+        try
         {
-            Forward(engine, input);
+            for (int i = 0; i < options.WarmupIterations; i++)
+            {
+                Forward(engine, inputs[0]);
+            }
+            var clock = Stopwatch.StartNew();
+            int iterations = 0;
+            void Loop(Tensor input)
+            {
+                int mine = 0;
+                while (mine == 0 || clock.Elapsed.TotalSeconds < options.Seconds)
+                {
+                    Forward(engine, input);
+                    mine++;
+                }
+                Interlocked.Add(ref iterations, mine);
+            }
+            var others = inputs[1..].Select(input => new Thread(() => Loop(input))).ToArray();
+            foreach (var other in others)
+            {
+                other.Start();
+            }
+            Loop(inputs[0]);
+            foreach (var other in others)
+            {
+                other.Join();
+            }
+            double seconds = clock.Elapsed.TotalSeconds;
+            return new BenchmarkResult(options.Batch, resolution, iterations, seconds, iterations * options.Batch / seconds, 1000 * seconds * options.Workers / iterations, options.Workers);
         }
-        var clock = Stopwatch.StartNew();
-        int iterations = 0;
-        while (iterations == 0 || clock.Elapsed.TotalSeconds < options.Seconds)
+        finally
         {
-            Forward(engine, input);
-            iterations++;
+            foreach (var input in inputs)
+            {
+                input.Dispose();
+            }
         }
-        double seconds = clock.Elapsed.TotalSeconds;
-        return new BenchmarkResult(options.Batch, resolution, iterations, seconds, iterations * options.Batch / seconds, 1000 * seconds / iterations);
     }
 
     // A TorchSharp engine with channels-last weights gets channels-last input, as a pipeline feeding it would.

@@ -62,11 +62,12 @@ internal static class BenchCommand
         var engine = CommonOptions.Engine();
         var onnx = new Option<string?>("--onnx") { Description = "onnxruntime engine: run this .onnx file (input 'input', output 'logits') instead of exporting the variant" };
         var threads = CommonOptions.Threads(withEngine: true);
+        var workers = new Option<int>("--workers") { Description = "Forward passes run at once, each with threads / workers intra-op threads, as effnet serve --workers runs batches (ONNX Runtime engine)", DefaultValueFactory = _ => 1 };
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var command = new Command("infer", "Inference throughput of a variant (random weights and input) on TorchSharp or ONNX Runtime")
         {
-            variant, batch, seconds, resolution, nchw, noFuse, engine, onnx, threads, device, json,
+            variant, batch, seconds, resolution, nchw, noFuse, engine, onnx, threads, workers, device, json,
         };
         command.SetAction(io.Guard(parse =>
         {
@@ -76,10 +77,11 @@ internal static class BenchCommand
             string? onnxPath = parse.GetValue(onnx);
             var kind = ChooseEngine(parse.GetValue(engine), onnxPath, parse.GetValue(nchw) || parse.GetValue(noFuse), dev);
             (bool ChannelsLast, bool FuseBatchNorm) settings = (!parse.GetValue(nchw), !parse.GetValue(noFuse));
-            var (benchEngine, description, side) = OpenEngine(kind, onnxPath, parse.GetValue(variant)!, parse.GetValue(resolution), settings, applied, dev);
+            int workerThreads = new Serving.ServingOptions { Model = "", Threads = applied, Workers = Math.Max(1, parse.GetValue(workers)) }.WorkerThreads;
+            var (benchEngine, description, side) = OpenEngine(kind, onnxPath, parse.GetValue(variant)!, parse.GetValue(resolution), settings, workerThreads, dev);
             using var _ = benchEngine;
             var result = InferenceBenchmark.Run(benchEngine, side,
-                new InferenceBenchmarkOptions { Batch = parse.GetValue(batch), Seconds = parse.GetValue(seconds), Variant = onnxPath is null ? parse.GetValue(variant) : null });
+                new InferenceBenchmarkOptions { Batch = parse.GetValue(batch), Seconds = parse.GetValue(seconds), Variant = onnxPath is null ? parse.GetValue(variant) : null, Workers = parse.GetValue(workers) });
             bool torchEngine = kind == EngineKind.Torch;
             int threadCount = torchEngine ? TorchSharp.torch.get_num_threads() : applied;
             if (parse.GetValue(json))
@@ -93,6 +95,7 @@ internal static class BenchCommand
                     result.Batch,
                     result.Resolution,
                     threads = threadCount,
+                    result.Workers,
                     channelsLast = torchEngine ? settings.ChannelsLast : (bool?)null,
                     fuseBatchNorm = torchEngine ? settings.FuseBatchNorm : (bool?)null,
                     retainingAllocator = io.RetainingAllocator,
@@ -103,7 +106,7 @@ internal static class BenchCommand
                 });
                 return;
             }
-            io.Out.WriteLine($"{description} inference, batch {result.Batch}, {result.Resolution}x{result.Resolution}, {(threadCount == 0 ? "default" : threadCount.ToString(System.Globalization.CultureInfo.InvariantCulture))} threads, {(io.RetainingAllocator ? "retaining" : "system")} allocator");
+            io.Out.WriteLine($"{description} inference, batch {result.Batch}, {result.Resolution}x{result.Resolution}, {(threadCount == 0 ? "default" : threadCount.ToString(System.Globalization.CultureInfo.InvariantCulture))} threads{(result.Workers > 1 ? $" in {result.Workers} workers" : "")}, {(io.RetainingAllocator ? "retaining" : "system")} allocator");
             io.Out.WriteLine($"{Format.Fixed(result.ImagesPerSecond, 1)} images/s ({Format.Fixed(result.MillisecondsPerBatch, 1)} ms per batch, {result.Iterations} batches in {Format.Fixed(result.Seconds, 1)} s)");
         }));
         return command;

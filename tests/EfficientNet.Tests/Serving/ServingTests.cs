@@ -29,17 +29,24 @@ public sealed class ServingTests : IAsyncLifetime, IDisposable
 
     public async Task InitializeAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Services.AddEfficientNet(new ServingOptions
+        app = Build(new ServingOptions
         {
             Model = Model, Name = "cifar", Threads = 2, MaxBatch = 16, MaxDelay = TimeSpan.FromMilliseconds(200), MaxQueue = 16, MaxBodyBytes = 1 << 20,
         });
-        app = builder.Build();
-        app.MapEfficientNet();
         await app.StartAsync();
         client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+    }
+
+    // An app on a free loopback port that serves the model as the options say.
+    private static WebApplication Build(ServingOptions options)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddEfficientNet(options);
+        var built = builder.Build();
+        built.MapEfficientNet();
+        return built;
     }
 
     public async Task DisposeAsync()
@@ -118,7 +125,32 @@ public sealed class ServingTests : IAsyncLifetime, IDisposable
         Assert.Contains("effnet_batch_size_count", text, StringComparison.Ordinal);
         // What runs: the model, its engine and threads, this CPU's vector instructions as .NET sees them, TurboJPEG.
         string isa = System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "avx512" : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "avx2" : "";
-        Assert.Matches($"effnet_info\\{{model=\"cifar\",engine=\"onnxruntime\",threads=\"2\",cpu=\"[^\"]+\",isa=\"{isa}[^\"]*\",cores=\"{Environment.ProcessorCount}\",jpeg=\"turbojpeg\"\\}} 1", text);
+        Assert.Matches($"effnet_info\\{{model=\"cifar\",engine=\"onnxruntime\",threads=\"2\",workers=\"1\",cpu=\"[^\"]+\",isa=\"{isa}[^\"]*\",cores=\"{Environment.ProcessorCount}\",jpeg=\"turbojpeg\"\\}} 1", text);
+    }
+
+    [Fact]
+    public async Task TwoWorkers_AnswerConcurrentRequestsAsTheClassifierDoes()
+    {
+        await using var workers = Build(new ServingOptions { Model = Model, Name = "cifar", Threads = 2, Workers = 2, MaxBatch = 4 });
+        await workers.StartAsync();
+        using var other = new HttpClient { BaseAddress = new Uri(workers.Urls.Single()) };
+        var answers = await Task.WhenAll(Photos.Select(photo => other.PostAsync("/v1/classify?top=3", new ByteArrayContent(File.ReadAllBytes(photo)))));
+
+        for (int i = 0; i < Photos.Length; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, answers[i].StatusCode);
+            AssertSame(InProcess(Photos[i]), JsonDocument.Parse(await answers[i].Content.ReadAsStringAsync()).RootElement.GetProperty("predictions"));
+        }
+        Assert.Contains("threads=\"2\",workers=\"2\"", await other.GetStringAsync("/metrics"), StringComparison.Ordinal);
+        await workers.StopAsync();
+    }
+
+    [Fact]
+    public async Task TwoWorkers_OnTheTorchEngine_StopTheStartWithTheReason()
+    {
+        await using var torch = Build(new ServingOptions { Model = Model, Engine = EngineKind.Torch, Workers = 2 });
+        var error = await Assert.ThrowsAsync<EfficientNetException>(() => torch.StartAsync());
+        Assert.Equal($"ServingOptions.Workers above 1 needs the ONNX Runtime engine; '{Model}' opened on Torch", error.Message);
     }
 
     /// <summary>Written from the Open Inference Protocol's REST specification, not through this project's code.</summary>
