@@ -14,6 +14,11 @@ TextWriter output = launchedRank is null ? Console.Out : launchedRank > 0 ? Text
 if (launchedRank is null or 0)
 {
     EfficientNet.Runtime.ProcessResources.KernelNotes = note => Console.Error.WriteLine($"effnet: note: {note}");
+    // A TurboJPEG library named by EFFNET_TURBOJPEG that is not used: JPEG is still decoded, more slowly; say why.
+    if (EfficientNet.Imaging.ImageDecoder.TurboJpegProblem is { } problem)
+    {
+        Console.Error.WriteLine($"effnet: note: {problem}");
+    }
 }
 int exit = EffnetCli.Run(args, output, Console.Error);
 output.Flush();

@@ -27,6 +27,13 @@ public static class ImageDecoder
     public static bool UsesTurboJpeg => TurboJpeg.Available;
 
     /// <summary>
+    /// Why the library <c>EFFNET_TURBOJPEG</c> names does not decode JPEG (it does not load, lacks TurboJPEG's functions,
+    /// or this is not 64-bit Linux or macOS), in one line; null when it does, or when the variable names no library.
+    /// JPEG is still decoded then, by SkiaSharp: a host that wants to know tells its user this line.
+    /// </summary>
+    public static string? TurboJpegProblem => TurboJpeg.Problem;
+
+    /// <summary>
     /// Decodes <paramref name="path"/> as 8-bit RGBA, unpremultiplied, turned upright as its EXIF orientation
     /// says (a phone photo taken upright comes out upright).
     /// </summary>

@@ -16,10 +16,14 @@ internal static unsafe class TurboJpeg
     private const int StopOnWarning = 8192; // TJFLAG_STOPONWARNING: corrupt data fails instead of decoding to grey
     private const int LimitScans = 32768; // TJFLAG_LIMITSCANS: a progressive JPEG of thousands of scans fails
 
-    private static readonly Functions? Library = Load();
+    private static readonly (Functions? Library, string? Problem) Binding = Load();
+    private static readonly Functions? Library = Binding.Library;
 
     /// <summary>Whether a TurboJPEG library was found and bound.</summary>
     public static bool Available => Library is not null;
+
+    /// <summary>Why the library <c>EFFNET_TURBOJPEG</c> names is not bound; null when it is, or when none is named.</summary>
+    public static string? Problem => Binding.Problem;
 
     /// <summary>
     /// Decodes <paramref name="jpeg"/> into <paramref name="rgba"/>, <paramref name="width"/> x <paramref name="height"/>
@@ -64,32 +68,42 @@ internal static unsafe class TurboJpeg
         public readonly delegate* unmanaged<nint, int> Destroy = (delegate* unmanaged<nint, int>)NativeLibrary.GetExport(library, "tjDestroy");
     }
 
-    // EFFNET_TURBOJPEG=off leaves every JPEG to SkiaSharp; EFFNET_TURBOJPEG=/path/to/libturbojpeg.so names the library.
-    private static Functions? Load()
+    // EFFNET_TURBOJPEG=off leaves every JPEG to SkiaSharp; EFFNET_TURBOJPEG=/path/to/libturbojpeg.so names the library,
+    // and why that one is not bound is the problem. The system's library is optional: its absence is no problem.
+    private static (Functions?, string?) Load()
     {
         string? setting = Environment.GetEnvironmentVariable("EFFNET_TURBOJPEG");
-        if (string.Equals(setting, "off", StringComparison.OrdinalIgnoreCase)
-            || !Environment.Is64BitProcess || !(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS()))
+        bool named = !string.IsNullOrEmpty(setting) && !string.Equals(setting, "off", StringComparison.OrdinalIgnoreCase);
+        if (string.Equals(setting, "off", StringComparison.OrdinalIgnoreCase))
         {
-            return null;
+            return (null, null);
         }
-        string[] names = !string.IsNullOrEmpty(setting) ? [setting]
+        if (!Environment.Is64BitProcess || !(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS()))
+        {
+            return (null, named ? $"EFFNET_TURBOJPEG names '{setting}', but TurboJPEG is bound only on 64-bit Linux and macOS; SkiaSharp decodes JPEG" : null);
+        }
+        string[] names = named ? [setting!]
             : OperatingSystem.IsLinux() ? ["libturbojpeg.so.0"]
             : ["libturbojpeg.0.dylib", "/opt/homebrew/opt/jpeg-turbo/lib/libturbojpeg.0.dylib", "/usr/local/opt/jpeg-turbo/lib/libturbojpeg.0.dylib"];
         foreach (string name in names)
         {
-            if (NativeLibrary.TryLoad(name, out nint library))
+            if (!NativeLibrary.TryLoad(name, out nint library))
             {
-                try
+                continue;
+            }
+            try
+            {
+                return (new Functions(library), null);
+            }
+            catch (EntryPointNotFoundException)
+            {
+                NativeLibrary.Free(library);
+                if (named)
                 {
-                    return new Functions(library);
-                }
-                catch (EntryPointNotFoundException)
-                {
-                    NativeLibrary.Free(library);
+                    return (null, $"EFFNET_TURBOJPEG names '{setting}', which lacks TurboJPEG's functions (tjInitDecompress, tjDecompressHeader3, tjDecompress2, tjDestroy); SkiaSharp decodes JPEG");
                 }
             }
         }
-        return null;
+        return (null, named ? $"EFFNET_TURBOJPEG names '{setting}', which does not load as a library (a missing file, or another architecture's); SkiaSharp decodes JPEG" : null);
     }
 }

@@ -12,6 +12,28 @@ public class TurboJpegTests
     public void Available_OnThisMachine()
     {
         Assert.True(TurboJpeg.Available, "libturbojpeg.so.0 was not found: apt-get install libturbojpeg0 (bash .ci/run installs it)");
+        Assert.Null(ImageDecoder.TurboJpegProblem);
+    }
+
+    [Theory]
+    [InlineData("/nonexistent/libturbojpeg.so.0", "which does not load as a library")]
+    [InlineData("libz.so.1", "which lacks TurboJPEG's functions")]
+    public void ALibraryNamedThatIsNotUsed_EffnetSaysWhy_AndGoesOn(string library, string why)
+    {
+        var (exit, _, err) = Cli.EffnetProcess.Run(["variants"], new Dictionary<string, string> { ["EFFNET_TURBOJPEG"] = library });
+        Assert.Equal(0, exit);
+        Assert.Contains($"effnet: note: EFFNET_TURBOJPEG names '{library}', {why}", err, StringComparison.Ordinal);
+        Assert.EndsWith("SkiaSharp decodes JPEG", err.Split('\n')[0].TrimEnd(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("off")]
+    [InlineData(null)]
+    public void NoLibraryNamed_EffnetSaysNothingOfIt(string? setting)
+    {
+        var (exit, _, err) = Cli.EffnetProcess.Run(["variants"], new Dictionary<string, string> { ["EFFNET_TURBOJPEG"] = setting ?? "" });
+        Assert.Equal(0, exit);
+        Assert.DoesNotContain("EFFNET_TURBOJPEG", err, StringComparison.Ordinal);
     }
 
     [Fact]
