@@ -14,14 +14,20 @@ internal sealed class QueueFullException(string message) : Exception(message);
 /// Coalesces the images of concurrent requests into batches on <see cref="ServingOptions.Workers"/> inference threads,
 /// each running one batch at a time: a batch runs when it holds <see cref="ServingOptions.MaxBatch"/> images, when its
 /// first image has waited <see cref="ServingOptions.MaxDelay"/>, or when no other request is on its way
-/// (<see cref="Arrive"/>), whichever comes first, so a request alone does not wait for company. At most
-/// <see cref="ServingOptions.MaxQueue"/> images wait; more are refused at once.
+/// (<see cref="Arrive"/>), whichever comes first, so a request alone does not wait for company. With several workers,
+/// a batch that would run alone (no other running, no image waiting or on its way) runs on every thread, and the
+/// others wait for it; the rest run on the workers' shares. At most <see cref="ServingOptions.MaxQueue"/> images wait;
+/// more are refused at once.
 /// </summary>
 internal sealed class DynamicBatcher : IDisposable
 {
     private sealed record Job(float[] Pixels, TaskCompletionSource<float[]> Logits, CancellationToken Abandoned);
 
     private readonly IClassifierEngine engine;
+    private readonly IClassifierEngine? shared;
+    private readonly object gate = new();
+    private int running;
+    private bool alone;
     private readonly ServingOptions options;
     private readonly ServingMetrics metrics;
     private readonly int side;
@@ -32,10 +38,19 @@ internal sealed class DynamicBatcher : IDisposable
     private int waiting;
     private int arriving;
 
-    /// <summary>Starts the workers; with more than one, <paramref name="engine"/> must take concurrent calls.</summary>
-    public DynamicBatcher(IClassifierEngine engine, int side, ServingOptions options, ServingMetrics metrics)
+    /// <summary>Starts the workers.</summary>
+    /// <param name="engine">Runs a batch on every thread: each batch of one worker; with several, a batch that runs alone.</param>
+    /// <param name="shared">With several workers, the engine they run at once, each with its share of the threads.</param>
+    /// <param name="side">The images' height and width.</param>
+    /// <param name="options">Batching and bounds.</param>
+    /// <param name="metrics">Told each batch's size and the queue's depth.</param>
+    public DynamicBatcher(IClassifierEngine engine, IClassifierEngine? shared, int side, ServingOptions options, ServingMetrics metrics)
     {
-        (this.engine, this.side, this.options, this.metrics) = (engine, side, options, metrics);
+        (this.engine, this.shared, this.side, this.options, this.metrics) = (engine, shared, side, options, metrics);
+        if (options.Workers > 1 && shared is null)
+        {
+            throw new ArgumentException("several workers need the engine they share", nameof(shared));
+        }
         workers = [.. Enumerable.Range(1, options.Workers).Select(i => new Thread(Work) { IsBackground = true, Name = $"efficientnet-serving-batcher-{i}" })];
         foreach (var worker in workers)
         {
@@ -165,6 +180,39 @@ internal sealed class DynamicBatcher : IDisposable
         }
     }
 
+    // The batch's logits: on every thread when no other batch runs and no image waits or is on its way, else on the
+    // worker's share, once a batch running on every thread is done.
+    private Tensor Forward(Tensor images)
+    {
+        if (shared is null)
+        {
+            return engine.Logits(images);
+        }
+        bool mine;
+        lock (gate)
+        {
+            while (alone)
+            {
+                Monitor.Wait(gate);
+            }
+            alone = mine = running == 0 && queue.Reader.Count == 0 && Volatile.Read(ref arriving) == 0;
+            running++;
+        }
+        try
+        {
+            return (mine ? engine : shared).Logits(images);
+        }
+        finally
+        {
+            lock (gate)
+            {
+                running--;
+                alone &= !mine;
+                Monitor.PulseAll(gate);
+            }
+        }
+    }
+
     private bool WaitForMore(TimeSpan left)
     {
         using var timeout = new CancellationTokenSource(left);
@@ -188,7 +236,7 @@ internal sealed class DynamicBatcher : IDisposable
                 batch[i].Pixels.CopyTo(MemoryMarshal.Cast<byte, float>(input[i].bytes));
             }
             Release(batch.Select(job => job.Pixels));
-            var logits = engine.Logits(input.narrow(0, 0, batch.Count));
+            var logits = Forward(input.narrow(0, 0, batch.Count));
             int classes = (int)logits.shape[1];
             float[] all = logits.data<float>().ToArray();
             metrics.Batch(batch.Count);

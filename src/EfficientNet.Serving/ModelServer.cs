@@ -10,6 +10,7 @@ namespace EfficientNet.Serving;
 internal sealed class ModelServer(ServingOptions options) : IHostedService, IDisposable
 {
     private Classifier? classifier;
+    private Classifier? shared;
     private DynamicBatcher? batcher;
 
     public ServingOptions Options => options;
@@ -27,16 +28,27 @@ internal sealed class ModelServer(ServingOptions options) : IHostedService, IDis
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        classifier = Classifier.Open(options.Model, new ClassifierOptions { Engine = options.Engine, Threads = options.WorkerThreads, Device = Runtime.ProcessResources.ParseDevice(options.Device) });
-        if (options.Workers > 1 && classifier.Engine.Kind != EngineKind.OnnxRuntime)
+        var opening = new ClassifierOptions { Engine = options.Engine, Threads = options.Threads, Device = Runtime.ProcessResources.ParseDevice(options.Device) };
+        classifier = Classifier.Open(options.Model, opening);
+        if (options.Workers > 1)
         {
-            // libtorch's intra-op threads are set for the whole process, not per worker.
-            throw new EfficientNetException($"ServingOptions.Workers above 1 needs the ONNX Runtime engine; '{options.Model}' opened on {classifier.Engine.Kind}");
+            if (classifier.Engine.Kind != EngineKind.OnnxRuntime)
+            {
+                // libtorch's intra-op threads are set for the whole process, not per worker.
+                throw new EfficientNetException($"ServingOptions.Workers above 1 needs the ONNX Runtime engine; '{options.Model}' opened on {classifier.Engine.Kind}");
+            }
+            // The model again, with each worker's share of the threads, for the batches that run at once.
+            shared = Classifier.Open(options.Model, opening with { Threads = options.WorkerThreads });
         }
         Metrics = new ServingMetrics(options.ServedName, classifier.Engine.Kind.ToString().ToLowerInvariant(), options.Threads, options.Workers);
-        batcher = new DynamicBatcher(classifier.Engine, classifier.Info.Resolution, options, Metrics);
+        batcher = new DynamicBatcher(classifier.Engine, shared?.Engine, classifier.Info.Resolution, options, Metrics);
         int side = classifier.Info.Resolution;
         batcher.Logits([new float[3 * side * side]], null, CancellationToken.None).GetAwaiter().GetResult();
+        if (shared is not null)
+        {
+            using var image = TorchSharp.torch.zeros(1, 3, side, side);
+            shared.Engine.Logits(image).Dispose();
+        }
         Ready = true;
         return Task.CompletedTask;
     }
@@ -50,6 +62,7 @@ internal sealed class ModelServer(ServingOptions options) : IHostedService, IDis
     public void Dispose()
     {
         batcher?.Dispose();
+        shared?.Dispose();
         classifier?.Dispose();
     }
 }

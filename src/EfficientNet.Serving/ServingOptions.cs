@@ -25,8 +25,10 @@ public sealed record ServingOptions
 
     /// <summary>
     /// Batches run at once, each on its own thread with <see cref="Threads"/> / <see cref="Workers"/> intra-op threads
-    /// (at least one): one gives a lone request every thread; as many as the threads (one each) gives more throughput
-    /// under load on few cores (docs/serving.md#speed). Above one needs the ONNX Runtime engine.
+    /// (at least one); a batch that would run alone (none other running, no image waiting or on its way) gets every
+    /// thread instead, so a lone request is answered as fast as with one worker. As many workers as threads gives more
+    /// throughput under load on few cores (docs/serving.md#speed). Above one opens the model twice (every thread, and
+    /// the workers' share) and needs the ONNX Runtime engine.
     /// </summary>
     public int Workers { get; init; } = 1;
 

@@ -26,7 +26,7 @@ internal static class ServeCommand
         var name = new Option<string?>("--name") { Description = "The name clients address the model by (default: the file name without its extension)" };
         var engine = CommonOptions.Engine();
         var threads = CommonOptions.Threads(withEngine: true, "Intra-op threads, shared evenly among the workers (0: the engine's default for one worker; for several, one per logical core)");
-        var workers = new Option<int>("--workers") { Description = "Batches run at once, each with threads / workers intra-op threads: 1 gives a lone request every thread; as many as the threads gives more throughput under load on few cores (ONNX Runtime engine)", DefaultValueFactory = _ => d.Workers };
+        var workers = new Option<int>("--workers") { Description = "Batches run at once, each with threads / workers intra-op threads (a batch alone gets every thread): as many as the threads gives more throughput under load on few cores; above 1 opens the model twice (ONNX Runtime engine)", DefaultValueFactory = _ => d.Workers };
         var device = CommonOptions.Device();
         var maxBatch = new Option<int>("--max-batch") { Description = "Most images run in one forward pass", DefaultValueFactory = _ => d.MaxBatch };
         var maxDelay = new Option<double>("--max-delay-ms") { Description = "Longest wait, from the first queued image, for more images to join its batch", DefaultValueFactory = _ => d.MaxDelay.TotalMilliseconds };

@@ -229,6 +229,16 @@ public class OnnxCliTests
         Assert.Equal(onnx, file.GetProperty("onnx").GetString());
         Assert.True(file.GetProperty("iterations").GetInt32() >= 1);
         Assert.Contains("--onnx runs on --engine onnxruntime", CliRunner.Fails("bench", "infer", "--onnx", onnx, "--engine", "torch"), StringComparison.Ordinal);
+
+        // Two forward passes at once, each from its own thread, as effnet serve --workers 2 runs batches: every worker
+        // ran at least one, and the mean time of one is the two workers' time over the passes.
+        var workers = CliRunner.Json("bench", "infer", "--onnx", onnx, "--batch", "2", "--seconds", "0.3", "--threads", "2", "--workers", "2", "--json");
+        Cli.BenchJson.AssertThroughputAddsUp(workers, 0.3);
+        Assert.Equal(2, workers.GetProperty("workers").GetInt32());
+        Assert.True(workers.GetProperty("iterations").GetInt32() >= 2);
+        double perBatch = 1000 * 2 * workers.GetProperty("seconds").GetDouble() / workers.GetProperty("iterations").GetInt32();
+        Assert.InRange(workers.GetProperty("millisecondsPerBatch").GetDouble(), perBatch * (1 - 1e-9), perBatch * (1 + 1e-9));
+        Assert.Contains("--workers must be 1, or more on the ONNX Runtime engine", CliRunner.Fails("bench", "infer", "--engine", "torch", "--resolution", "64", "--workers", "2"), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -6,38 +6,94 @@ using static TorchSharp.torch;
 namespace EfficientNet.Tests.Serving;
 
 /// <summary>
-/// The batcher's workers on an engine whose logits are known: each image's sum of pixels and its batch's size. With two
-/// workers two batches run at once, and every image still gets its own answer.
+/// The batcher's workers on engines whose logits are known: each image's sum of pixels, its batch's size and the
+/// engine's number. With two workers two batches run at once on the shared engine, a batch alone runs on the engine
+/// with every thread, and every image gets its own answer.
 /// </summary>
 public sealed class DynamicBatcherTests
 {
     private const int Side = 8;
 
-    /// <summary>Logits (sum of the image's pixels, images in its batch); with <c>meet</c>, each call waits until that many calls are inside at once.</summary>
-    private sealed class SummingEngine(int meet = 1, TimeSpan? patience = null) : IClassifierEngine
+    /// <summary>
+    /// Logits (sum of the image's pixels, images in its batch, <c>number</c>); with <c>meet</c>, each call waits until
+    /// that many calls are inside at once. Engines given one <see cref="Occupancy"/> record calls that overlap a call
+    /// of the engine that must run alone.
+    /// </summary>
+    private sealed class SummingEngine(int number = 0, int meet = 1, TimeSpan? patience = null, Occupancy? occupancy = null, bool runsAlone = false) : IClassifierEngine
     {
-        private readonly Barrier together = new(meet);
+        private readonly Barrier? together = meet > 1 ? new(meet) : null;
 
         public EngineKind Kind => EngineKind.OnnxRuntime;
 
+        /// <summary>Set by each call on entry.</summary>
+        public ManualResetEventSlim Entered { get; } = new();
+
+        /// <summary>Each call waits for it to be set.</summary>
+        public ManualResetEventSlim Go { get; } = new(initialState: true);
+
         public Tensor Logits(Tensor images)
         {
-            if (!together.SignalAndWait(patience ?? TimeSpan.FromSeconds(60)))
+            occupancy?.Enter(runsAlone);
+            Entered.Set();
+            Go.Wait();
+            try
             {
-                throw new TimeoutException($"no other batch ran beside this one within {patience}");
+                if (together is not null && !together.SignalAndWait(patience ?? TimeSpan.FromSeconds(60)))
+                {
+                    throw new TimeoutException($"no other batch ran beside this one within {patience}");
+                }
+                var sums = images.sum([1, 2, 3]);
+                return stack([sums, full_like(sums, images.shape[0]), full_like(sums, number)], 1);
             }
-            var sums = images.sum([1, 2, 3]);
-            return stack([sums, full_like(sums, images.shape[0])], 1);
+            finally
+            {
+                occupancy?.Leave();
+            }
         }
 
-        public void Dispose() => together.Dispose();
+        public void Dispose()
+        {
+            together?.Dispose();
+            Entered.Dispose();
+            Go.Dispose();
+        }
+    }
+
+    /// <summary>Calls inside the engines at once; <see cref="Overlapped"/> once a call of the engine that must run alone had company.</summary>
+    private sealed class Occupancy
+    {
+        private readonly Lock gate = new();
+        private int inside;
+        private bool aloneInside;
+
+        public bool Overlapped { get; private set; }
+
+        public void Enter(bool runsAlone)
+        {
+            lock (gate)
+            {
+                Overlapped |= aloneInside || (runsAlone && inside > 0);
+                aloneInside |= runsAlone;
+                inside++;
+            }
+            Thread.Sleep(1);
+        }
+
+        public void Leave()
+        {
+            lock (gate)
+            {
+                inside--;
+                aloneInside &= inside > 0;
+            }
+        }
     }
 
     private static ServingOptions Options(int workers, int maxBatch) =>
         new() { Model = "test", Workers = workers, MaxBatch = maxBatch, MaxDelay = TimeSpan.Zero };
 
-    private static DynamicBatcher Batcher(IClassifierEngine engine, ServingOptions options) =>
-        new(engine, Side, options, new ServingMetrics("test", "fake", 2, options.Workers));
+    private static DynamicBatcher Batcher(IClassifierEngine engine, IClassifierEngine? shared, ServingOptions options) =>
+        new(engine, shared, Side, options, new ServingMetrics("test", "fake", 2, options.Workers));
 
     private static float[] Image(DynamicBatcher batcher, float value)
     {
@@ -47,16 +103,42 @@ public sealed class DynamicBatcherTests
     }
 
     [Fact]
-    public async Task TwoWorkers_RunTwoBatchesAtOnce()
+    public async Task TwoWorkers_RunTwoBatchesAtOnce_OnTheSharedEngine_AndABatchAlone_OnEveryThread()
     {
-        using var engine = new SummingEngine(meet: 2);
-        using var batcher = Batcher(engine, Options(workers: 2, maxBatch: 1));
+        using var everyThread = new SummingEngine(number: 1);
+        using var shared = new SummingEngine(number: 2, meet: 2);
+        using var batcher = Batcher(everyThread, shared, Options(workers: 2, maxBatch: 1));
+        // While a request is on its way, no batch runs alone.
+        var arrival = batcher.Arrive();
         var first = batcher.Logits([Image(batcher, 1)], null, CancellationToken.None);
         var second = batcher.Logits([Image(batcher, 2)], null, CancellationToken.None);
 
         var logits = await Task.WhenAll(first, second).WaitAsync(TimeSpan.FromSeconds(60));
-        Assert.Equal([3 * Side * Side, 1], logits[0][0]);
-        Assert.Equal([2 * 3 * Side * Side, 1], logits[1][0]);
+        Assert.Equal([3 * Side * Side, 1, 2], logits[0][0]);
+        Assert.Equal([2 * 3 * Side * Side, 1, 2], logits[1][0]);
+
+        var alone = await batcher.Logits([Image(batcher, 3)], arrival, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal([3 * 3 * Side * Side, 1, 1], alone[0]);
+    }
+
+    [Fact]
+    public async Task ABatchOnEveryThread_HasNoOtherBesideIt()
+    {
+        var occupancy = new Occupancy();
+        using var everyThread = new SummingEngine(number: 1, occupancy: occupancy, runsAlone: true);
+        using var shared = new SummingEngine(number: 2, occupancy: occupancy);
+        using var batcher = Batcher(everyThread, shared, Options(workers: 2, maxBatch: 1));
+        everyThread.Go.Reset();
+        var first = batcher.Logits([Image(batcher, 1)], null, CancellationToken.None);
+        Assert.True(everyThread.Entered.Wait(TimeSpan.FromSeconds(60)), "the lone batch did not start");
+
+        // Another batch comes while the lone one runs: it waits for it (given half a second to run beside it instead).
+        var second = batcher.Logits([Image(batcher, 2)], null, CancellationToken.None);
+        await Task.Delay(500);
+        everyThread.Go.Set();
+        var logits = await Task.WhenAll(first, second).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(1, logits[0][0][2]);
+        Assert.False(occupancy.Overlapped, "a batch ran beside the batch on every thread");
     }
 
     [Fact]
@@ -64,7 +146,7 @@ public sealed class DynamicBatcherTests
     {
         // The engine above, shown to notice: with one worker no second batch comes while the first waits.
         using var engine = new SummingEngine(meet: 2, patience: TimeSpan.FromSeconds(2));
-        using var batcher = Batcher(engine, Options(workers: 1, maxBatch: 1));
+        using var batcher = Batcher(engine, null, Options(workers: 1, maxBatch: 1));
         var first = batcher.Logits([Image(batcher, 1)], null, CancellationToken.None);
         var second = batcher.Logits([Image(batcher, 2)], null, CancellationToken.None);
 
@@ -74,11 +156,14 @@ public sealed class DynamicBatcherTests
     [Fact]
     public async Task ManyRequests_OnTwoWorkers_EachGetItsOwnImagesLogits()
     {
-        using var engine = new SummingEngine();
-        using var batcher = Batcher(engine, Options(workers: 2, maxBatch: 4));
+        var occupancy = new Occupancy();
+        using var everyThread = new SummingEngine(number: 1, occupancy: occupancy, runsAlone: true);
+        using var shared = new SummingEngine(number: 2, occupancy: occupancy);
+        using var batcher = Batcher(everyThread, shared, Options(workers: 2, maxBatch: 4));
         var requests = Enumerable.Range(0, 64).Select(i => Task.Run(() => batcher.Logits([Image(batcher, i), Image(batcher, -i)], null, CancellationToken.None))).ToArray();
 
         var answers = await Task.WhenAll(requests).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.False(occupancy.Overlapped, "a batch on every thread ran beside another");
         for (int i = 0; i < answers.Length; i++)
         {
             Assert.Equal(i * 3 * Side * Side, answers[i][0][0]);
@@ -91,7 +176,7 @@ public sealed class DynamicBatcherTests
     public async Task ARequestsArrival_EndsAsItsImagesQueue_SoItsBatchDoesNotWaitForIt()
     {
         using var engine = new SummingEngine();
-        using var batcher = new DynamicBatcher(engine, Side, new ServingOptions { Model = "test", MaxDelay = TimeSpan.FromMinutes(1) }, new ServingMetrics("test", "fake", 2, 1));
+        using var batcher = Batcher(engine, null, new ServingOptions { Model = "test", MaxDelay = TimeSpan.FromMinutes(1) });
         var arrival = batcher.Arrive();
 
         var logits = await batcher.Logits([Image(batcher, 1)], arrival, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
