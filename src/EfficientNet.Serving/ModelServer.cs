@@ -5,7 +5,7 @@ namespace EfficientNet.Serving;
 
 /// <summary>
 /// The served model: opened when the host starts (a model that cannot be opened stops the start with its error), warmed
-/// up with one batch, then ready; its batcher and classifier are disposed after the server has drained its requests.
+/// up with one batch, then ready; its batcher and classifiers are disposed after the server has drained its requests.
 /// </summary>
 internal sealed class ModelServer(ServingOptions options) : IHostedService, IDisposable
 {
