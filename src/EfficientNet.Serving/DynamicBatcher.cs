@@ -207,7 +207,10 @@ internal sealed class DynamicBatcher : IDisposable
             lock (gate)
             {
                 running--;
-                alone &= !mine;
+                if (mine)
+                {
+                    alone = false;
+                }
                 Monitor.PulseAll(gate);
             }
         }

@@ -17,10 +17,9 @@ internal static unsafe class TurboJpeg
     private const int LimitScans = 32768; // TJFLAG_LIMITSCANS: a progressive JPEG of thousands of scans fails
 
     private static readonly (Functions? Library, string? Problem) Binding = Load();
-    private static readonly Functions? Library = Binding.Library;
 
     /// <summary>Whether a TurboJPEG library was found and bound.</summary>
-    public static bool Available => Library is not null;
+    public static bool Available => Binding.Library is not null;
 
     /// <summary>Why the library <c>EFFNET_TURBOJPEG</c> names is not bound; null when it is, or when none is named.</summary>
     public static string? Problem => Binding.Problem;
@@ -33,7 +32,7 @@ internal static unsafe class TurboJpeg
     /// </summary>
     public static bool TryDecode(ReadOnlySpan<byte> jpeg, int width, int height, nint rgba)
     {
-        if (Library is not { } f || jpeg.IsEmpty)
+        if (Binding.Library is not { } f || jpeg.IsEmpty)
         {
             return false;
         }
@@ -73,14 +72,15 @@ internal static unsafe class TurboJpeg
     private static (Functions?, string?) Load()
     {
         string? setting = Environment.GetEnvironmentVariable("EFFNET_TURBOJPEG");
-        bool named = !string.IsNullOrEmpty(setting) && !string.Equals(setting, "off", StringComparison.OrdinalIgnoreCase);
         if (string.Equals(setting, "off", StringComparison.OrdinalIgnoreCase))
         {
             return (null, null);
         }
+        bool named = !string.IsNullOrEmpty(setting);
+        string? Problem(string why) => named ? $"EFFNET_TURBOJPEG names '{setting}', {why}; SkiaSharp decodes JPEG" : null;
         if (!Environment.Is64BitProcess || !(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS()))
         {
-            return (null, named ? $"EFFNET_TURBOJPEG names '{setting}', but TurboJPEG is bound only on 64-bit Linux and macOS; SkiaSharp decodes JPEG" : null);
+            return (null, Problem("but TurboJPEG is bound only on 64-bit Linux and macOS"));
         }
         string[] names = named ? [setting!]
             : OperatingSystem.IsLinux() ? ["libturbojpeg.so.0"]
@@ -100,10 +100,10 @@ internal static unsafe class TurboJpeg
                 NativeLibrary.Free(library);
                 if (named)
                 {
-                    return (null, $"EFFNET_TURBOJPEG names '{setting}', which lacks TurboJPEG's functions (tjInitDecompress, tjDecompressHeader3, tjDecompress2, tjDestroy); SkiaSharp decodes JPEG");
+                    return (null, Problem("which lacks TurboJPEG's functions (tjInitDecompress, tjDecompressHeader3, tjDecompress2, tjDestroy)"));
                 }
             }
         }
-        return (null, named ? $"EFFNET_TURBOJPEG names '{setting}', which does not load as a library (a missing file, or another architecture's); SkiaSharp decodes JPEG" : null);
+        return (null, Problem("which does not load as a library (a missing file, or another architecture's)"));
     }
 }
