@@ -77,6 +77,7 @@ internal static partial class OptionFlags
         ["OnnxExporter.Export"] = "effnet export",
         ["ServingOptions.Name"] = "--name",
         ["ServingOptions.Threads"] = "--threads",
+        ["ServingOptions.Workers"] = "--workers",
         ["ServingOptions.Device"] = "--device",
         ["ServingOptions.MaxBatch"] = "--max-batch",
         ["ServingOptions.MaxDelay"] = "--max-delay-ms",

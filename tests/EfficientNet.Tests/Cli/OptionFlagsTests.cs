@@ -23,6 +23,12 @@ public partial class OptionFlagsTests
     }
 
     [Fact]
+    public void ServeWithNoWorkers_NamesTheFlag()
+    {
+        Assert.Contains("and --workers must be positive", CliRunner.Fails("serve", "model.onnx", "--workers", "0"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void EveryMappedName_IsAMemberOfALibraryType()
     {
         var types = Libraries.SelectMany(a => a.GetTypes()).ToLookup(t => t.Name);
